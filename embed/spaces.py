@@ -1,0 +1,193 @@
+"""The registry of embedding spaces: each one a named, versioned function from images to unit vectors.
+
+Every space declares its kind (``style`` or ``content``), dimension, metric and preprocessing, and a fingerprint
+of the weights and parameters it depends on; an index built with one fingerprint refuses vectors of another.
+All vectors are L2-normalized float32, so the inner product is the cosine similarity (metric ``ip``).
+
+Measured on ``styledex eval``'s grid (10 photos × 11 styles, VGG19 at 256×256; README has the full table):
+- ``content``: instance-normalized relu5_1 (per-channel mean and std removed: the AdaIN view of style), average
+  pooled to a 2×2 grid to keep coarse layout. A global average of the same map is mostly style (DESIGN.md).
+- ``gram``: Gram matrices at relu1_1…relu5_1 after a fixed random orthonormal projection of each layer's channels
+  (a sketch P G Pᵀ of the full Gram; no data needed to fit it), upper triangles, L2 per layer.
+- ``adain``: per-channel mean and std at relu1_1…relu5_1, 2944 dims.
+- ``predictor``: the Magenta style-prediction network's 100-d vector (Ghiasi et al. 2017).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from .stats import gram_matrix, instance_normalize, mean_std, upper_triangle
+from .vgg import LAYER_CHANNELS, STYLE_LAYERS
+
+Kind = Literal["style", "content"]
+
+# Feature dict (layer name → [B, C, H, W]) → vectors [B, dim]; not yet normalized.
+VggFeatureFn = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """A named embedding space.
+
+    ``source`` says which network feeds it: ``vgg`` (one shared VGG19 forward for all VGG spaces) or
+    ``predictor`` (the Magenta ONNX style predictor). ``layers`` are the VGG layers it reads.
+    """
+
+    name: str
+    kind: Kind
+    dim: int
+    source: Literal["vgg", "predictor"]
+    description: str
+    preprocessing: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+    metric: Literal["ip", "l2"] = "ip"
+
+    def fingerprint(self, weights: str) -> str:
+        """16 hex digits identifying the weights (``weights``: a digest of the weight file) and parameters."""
+        payload = json.dumps(
+            {"name": self.name, "dim": self.dim, "params": self.params, "layers": self.layers, "w": weights},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready description (what ``styledex spaces --json`` prints, before catalog counts)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dim": self.dim,
+            "metric": self.metric,
+            "source": self.source,
+            "description": self.description,
+            "preprocessing": self.preprocessing,
+            "params": dict(self.params),
+        }
+
+
+VGG_PREPROCESSING = "RGB resized to image_size × image_size (bicubic, aspect not kept), 0..1, VGG19 (Oxford weights)"
+
+GRAM_CHANNELS = (32, 40, 40, 40, 40)  # per style layer; 528 + 4 × 820 = 3808 dims ≤ 4096
+GRAM_SEED = 20170101
+
+
+def _gram_dim(channels: tuple[int, ...]) -> int:
+    return sum(c * (c + 1) // 2 for c in channels)
+
+
+SPACES: dict[str, SpaceSpec] = {
+    spec.name: spec
+    for spec in (
+        SpaceSpec(
+            name="content",
+            kind="content",
+            dim=LAYER_CHANNELS["relu5_1"] * 4,
+            source="vgg",
+            description="relu5_1 with per-channel mean/std removed (instance norm), average-pooled to 2×2",
+            preprocessing=VGG_PREPROCESSING,
+            params={"layer": "relu5_1", "grid": 2},
+            layers=("relu5_1",),
+        ),
+        SpaceSpec(
+            name="gram",
+            kind="style",
+            dim=_gram_dim(GRAM_CHANNELS),
+            source="vgg",
+            description="Gram matrices (÷HW) at relu1_1…relu5_1 of randomly projected channels, L2 per layer",
+            preprocessing=VGG_PREPROCESSING,
+            params={"channels": GRAM_CHANNELS, "seed": GRAM_SEED},
+            layers=STYLE_LAYERS,
+        ),
+        SpaceSpec(
+            name="adain",
+            kind="style",
+            dim=2 * sum(LAYER_CHANNELS[layer] for layer in STYLE_LAYERS),
+            source="vgg",
+            description="per-channel mean and std at relu1_1…relu5_1 (Huang & Belongie)",
+            preprocessing=VGG_PREPROCESSING,
+            params={"eps": 1e-5},
+            layers=STYLE_LAYERS,
+        ),
+        SpaceSpec(
+            name="predictor",
+            kind="style",
+            dim=100,
+            source="predictor",
+            description="Ghiasi et al. style-prediction vector (pretrained Magenta network, int8 ONNX)",
+            preprocessing="RGB centre square resized to 256×256, 0..1",
+        ),
+    )
+}
+
+# The best space of each kind, chosen with `styledex eval` (README table).
+ALIASES: dict[str, str] = {"style": "adain", "content": "content"}
+
+
+def resolve(name: str) -> SpaceSpec:
+    """A space by name or alias (``style``, ``content``); unknown → ValueError naming the known ones."""
+    real = ALIASES.get(name, name)
+    if real not in SPACES:
+        known = sorted(SPACES) + sorted(ALIASES)
+        raise ValueError(f"unknown space '{name}'; expected one of {', '.join(known)}")
+    return SPACES[real]
+
+
+def _projections(spec: SpaceSpec) -> list[torch.Tensor]:
+    """Fixed random orthonormal projections [k, C] per style layer, from a seeded generator (reproducible)."""
+    gen = torch.Generator().manual_seed(int(spec.params["seed"]))  # type: ignore[call-overload]
+    out = []
+    for layer, k in zip(spec.layers, spec.params["channels"], strict=True):  # type: ignore[call-overload]
+        q, _ = torch.linalg.qr(torch.randn(LAYER_CHANNELS[layer], k, generator=gen, dtype=torch.float64))
+        out.append(q.T.float().contiguous())
+    return out
+
+
+def content_vectors(features: Mapping[str, torch.Tensor], layer: str = "relu5_1", grid: int = 2) -> torch.Tensor:
+    """Style-free content: instance-normalized ``layer`` pooled to grid×grid. [B, C·grid²]."""
+    normalized = instance_normalize(features[layer])
+    return F.adaptive_avg_pool2d(normalized, grid).flatten(1)
+
+
+def adain_vectors(features: Mapping[str, torch.Tensor], layers: tuple[str, ...] = STYLE_LAYERS) -> torch.Tensor:
+    """Concatenated (mean, std) per layer: [B, 2·ΣC] (2944 for relu1_1…relu5_1)."""
+    parts = []
+    for layer in layers:
+        mean, std = mean_std(features[layer])
+        parts += [mean, std]
+    return torch.cat(parts, dim=1)
+
+
+class GramProjector:
+    """Computes the ``gram`` space: per layer, Gram of the projected channels, upper triangle, L2-normalized."""
+
+    def __init__(self, spec: SpaceSpec) -> None:
+        self.layers = spec.layers
+        self.projections = _projections(spec)
+
+    def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        for layer, proj in zip(self.layers, self.projections, strict=True):
+            f = features[layer].float()
+            projected = torch.einsum("kc,bchw->bkhw", proj.to(f.device), f)
+            parts.append(F.normalize(upper_triangle(gram_matrix(projected)), dim=1))
+        return torch.cat(parts, dim=1)
+
+
+def vgg_feature_fn(spec: SpaceSpec) -> VggFeatureFn:
+    """The function that turns shared VGG features into this space's raw vectors."""
+    if spec.name == "content":
+        return lambda feats: content_vectors(feats, str(spec.params["layer"]), int(spec.params["grid"]))  # type: ignore[call-overload]
+    if spec.name == "gram":
+        return GramProjector(spec)
+    if spec.name == "adain":
+        return lambda feats: adain_vectors(feats, spec.layers)
+    raise ValueError(f"space '{spec.name}' is not computed from VGG features")

@@ -1,0 +1,594 @@
+"""One FAISS index for one embedding space, keyed by catalog item ids, persisted with a manifest.
+
+On disk a space lives in its own directory (by convention ``<root>/<space>/``)::
+
+    index.faiss     the FAISS index (an IndexIDMap2, so FAISS ids are the catalog's int64 item ids)
+    manifest.json   space, dim, metric, fingerprint, index type, count, revision, file size and sha256
+
+The manifest is checked on open, so an index built by another embedder (fingerprint), of another size (dim) or
+left half-written by a crash (size/sha256/count) is refused with `IndexMismatchError` instead of answering
+wrong neighbours.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import faiss
+import numpy as np
+
+Metric = Literal["ip", "l2"]
+
+INDEX_FILE = "index.faiss"
+MANIFEST_FILE = "manifest.json"
+# Bumped when the manifest's meaning changes; open refuses formats it does not know.
+MANIFEST_FORMAT = 1
+
+_FAISS_METRICS: dict[str, int] = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
+
+# Each index type's tunable parameters and their defaults. A type not listed here is not built yet
+# (IVF-PQ is a later issue); adding one means a defaults entry plus a branch in `make_faiss_index`.
+INDEX_TYPE_DEFAULTS: dict[str, dict[str, int]] = {
+    "flat": {},
+    # m: graph degree; ef_construction / ef_search: candidate-list sizes at build / query time.
+    "hnsw": {"m": 32, "ef_construction": 40, "ef_search": 64},
+}
+
+
+class IndexMismatchError(ValueError):
+    """An index on disk does not match what the caller expects or disagrees with its own manifest.
+
+    The usual remedy is to rebuild the index (``styledex reindex``).
+    """
+
+
+def _short(value: str, n: int = 12) -> str:
+    """`value` cut to `n` characters with an ellipsis, so fingerprints and hashes fit on one line."""
+    return value if len(value) <= n else value[:n] + "…"
+
+
+def resolve_index_params(index_type: str, params: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The full parameter dict for `index_type`: its defaults overridden by `params`.
+
+    Raises ValueError for an unknown index type or an unknown parameter name.
+    """
+    if index_type not in INDEX_TYPE_DEFAULTS:
+        raise ValueError(f"unknown index_type {index_type!r}; expected one of {sorted(INDEX_TYPE_DEFAULTS)}")
+    defaults = INDEX_TYPE_DEFAULTS[index_type]
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for index_type {index_type!r}; expected some of {sorted(defaults)}"
+        )
+    resolved = {**defaults, **{name: int(value) for name, value in params.items()}}
+    bad = {name: value for name, value in resolved.items() if value < 1}
+    if bad:
+        raise ValueError(f"index parameters must be >= 1, got {bad}")
+    return resolved
+
+
+def make_faiss_index(index_type: str, dim: int, metric: Metric, params: Mapping[str, int] | None = None):
+    """A new empty FAISS index wrapped in IndexIDMap2 (so ids are caller-chosen int64 and reconstructible).
+
+    index_type: "flat" (exact) or "hnsw" (approximate: IndexHNSWFlat; `m`, `ef_construction`, `ef_search`).
+    metric: "ip" (inner product) or "l2" (squared Euclidean distance).
+    """
+    if metric not in _FAISS_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected 'ip' or 'l2'")
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1, got {dim}")
+    params = resolve_index_params(index_type, params)
+    faiss_metric = _FAISS_METRICS[metric]
+    if index_type == "flat":
+        inner = faiss.IndexFlatIP(dim) if metric == "ip" else faiss.IndexFlatL2(dim)
+    elif index_type == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, params["m"], faiss_metric)
+        inner.hnsw.efConstruction = params["ef_construction"]
+        inner.hnsw.efSearch = params["ef_search"]
+    else:  # pragma: no cover - resolve_index_params already refused it
+        raise AssertionError(index_type)
+    return faiss.IndexIDMap2(inner)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make renames inside `directory` durable (a rename is only on disk once its directory is synced)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class SpaceIndex:
+    """A FAISS index for one embedding space whose FAISS ids are the catalog item ids (int64).
+
+    Build with `create` (empty) or `from_vectors`, load with `open`; nothing touches disk until `save`.
+    Scores from `search` are "higher is better" for both metrics: the inner product for "ip", the negative
+    squared Euclidean distance for "l2". Vectors are stored as given: normalization is the caller's job (the
+    embedding space declares its metric and the mapper normalizes once), so this class never normalizes.
+
+    Not thread-safe: guard concurrent writers (and readers during writes) with a lock.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        space: str,
+        dim: int,
+        metric: Metric,
+        fingerprint: str,
+        index_type: str,
+        index_params: Mapping[str, int],
+        faiss_index: Any,
+        revision: int = 0,
+    ) -> None:
+        """Wraps an existing FAISS IndexIDMap2; use `create`, `from_vectors` or `open` instead."""
+        self._directory = Path(directory)
+        self._space = space
+        self._dim = int(dim)
+        self._metric: Metric = metric
+        self._fingerprint = fingerprint
+        self._index_type = index_type
+        self._index_params = dict(index_params)
+        self._index = faiss_index
+        # A Python-side copy of the ids present: O(1) membership and duplicate checks without asking FAISS.
+        self._id_set: set[int] = {int(i) for i in faiss.vector_to_array(faiss_index.id_map)}
+        # Set by the caller (the catalog's revision when it last synced this index); written by `save`.
+        self.revision = int(revision)
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        space: str,
+        dim: int,
+        metric: Metric,
+        fingerprint: str,
+        index_type: str = "flat",
+        index_params: Mapping[str, int] | None = None,
+        revision: int = 0,
+    ) -> SpaceIndex:
+        """An empty index in memory, to be saved into `directory` (the space's own directory).
+
+        dim: vector length. metric: "ip" or "l2". fingerprint: the embedder's weights + parameters digest,
+        stored in the manifest and checked by `open`. index_type: "flat" (exact) or "hnsw".
+        index_params: overrides of `INDEX_TYPE_DEFAULTS[index_type]` (e.g. {"ef_search": 128} for hnsw).
+        """
+        params = resolve_index_params(index_type, index_params)
+        return cls(
+            directory,
+            space=space,
+            dim=dim,
+            metric=metric,
+            fingerprint=fingerprint,
+            index_type=index_type,
+            index_params=params,
+            faiss_index=make_faiss_index(index_type, dim, metric, params),
+            revision=revision,
+        )
+
+    @classmethod
+    def from_vectors(
+        cls,
+        directory: Path,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        space: str,
+        metric: Metric,
+        fingerprint: str,
+        index_type: str = "flat",
+        index_params: Mapping[str, int] | None = None,
+        revision: int = 0,
+    ) -> SpaceIndex:
+        """An index holding `vectors` (n, dim) float under `ids` (n,) int64; dim is taken from `vectors`."""
+        vectors = np.asarray(vectors)
+        if vectors.ndim != 2:
+            raise ValueError(f"expected vectors of shape (n, dim), got {vectors.shape}")
+        index = cls.create(
+            directory,
+            space=space,
+            dim=vectors.shape[1],
+            metric=metric,
+            fingerprint=fingerprint,
+            index_type=index_type,
+            index_params=index_params,
+            revision=revision,
+        )
+        index.add(ids, vectors)
+        return index
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        *,
+        expected_fingerprint: str | None = None,
+        expected_dim: int | None = None,
+        expected_metric: Metric | None = None,
+    ) -> SpaceIndex:
+        """Load the index saved in `directory`, after checking it against its manifest and the caller.
+
+        Raises FileNotFoundError when there is no saved index there, and IndexMismatchError (a ValueError)
+        when the manifest disagrees with the expected fingerprint/dim/metric, or the index file disagrees with
+        the manifest (size, sha256, count, dim, metric: e.g. a crash between writing the two files).
+        """
+        directory = Path(directory)
+        manifest_path = directory / MANIFEST_FILE
+        index_path = directory / INDEX_FILE
+        if not directory.is_dir():
+            raise FileNotFoundError(f"no index directory at {directory}")
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"no saved index in {directory}: {MANIFEST_FILE} is missing")
+
+        manifest = _read_manifest(manifest_path)
+        space = manifest["space"]
+        if expected_fingerprint is not None and manifest["fingerprint"] != expected_fingerprint:
+            raise IndexMismatchError(
+                f"index {space!r} was built with fingerprint {_short(manifest['fingerprint'])} "
+                f"but the embedder now has {_short(expected_fingerprint)}; run reindex"
+            )
+        if expected_dim is not None and manifest["dim"] != expected_dim:
+            raise IndexMismatchError(
+                f"index {space!r} was built with dim {manifest['dim']} but the space now has dim "
+                f"{expected_dim}; run reindex"
+            )
+        if expected_metric is not None and manifest["metric"] != expected_metric:
+            raise IndexMismatchError(
+                f"index {space!r} was built with metric {manifest['metric']!r} but the space now declares "
+                f"{expected_metric!r}; run reindex"
+            )
+
+        # The file must be the one the manifest describes: os.replace puts the index first and the manifest
+        # last, so a crash in between leaves a new index.faiss beside the old manifest.
+        if not index_path.is_file():
+            raise IndexMismatchError(
+                f"index {space!r}: {MANIFEST_FILE} exists but {INDEX_FILE} is missing in {directory}; rebuild it"
+            )
+        size = index_path.stat().st_size
+        if size != manifest["file_size"]:
+            raise IndexMismatchError(
+                f"index {space!r}: {INDEX_FILE} has {size} bytes but the manifest expects "
+                f"{manifest['file_size']} (interrupted save?); rebuild it"
+            )
+        digest = _file_sha256(index_path)
+        if digest != manifest["sha256"]:
+            raise IndexMismatchError(
+                f"index {space!r}: {INDEX_FILE} has sha256 {_short(digest)} but the manifest expects "
+                f"{_short(manifest['sha256'])} (interrupted save?); rebuild it"
+            )
+
+        faiss_index = faiss.read_index(str(index_path))
+        if not isinstance(faiss_index, faiss.IndexIDMap2):
+            raise IndexMismatchError(
+                f"index {space!r}: expected a FAISS IndexIDMap2 in {index_path}, got {type(faiss_index).__name__}"
+            )
+        found = {
+            "count": faiss_index.ntotal,
+            "dim": faiss_index.d,
+            "metric": "ip" if faiss_index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2",
+        }
+        for key, value in found.items():
+            if value != manifest[key]:
+                raise IndexMismatchError(
+                    f"index {space!r}: the manifest says {key} {manifest[key]!r} but {INDEX_FILE} has "
+                    f"{value!r}; rebuild it"
+                )
+
+        try:
+            index_params = resolve_index_params(manifest["index_type"], manifest["index_params"])
+        except (ValueError, TypeError) as exc:
+            raise IndexMismatchError(f"index {space!r}: bad index_params in the manifest: {exc}") from exc
+        index = cls(
+            directory,
+            space=space,
+            dim=manifest["dim"],
+            metric=manifest["metric"],
+            fingerprint=manifest["fingerprint"],
+            index_type=manifest["index_type"],
+            index_params=index_params,
+            faiss_index=faiss_index,
+            revision=manifest["revision"],
+        )
+        index._apply_search_params()
+        return index
+
+    # ---------------------------------------------------------------- properties
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    @property
+    def space(self) -> str:
+        return self._space
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def metric(self) -> Metric:
+        return self._metric
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def index_type(self) -> str:
+        return self._index_type
+
+    @property
+    def index_params(self) -> dict[str, int]:
+        return dict(self._index_params)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __contains__(self, item_id: object) -> bool:
+        # Only integers are ids: 3.0 or "3" are not.
+        return isinstance(item_id, int | np.integer) and int(item_id) in self._id_set
+
+    def __repr__(self) -> str:
+        return (
+            f"SpaceIndex(space={self._space!r}, dim={self._dim}, metric={self._metric!r}, "
+            f"index_type={self._index_type!r}, count={len(self)}, directory={str(self._directory)!r})"
+        )
+
+    def ids(self) -> np.ndarray:
+        """All ids present, (n,) int64, ascending."""
+        return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False))
+
+    # ---------------------------------------------------------------- mutation
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add `vectors` (n, dim) float under `ids` (n,) int >= 0.
+
+        Vectors are stored as given, converted to contiguous float32: normalize them first if the space
+        wants cosine similarity. Raises ValueError on a shape/dtype mismatch, non-finite values, negative ids,
+        or an id that is repeated in `ids` or already present (remove it first to replace a vector).
+        """
+        ids_arr = self._check_ids(ids)
+        vecs = self._check_vectors(vectors, "vectors", "n")
+        if vecs.shape[0] != ids_arr.shape[0]:
+            raise ValueError(f"got {ids_arr.shape[0]} ids but {vecs.shape[0]} vectors")
+        if np.unique(ids_arr).size != ids_arr.size:
+            values, counts = np.unique(ids_arr, return_counts=True)
+            raise ValueError(f"ids repeated within one add: {values[counts > 1][:10].tolist()}")
+        present = [int(i) for i in ids_arr if int(i) in self._id_set]
+        if present:
+            raise ValueError(
+                f"{len(present)} id(s) already in index {self._space!r}, e.g. {present[:10]}; remove them first"
+            )
+        if ids_arr.size == 0:
+            return
+        self._index.add_with_ids(vecs, ids_arr)
+        self._id_set.update(int(i) for i in ids_arr)
+
+    def remove(self, ids: Collection[int] | np.ndarray) -> int:
+        """Remove these ids; ids not present are ignored. Returns how many were removed."""
+        ids_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
+        if ids_arr.size == 0:
+            return 0
+        if not np.issubdtype(ids_arr.dtype, np.integer):
+            raise ValueError(f"expected integer ids, got dtype {ids_arr.dtype}")
+        present = np.array(sorted({int(i) for i in ids_arr.ravel()} & self._id_set), dtype=np.int64)
+        if present.size == 0:
+            return 0
+        if self._index_type == "flat":
+            removed = int(self._index.remove_ids(present))
+        else:
+            # HNSW graphs cannot drop nodes: rebuild from the vectors that stay (O(n log n), fine for now).
+            keep_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            keep_vecs = self._all_vectors()
+            mask = ~np.isin(keep_ids, present)
+            removed = int((~mask).sum())
+            self.rebuild(keep_ids[mask], keep_vecs[mask])
+            return removed
+        self._id_set.difference_update(int(i) for i in present)
+        return removed
+
+    def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the whole content with `vectors` (n, dim) under `ids` (n,); settings stay the same."""
+        old_index, old_set = self._index, self._id_set
+        self._index = make_faiss_index(self._index_type, self._dim, self._metric, self._index_params)
+        self._id_set = set()
+        try:
+            self.add(ids, vectors)
+        except Exception:
+            # Leave the index as it was if the new content is rejected.
+            self._index, self._id_set = old_index, old_set
+            raise
+
+    # ---------------------------------------------------------------- reading
+
+    def reconstruct(self, item_id: int) -> np.ndarray:
+        """The stored vector of `item_id`, (dim,) float32. Raises KeyError if the id is not present."""
+        if item_id not in self:
+            raise KeyError(f"id {item_id} is not in index {self._space!r}")
+        return np.asarray(self._index.reconstruct(int(item_id)), dtype=np.float32)
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude: Sequence[Collection[int]] | None = None,
+    ) -> list[list[tuple[int, float]]]:
+        """The k best (id, score) pairs for each query, best first.
+
+        queries: (q, dim) float. k >= 1; fewer come back when the index holds fewer (never -1 padding).
+        Score, higher is better: the inner product for metric "ip" (the cosine similarity, in [-1, 1], when
+        vectors and queries are unit-normalized); minus the squared Euclidean distance for "l2" (<= 0).
+        exclude: one collection of ids per query, dropped from that query's results (e.g. the query item
+        itself); k results still come back when enough other items exist.
+        With index_type "hnsw" the results are approximate.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        q = self._check_vectors(queries, "queries", "q")
+        if exclude is not None and len(exclude) != q.shape[0]:
+            raise ValueError(f"expected one exclude set per query ({q.shape[0]}), got {len(exclude)}")
+        excluded = [set() for _ in range(q.shape[0])] if exclude is None else [{int(i) for i in ex} for ex in exclude]
+        ntotal = len(self)
+        if ntotal == 0 or q.shape[0] == 0:
+            return [[] for _ in range(q.shape[0])]
+        # Over-fetch by the largest exclude set so each query still has k after filtering.
+        fetch = min(ntotal, int(k) + max((len(ex) for ex in excluded), default=0))
+        scores, labels = self._index.search(q, fetch)
+        if self._metric == "l2":
+            scores = 0.0 - scores  # not -scores: an exact match scores 0.0, not -0.0
+        results: list[list[tuple[int, float]]] = []
+        for row_scores, row_labels, ex in zip(scores, labels, excluded, strict=True):
+            row: list[tuple[int, float]] = []
+            for label, score in zip(row_labels.tolist(), row_scores.tolist(), strict=True):
+                if label == -1 or label in ex:
+                    continue
+                row.append((label, score))
+                if len(row) == k:
+                    break
+            results.append(row)
+        return results
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, *, revision: int | None = None) -> None:
+        """Write index.faiss and manifest.json into `directory` atomically.
+
+        Each file is written to a ``.tmp`` sibling, fsynced, then renamed over the old one: the index first,
+        the manifest last, then the directory is fsynced. A crash leaves either the old pair, or a new index
+        beside the old manifest, which `open` detects (size/sha256) and refuses. revision: if given, stored
+        as `self.revision` before writing.
+        """
+        if revision is not None:
+            self.revision = int(revision)
+        directory = self._directory
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        if created:
+            _fsync_dir(directory.parent)
+
+        index_path, manifest_path = directory / INDEX_FILE, directory / MANIFEST_FILE
+        index_tmp = index_path.with_name(INDEX_FILE + ".tmp")
+        manifest_tmp = manifest_path.with_name(MANIFEST_FILE + ".tmp")
+
+        faiss.write_index(self._index, str(index_tmp))
+        with index_tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "space": self._space,
+            "dim": self._dim,
+            "metric": self._metric,
+            "fingerprint": self._fingerprint,
+            "index_type": self._index_type,
+            "index_params": self._index_params,
+            "count": len(self),
+            "revision": self.revision,
+            "file_size": index_tmp.stat().st_size,
+            "sha256": _file_sha256(index_tmp),
+            "faiss_version": faiss.__version__,
+            "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+        with manifest_tmp.open("w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(index_tmp, index_path)
+        os.replace(manifest_tmp, manifest_path)
+        _fsync_dir(directory)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _check_ids(self, ids: np.ndarray) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim != 1:
+            raise ValueError(f"expected ids of shape (n,), got {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"expected integer ids (int64), got dtype {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        # -1 is FAISS's "no result" marker; negative ids would be ambiguous.
+        if arr.size and arr.min() < 0:
+            raise ValueError(f"ids must be >= 0, got {arr.min()}")
+        return arr
+
+    def _check_vectors(self, vectors: np.ndarray, what: str, n: str) -> np.ndarray:
+        arr = np.asarray(vectors)
+        if arr.ndim != 2 or arr.shape[1] != self._dim:
+            raise ValueError(f"expected {what} of shape ({n}, {self._dim}), got {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(f"expected floating-point {what} (float32), got dtype {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{what} contain NaN or infinite values")
+        return arr
+
+    def _all_vectors(self) -> np.ndarray:
+        """The stored vectors in FAISS's internal order (the order of `id_map`), (n, dim) float32."""
+        inner = faiss.downcast_index(self._index.index)
+        if inner.ntotal == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return inner.reconstruct_n(0, inner.ntotal)
+
+    def _apply_search_params(self) -> None:
+        if self._index_type == "hnsw":
+            faiss.downcast_index(self._index.index).hnsw.efSearch = self._index_params["ef_search"]
+
+
+_MANIFEST_KEYS = {
+    "format": int,
+    "space": str,
+    "dim": int,
+    "metric": str,
+    "fingerprint": str,
+    "index_type": str,
+    "index_params": dict,
+    "count": int,
+    "revision": int,
+    "file_size": int,
+    "sha256": str,
+}
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at `path`, with its keys and types checked (IndexMismatchError otherwise)."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexMismatchError(f"{path} is not valid JSON ({exc}); rebuild the index") from exc
+    if not isinstance(manifest, dict):
+        raise IndexMismatchError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind) or (kind is int and isinstance(manifest[key], bool)):
+            raise IndexMismatchError(f"{path}: expected key {key!r} of type {kind.__name__}, got {manifest.get(key)!r}")
+    if manifest["format"] != MANIFEST_FORMAT:
+        raise IndexMismatchError(
+            f"{path}: manifest format {manifest['format']} but this styledex reads format {MANIFEST_FORMAT}; "
+            "rebuild the index"
+        )
+    if manifest["metric"] not in _FAISS_METRICS:
+        raise IndexMismatchError(f"{path}: expected metric 'ip' or 'l2', got {manifest['metric']!r}")
+    if manifest["index_type"] not in INDEX_TYPE_DEFAULTS:
+        raise IndexMismatchError(
+            f"{path}: index_type {manifest['index_type']!r} is not one this styledex builds "
+            f"({sorted(INDEX_TYPE_DEFAULTS)}); rebuild the index"
+        )
+    return manifest

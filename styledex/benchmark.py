@@ -1,0 +1,101 @@
+"""``styledex bench``: ``add`` throughput next to a bare fp32 VGG19 forward on the same inputs, in the same run.
+
+Absolute times drift on a shared machine; the ratio ``add / bare`` is the figure to quote. The bare forward is
+VGG19 up to relu5_1 on tensors already decoded and resized (no I/O, no statistics, no writes), batch 8, fp32.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from styledex.benchdata import build_benchmark
+from styledex.catalog import Catalog
+from styledex.config import Config
+from styledex.embed.embedder import Embedder, images_to_tensor, pick_device
+from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
+from styledex.media import decode
+from styledex.pipeline import Source, add_sources
+
+
+def bare_forward_rate(images: list, size: int, batch_size: int = 8, device: str = "auto") -> float:
+    """Images per second of a bare fp32 VGG19 forward to relu5_1 on pre-decoded images at size × size."""
+    dev = pick_device(device)
+    encoder = VGG19Encoder(STYLE_LAYERS).to(dev)
+    tensors = [images_to_tensor(images[i : i + batch_size], size) for i in range(0, len(images), batch_size)]
+    with torch.inference_mode():
+        encoder(tensors[0][:1].to(dev))  # warm-up: first-call allocations are not throughput
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for batch in tensors:
+            encoder(batch.to(dev))
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    return len(images) / (time.perf_counter() - started)
+
+
+def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> tuple[float, int]:
+    """(frames per second, frames) of ``add`` into a fresh catalog: hash, decode, embed, write, index."""
+    embedder = Embedder(spaces, image_size=size, batch_size=config.embed.batch_size, device=config.embed.device)
+    embedder.embed(decode(paths[0], frames=1, max_side=64).frames)  # warm-up: model loading is not throughput
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Catalog.open(Path(tmp) / "catalog", create=True) as catalog,
+        catalog.writing(),
+    ):
+        catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": size})
+        summary = add_sources(catalog, [Source(p) for p in paths], config, embedder, progress=False)
+    return summary.frames / summary.seconds, summary.frames
+
+
+def run_embed_bench(config: Config, *, images: int = 24, videos: int = 4, sizes: tuple[int, ...] = (256, 512)) -> dict:
+    """Measure images/s and video frames/s of ``add`` beside the bare forward, per input size."""
+    bench = build_benchmark(progress=False)
+    manifest = pd.read_csv(bench / "manifest.csv")
+    image_paths = list(manifest.loc[manifest["group"] == "museum", "path"][:images])
+    video_paths = list(manifest.loc[manifest["group"] == "video", "path"][:videos])
+    rows: list[dict[str, Any]] = []
+    for size in sizes:
+        cfg = config.model_copy(update={"embed": config.embed.model_copy(update={"image_size": size})})
+        decoded = [decode(p, max_side=config.media.max_side).frames[0] for p in image_paths]
+        bare = bare_forward_rate(decoded, size, config.embed.batch_size, config.embed.device)
+        for label, spaces in (("all spaces", list(config.embed.spaces)), ("VGG spaces", ["content", "gram", "adain"])):
+            rate, frames = add_rate(image_paths, cfg, spaces, size)
+            rows.append(_row("image", size, label, rate, frames, bare))
+        frames_list = [f for p in video_paths for f in decode(p, frames=config.media.frames).frames]
+        bare_video = bare_forward_rate(frames_list, size, config.embed.batch_size, config.embed.device)
+        rate, frames = add_rate(video_paths, cfg, list(config.embed.spaces), size)
+        rows.append(_row("video", size, "all spaces", rate, frames, bare_video))
+    return {"device": str(pick_device(config.embed.device)), "threads": torch.get_num_threads(), "embed": rows}
+
+
+def _row(kind: str, size: int, spaces: str, rate: float, frames: int, bare: float) -> dict[str, Any]:
+    return {
+        "input": kind,
+        "size": size,
+        "spaces": spaces,
+        "frames": frames,
+        "add_per_s": round(rate, 3),
+        "bare_fp32_per_s": round(bare, 3),
+        "ratio": round(rate / bare, 3),
+    }
+
+
+def format_embed_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"device {report['device']}, {report['threads']} threads",
+        "| input | size | spaces | frames | add (frames/s) | bare fp32 VGG19 (frames/s) | add / bare |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["embed"]:
+        lines.append(
+            f"| {r['input']} | {r['size']} | {r['spaces']} | {r['frames']} | {r['add_per_s']:.2f} "
+            f"| {r['bare_fp32_per_s']:.2f} | {r['ratio']:.2f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,348 @@
+"""The catalog: a directory with SQLite (WAL) rows and raw vectors, plus one FAISS index per space.
+
+Layout of a catalog directory::
+
+    catalog.sqlite        items, vectors (raw float32, per frame and per item), meta (settings, revision)
+    index/<space>/        index.faiss + manifest.json (styledex.index.SpaceIndex)
+    .write.lock           held (flock) by the one process that writes
+
+SQLite is the source of truth. Every write (a batch of items, a removal) is one transaction that also bumps
+``revision``; an index on disk records the revision it reflects, and one that lags (a crash between the commit
+and the index save) is rebuilt from the raw vectors on open. So a crash loses at most the batch in flight and
+never leaves an index that disagrees with the rows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from styledex.index import IndexMismatchError, SpaceIndex
+
+DB_NAME = "catalog.sqlite"
+SCHEMA_VERSION = 1
+ITEM_FRAME = -1  # the `frame` value of an item-level vector (a video's aggregate, an image's only vector)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so FAISS ids cannot drift onto another item
+    path TEXT NOT NULL,
+    kind TEXT,
+    sha256 TEXT,
+    size INTEGER,
+    width INTEGER,
+    height INTEGER,
+    duration REAL,
+    frames INTEGER,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_sha256 ON items(sha256);
+CREATE INDEX IF NOT EXISTS items_path ON items(path);
+CREATE TABLE IF NOT EXISTS vectors (
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    space TEXT NOT NULL,
+    frame INTEGER NOT NULL,
+    time REAL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (item_id, space, frame)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class CatalogError(Exception):
+    """A catalog that is missing, locked or inconsistent; str() is a one-line reason."""
+
+
+@dataclass
+class SpaceVectors:
+    """One item's vectors in one space: per frame [F, dim] with times [F] (seconds), and the item vector [dim]."""
+
+    item: np.ndarray
+    frames: np.ndarray | None = None
+    times: Sequence[float] = ()
+
+
+@dataclass
+class ItemRecord:
+    """One row to write: a decoded and embedded item (status ok) or a failure (status failed, error set)."""
+
+    path: str
+    status: str
+    kind: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    frames: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    vectors: Mapping[str, SpaceVectors] = field(default_factory=dict)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Catalog:
+    """A catalog directory. ``Catalog.open(path, create=True)`` makes one; writers use ``with catalog.writing():``."""
+
+    def __init__(self, directory: Path, connection: sqlite3.Connection) -> None:
+        self.directory = directory
+        self.db = connection
+        self._indexes: dict[str, SpaceIndex] = {}
+        self._lock_file: int | None = None
+
+    # -- opening -------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, create: bool = False) -> Catalog:
+        path = Path(directory)
+        db_path = path / DB_NAME
+        if not db_path.exists():
+            if not create:
+                raise CatalogError(f"no catalog at {path}: expected {db_path} (create one with `styledex add`)")
+            path.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss, not just a crash
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.executescript(_SCHEMA)
+        catalog = cls(path, connection)
+        version = catalog.get_meta("schema_version")
+        if version is None:
+            catalog.set_meta("schema_version", SCHEMA_VERSION)
+        elif int(version) != SCHEMA_VERSION:
+            raise CatalogError(f"catalog {path} has schema version {version}; this styledex reads {SCHEMA_VERSION}")
+        return catalog
+
+    def close(self) -> None:
+        self.db.close()
+        self.release_lock()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ----------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    @property
+    def revision(self) -> int:
+        return int(self.get_meta("revision") or 0)
+
+    def _bump_revision(self) -> int:
+        revision = self.revision + 1
+        self.set_meta("revision", revision)
+        return revision
+
+    # -- locking -------------------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[Catalog]:
+        """Hold the catalog's write lock (one writer at a time across processes); save indexes on exit."""
+        self.acquire_lock(wait=wait)
+        try:
+            yield self
+        finally:
+            self.save_indexes()
+            self.release_lock()
+
+    def acquire_lock(self, *, wait: bool = True) -> None:
+        if self._lock_file is not None:
+            return
+        fd = os.open(self.directory / ".write.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            raise CatalogError(f"catalog {self.directory} is being written by another process") from None
+        self._lock_file = fd
+
+    def release_lock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def find_ok_by_hash(self, sha256: str) -> int | None:
+        row = self.db.execute("SELECT id FROM items WHERE sha256 = ? AND status = 'ok' LIMIT 1", (sha256,)).fetchone()
+        return None if row is None else int(row["id"])
+
+    def ok_hashes(self) -> set[str]:
+        """Content hashes of every ok item (a file with one of these is skipped by ``add``)."""
+        return {r[0] for r in self.db.execute("SELECT sha256 FROM items WHERE status = 'ok' AND sha256 IS NOT NULL")}
+
+    def item(self, item_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+        return None if row is None else _row_to_dict(row)
+
+    def items(
+        self, *, status: str | None = None, kind: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        clauses, args = [], []
+        if status:
+            clauses.append("status = ?")
+            args.append(status)
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
+        rows = self.db.execute(sql, (*args, -1 if limit is None else limit, offset)).fetchall()
+        return [_row_to_dict(r) for r in rows]
+
+    def count(self, status: str | None = "ok") -> int:
+        if status is None:
+            return int(self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM items WHERE status = ?", (status,)).fetchone()[0])
+
+    def load_vectors(self, space: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item-level vectors of every ok item in ``space``: (ids [n] int64, vectors [n, dim] float32)."""
+        rows = self.db.execute(
+            "SELECT v.item_id, v.vec FROM vectors v JOIN items i ON i.id = v.item_id "
+            "WHERE v.space = ? AND v.frame = ? AND i.status = 'ok' ORDER BY v.item_id",
+            (space, ITEM_FRAME),
+        ).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vectors.copy()
+
+    def item_vector(self, item_id: int, space: str) -> np.ndarray | None:
+        row = self.db.execute(
+            "SELECT vec FROM vectors WHERE item_id = ? AND space = ? AND frame = ?", (item_id, space, ITEM_FRAME)
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
+
+    def frame_vectors(self, item_id: int, space: str) -> tuple[list[float], np.ndarray]:
+        """Per-frame vectors of a video: (times in seconds [F], vectors [F, dim]); empty for an image."""
+        rows = self.db.execute(
+            "SELECT time, vec FROM vectors WHERE item_id = ? AND space = ? AND frame >= 0 ORDER BY frame",
+            (item_id, space),
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def write_batch(self, records: Sequence[ItemRecord]) -> list[int]:
+        """Insert a batch in one transaction (replacing earlier failed rows of the same paths); ids in order.
+
+        Also adds the ok items to any index already open, so searches in this process see them at once.
+        """
+        now = time.time()
+        ids: list[int] = []
+        added: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for rec in records:
+                self.db.execute("DELETE FROM items WHERE path = ? AND status = 'failed'", (rec.path,))
+                cursor = self.db.execute(
+                    "INSERT INTO items (path, kind, sha256, size, width, height, duration, frames, metadata, "
+                    "status, error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        rec.path, rec.kind, rec.sha256, rec.size, rec.width, rec.height, rec.duration,
+                        rec.frames, json.dumps(dict(rec.metadata), default=str), rec.status, rec.error, now, now,
+                    ),
+                )  # fmt: skip
+                item_id = int(cursor.lastrowid)  # type: ignore[arg-type]
+                ids.append(item_id)
+                for space, vecs in rec.vectors.items():
+                    rows = [(item_id, space, ITEM_FRAME, None, _blob(vecs.item))]
+                    if vecs.frames is not None:
+                        rows += [
+                            (item_id, space, i, float(t), _blob(v))
+                            for i, (t, v) in enumerate(zip(vecs.times, vecs.frames, strict=True))
+                        ]
+                    self.db.executemany("INSERT INTO vectors VALUES (?,?,?,?,?)", rows)
+                    if rec.status == "ok":
+                        added.setdefault(space, ([], []))
+                        added[space][0].append(item_id)
+                        added[space][1].append(vecs.item)
+            revision = self._bump_revision()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        for space, (space_ids, vectors) in added.items():
+            index = self._indexes.get(space)
+            if index is not None:
+                index.add(np.array(space_ids, dtype=np.int64), np.stack(vectors))
+                index.revision = revision
+        return ids
+
+    def remove(self, item_ids: Sequence[int]) -> list[int]:
+        """Delete items (rows and vectors) in one transaction and take them out of open indexes; ids removed."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            present = [i for i in item_ids if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
+            self.db.executemany("DELETE FROM vectors WHERE item_id = ?", [(i,) for i in present])
+            self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in present])
+            revision = self._bump_revision()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        for index in self._indexes.values():
+            index.remove(np.array(present, dtype=np.int64))
+            index.revision = revision
+        return present
+
+    # -- indexes -------------------------------------------------------------------------------------------
+    def index_dir(self, space: str) -> Path:
+        return self.directory / "index" / space
+
+    def index(self, space: str, *, dim: int, fingerprint: str, metric: str = "ip") -> SpaceIndex:
+        """The open index of ``space``, loaded from disk, or rebuilt from raw vectors when missing or stale."""
+        cached = self._indexes.get(space)
+        if cached is not None and cached.revision == self.revision:
+            return cached
+        index: SpaceIndex | None = None
+        try:
+            index = SpaceIndex.open(self.index_dir(space), expected_fingerprint=fingerprint, expected_dim=dim)
+            if index.revision != self.revision:
+                index = None
+        except (FileNotFoundError, IndexMismatchError):
+            index = None
+        if index is None:
+            ids, vectors = self.load_vectors(space, dim)
+            index = SpaceIndex.from_vectors(
+                self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
+                fingerprint=fingerprint, revision=self.revision,
+            )  # fmt: skip
+        self._indexes[space] = index
+        return index
+
+    def save_indexes(self) -> None:
+        """Write every open index atomically, stamped with the current revision (writers only)."""
+        revision = self.revision
+        for index in self._indexes.values():
+            index.save(revision=revision)
+
+
+def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:
+    item = dict(row)
+    item["metadata"] = json.loads(item["metadata"] or "{}")
+    return item

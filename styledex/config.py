@@ -1,0 +1,77 @@
+"""Settings: ``configs/default.yaml`` → validated pydantic models → CLI overrides (``model_copy(update=...)``)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbedConfig(_Strict):
+    spaces: list[str] = ["content", "gram", "adain", "predictor"]
+    image_size: int = Field(256, ge=32, le=2048)
+    batch_size: int = Field(8, ge=1, le=1024)
+    device: str = "auto"
+    threads: int | None = Field(None, ge=1)
+
+
+class MediaConfig(_Strict):
+    frames: int = Field(8, ge=1, le=256)
+    sampling: Literal["uniform", "scene"] = "uniform"
+    max_pixels: int = Field(64_000_000, ge=1)
+    max_side: int | None = Field(512, ge=32)
+
+
+class CatalogConfig(_Strict):
+    default_dir: str = "catalog"
+    index_save_seconds: float = Field(60.0, gt=0)
+    items_per_batch: int = Field(16, ge=1)
+
+
+class SearchConfig(_Strict):
+    k: int = Field(10, ge=1, le=1000)
+
+
+class Config(_Strict):
+    embed: EmbedConfig = EmbedConfig()
+    media: MediaConfig = MediaConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    search: SearchConfig = SearchConfig()
+
+
+class ConfigError(Exception):
+    """A config file that is missing or invalid; str() is one line."""
+
+
+def default_config_text() -> str:
+    return (importlib.resources.files("styledex.configs") / "default.yaml").read_text()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The packaged defaults, updated section by section with the YAML file at ``path`` if given."""
+    data = yaml.safe_load(default_config_text()) or {}
+    if path is not None:
+        try:
+            override = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(override, dict):
+            raise ConfigError(f"config {path}: expected a mapping of sections, got {type(override).__name__}")
+        for section, values in override.items():
+            if isinstance(values, dict) and isinstance(data.get(section), dict):
+                data[section] = {**data[section], **values}
+            else:
+                data[section] = values
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"config {path or 'defaults'}: {where}: {first['msg']}") from None

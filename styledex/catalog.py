@@ -116,13 +116,18 @@ class Catalog:
         if not db_path.exists():
             if not create:
                 raise CatalogError(f"no catalog at {path}: expected {db_path} (create one with `styledex add`)")
+            if path.exists() and not path.is_dir():
+                raise CatalogError(f"catalog path {path} exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss, not just a crash
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.executescript(_SCHEMA)
+        try:
+            connection = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss, not just a crash
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not a database, corrupt, locked past the timeout: one line, exit 2
+            raise CatalogError(f"cannot open catalog {db_path}: {exc}") from None
         catalog = cls(path, connection)
         version = catalog.get_meta("schema_version")
         if version is None:
@@ -297,7 +302,9 @@ class Catalog:
         """Delete items (rows and vectors) in one transaction and take them out of open indexes; ids removed."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            present = [i for i in item_ids if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
+            # dict.fromkeys: an id given twice is removed (and reported) once.
+            unique = list(dict.fromkeys(item_ids))
+            present = [i for i in unique if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
             self.db.executemany("DELETE FROM vectors WHERE item_id = ?", [(i,) for i in present])
             self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in present])
             revision = self._bump_revision()

@@ -47,8 +47,10 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     from styledex.embed.embedder import Embedder
     from styledex.pipeline import InputError, add_sources, read_sources
 
-    if args.frames is not None:
-        config = config.model_copy(update={"media": config.media.model_copy(update={"frames": args.frames})})
+    media_overrides = {k: v for k, v in (("frames", args.frames), ("sampling", args.sampling)) if v is not None}
+    if args.frames is not None and args.frames < 1:
+        raise UserError(f"--frames must be at least 1, got {args.frames}")
+    config = config.model_copy(update={"media": config.media.model_copy(update=media_overrides)})
     try:
         sources = read_sources(args.paths)
     except InputError as exc:
@@ -115,7 +117,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     from styledex.media import MediaError, decode
     from styledex.search import Searcher, parse_space_mix
 
-    k = args.k or config.search.k
+    k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
     if not 1 <= k <= 1000:
         raise UserError(f"-k must be between 1 and 1000, got {k}")
     with _open_catalog(args, config) as catalog:
@@ -264,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = with_catalog(sub.add_parser("add", help="embed files, folders or manifests into the catalog"))
     add.add_argument("paths", nargs="+", metavar="PATH", help="file, folder (recursive) or .csv/.parquet manifest")
     add.add_argument("--frames", type=int, help="frames sampled per video (default from config: 8)")
+    add.add_argument(
+        "--sampling", choices=["uniform", "scene"], help="video frames spread evenly (default) or at scene cuts"
+    )
     add.add_argument("--strict", action="store_true", help="exit 1 if any item failed")
     add.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add.set_defaults(func=cmd_add)

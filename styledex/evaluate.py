@@ -7,6 +7,7 @@ ingested through the same pipeline as any catalog (a cached catalog beside the b
 Metrics, per space, each query ranked against the whole grid + video pool (the query excluded):
 - style P@5 / mAP: a hit has the query's style label and another content label;
 - content P@5 / mAP: a hit has the query's content label and another style label;
+- items with both labels equal to the query's are left out of its ranking (see ``retrieval_metrics``);
 - museum top-1: among the paintings, the nearest one is by the same artist (queries: artists with ≥ 2 works).
 """
 
@@ -27,10 +28,13 @@ from styledex.pipeline import add_sources, read_manifest
 
 
 def precision_and_ap(scores: np.ndarray, relevant: np.ndarray, k: int = 5) -> tuple[float, float]:
-    """P@k and average precision of one ranking. scores [n] (higher better), relevant [n] bool."""
+    """P@k (hits in the top k ÷ min(k, relevant)) and average precision of one ranking.
+
+    scores [n] (higher better), relevant [n] bool.
+    """
     order = np.argsort(-scores, kind="stable")
     hits = relevant[order]
-    p_at_k = float(hits[:k].mean()) if len(hits) else 0.0
+    p_at_k = float(hits[:k].sum() / min(k, hits.sum())) if hits.any() else 0.0
     if not hits.any():
         return p_at_k, 0.0
     ranks = np.flatnonzero(hits) + 1
@@ -101,13 +105,15 @@ def retrieval_metrics(
     """Mean (P@k, mAP) over the query rows ``queries`` [n] bool, each ranked against all rows (itself excluded).
 
     vectors [n, dim] unit rows; same/other [n] labels: a hit shares ``same`` with the query and differs in
-    ``other``. Queries with no relevant item are skipped.
+    ``other``. Items sharing both labels with the query (the other segment of the same clip in the same style) are
+    neither hits nor misses: they are left out of the ranking, as "junk" images are in the Oxford/Paris retrieval
+    protocol; counting them as misses would cap video P@5 below 1 for a perfect space. P@k divides by
+    min(k, number of relevant items). Queries with no relevant item are skipped.
     """
     sims = vectors @ vectors.T
     p_values, ap_values = [], []
     for q in np.flatnonzero(queries):
-        mask = np.ones(len(vectors), dtype=bool)
-        mask[q] = False
+        mask = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
         relevant = (same == same[q]) & (other != other[q])
         if not relevant[mask].any():
             continue
@@ -121,16 +127,17 @@ def format_table(report: dict[str, Any]) -> str:
     """The report as a Markdown table (what the README shows)."""
     head = (
         "| space | kind | dim | image style P@5 | image style mAP | image content P@5 | image content mAP "
-        "| video style P@5 | video content P@5 | museum artist top-1 |"
+        "| video style P@5 | video style mAP | video content P@5 | video content mAP | museum artist top-1 |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 12]
     aliases = {target: alias for alias, target in report["aliases"].items()}
     for name, row in report["spaces"].items():
         label = f"{name} (= {aliases[name]})" if name in aliases else name
         lines.append(
             f"| {label} | {row['kind']} | {row['dim']} | {row['image_style_p5']:.3f} | {row['image_style_map']:.3f} "
             f"| {row['image_content_p5']:.3f} | {row['image_content_map']:.3f} | {row['video_style_p5']:.3f} "
-            f"| {row['video_content_p5']:.3f} | {row['museum_artist_top1']:.3f} |"
+            f"| {row['video_style_map']:.3f} | {row['video_content_p5']:.3f} | {row['video_content_map']:.3f} "
+            f"| {row['museum_artist_top1']:.3f} |"
         )
     counts = report["counts"]
     lines.append(

@@ -49,10 +49,11 @@ def test_style_statistics_ignore_a_spatial_shuffle() -> None:
 
 
 def test_instance_normalize_removes_per_channel_affine_change() -> None:
-    x = torch.rand(1, 5, 8, 8)
-    scale = torch.rand(1, 5, 1, 1) * 3 + 0.5
-    shift = torch.randn(1, 5, 1, 1)
-    torch.testing.assert_close(instance_normalize(x * scale + shift), instance_normalize(x), atol=1e-4, rtol=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 5, 8, 8, generator=gen)
+    scale = torch.rand(1, 5, 1, 1, generator=gen) * 3 + 0.5
+    shift = torch.randn(1, 5, 1, 1, generator=gen)
+    torch.testing.assert_close(instance_normalize(x * scale + shift), instance_normalize(x), atol=1e-3, rtol=1e-3)
     mean, std = mean_std(instance_normalize(x))
     torch.testing.assert_close(mean, torch.zeros(1, 5), atol=1e-5, rtol=0)
     torch.testing.assert_close(std, torch.ones(1, 5), atol=1e-3, rtol=0)
@@ -127,9 +128,12 @@ def test_every_space_gives_unit_vectors_of_its_dim(astronaut: Image.Image) -> No
 
 
 def test_content_vector_ignores_per_channel_feature_rescaling() -> None:
-    feats = {"relu5_1": torch.rand(1, 512, 8, 8)}
-    restyled = {"relu5_1": feats["relu5_1"] * (torch.rand(1, 512, 1, 1) + 0.5) + torch.rand(1, 512, 1, 1)}
-    torch.testing.assert_close(content_vectors(restyled), content_vectors(feats), atol=1e-4, rtol=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    feats = {"relu5_1": torch.rand(1, 512, 8, 8, generator=gen)}
+    scale, shift = torch.rand(1, 512, 1, 1, generator=gen) + 0.5, torch.rand(1, 512, 1, 1, generator=gen)
+    restyled = {"relu5_1": feats["relu5_1"] * scale + shift}
+    # Not exact: the eps under the std's square root weighs differently once the channel is rescaled.
+    torch.testing.assert_close(content_vectors(restyled), content_vectors(feats), atol=1e-3, rtol=1e-3)
 
 
 def test_content_closer_to_restyled_copy_than_to_other_image_in_same_style() -> None:

@@ -1,4 +1,6 @@
-"""The ``styledex`` command: add, list, search, spaces, remove, eval, demo.
+"""The ``styledex`` command: add, list, search, spaces, remove, eval, demo, bench.
+
+Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
 
 Errors a user can fix (a missing path, an unreadable manifest, an unknown space or id) print one line to stderr
 and exit 2; ``add --strict`` exits 1 when any item failed.
@@ -16,7 +18,6 @@ from typing import Any
 
 from styledex.catalog import Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
-from styledex.embed.spaces import ALIASES, SPACES
 
 EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 1
@@ -162,6 +163,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 # -- spaces -------------------------------------------------------------------------------------------------
 def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
+    from styledex.embed.spaces import ALIASES, SPACES
+
     fingerprints: dict[str, str] = {}
     counts: dict[str, int] = {}
     directory = _catalog_dir(args, config)
@@ -191,6 +194,7 @@ def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
 
 # -- remove -------------------------------------------------------------------------------------------------
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    from styledex.embed.spaces import SPACES
     from styledex.search import CatalogSpaces
 
     with _open_catalog(args, config) as catalog, catalog.writing():

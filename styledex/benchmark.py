@@ -64,15 +64,22 @@ def run_embed_bench(config: Config, *, images: int = 24, videos: int = 4, sizes:
     for size in sizes:
         cfg = config.model_copy(update={"embed": config.embed.model_copy(update={"image_size": size})})
         decoded = [decode(p, max_side=config.media.max_side).frames[0] for p in image_paths]
-        bare = bare_forward_rate(decoded, size, config.embed.batch_size, config.embed.device)
-        for label, spaces in (("all spaces", list(config.embed.spaces)), ("VGG spaces", ["content", "gram", "adain"])):
-            rate, frames = add_rate(image_paths, cfg, spaces, size)
-            rows.append(_row("image", size, label, rate, frames, bare))
         frames_list = [f for p in video_paths for f in decode(p, frames=config.media.frames).frames]
-        bare_video = bare_forward_rate(frames_list, size, config.embed.batch_size, config.embed.device)
-        rate, frames = add_rate(video_paths, cfg, list(config.embed.spaces), size)
-        rows.append(_row("video", size, "all spaces", rate, frames, bare_video))
+        vgg_only = ["content", "gram", "adain"]
+        rows.append(_paired("image", "all spaces", decoded, image_paths, list(cfg.embed.spaces), cfg))
+        rows.append(_paired("image", "VGG spaces", decoded, image_paths, vgg_only, cfg))
+        rows.append(_paired("video", "all spaces", frames_list, video_paths, list(cfg.embed.spaces), cfg))
     return {"device": str(pick_device(config.embed.device)), "threads": torch.get_num_threads(), "embed": rows}
+
+
+def _paired(kind: str, spaces: str, images: list, paths: list[str], names: list[str], config: Config) -> dict[str, Any]:
+    """``add`` of ``paths`` beside the bare forward on the same decoded ``images``, timed right before and right
+    after ``add`` and averaged, so load drift on a shared machine hits both alike."""
+    size = config.embed.image_size
+    before = bare_forward_rate(images, size, config.embed.batch_size, config.embed.device)
+    rate, frames = add_rate(paths, config, names, size)
+    after = bare_forward_rate(images, size, config.embed.batch_size, config.embed.device)
+    return _row(kind, size, spaces, rate, frames, (before + after) / 2)
 
 
 def _row(kind: str, size: int, spaces: str, rate: float, frames: int, bare: float) -> dict[str, Any]:

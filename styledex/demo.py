@@ -16,10 +16,9 @@ from PIL import Image, ImageDraw, ImageOps
 from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
-from styledex.embed.embedder import Embedder
 from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
-from styledex.search import Searcher
+from styledex.search import Searcher, catalog_embedder
 
 QUERY_NAME = "astronaut__magenta-starry_night"
 TILE = 160
@@ -29,12 +28,7 @@ def build_demo_catalog(directory: Path, config: Config, *, progress: bool) -> tu
     bench = build_benchmark(progress=progress)
     catalog = Catalog.open(directory, create=True)
     with catalog.writing():
-        stored = catalog.get_meta("embed")
-        spaces = list(stored["spaces"]) if stored else config.embed.spaces
-        size = int(stored["image_size"]) if stored else config.embed.image_size
-        embedder = Embedder(spaces, image_size=size, batch_size=config.embed.batch_size, device=config.embed.device)
-        if stored is None:
-            catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": size})
+        embedder = catalog_embedder(catalog, config)
         summary = add_sources(catalog, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
     return catalog, summary
 

@@ -128,6 +128,17 @@ def one_line(exc: BaseException) -> str:
     return text if isinstance(exc, MediaError) else f"{type(exc).__name__}: {text}"
 
 
+def decode_with_config(path: str | os.PathLike[str], config: Config) -> Media:
+    """``media.decode`` with the frame count, sampling, pixel limit and downscaling of ``config.media``."""
+    return decode(
+        path,
+        frames=config.media.frames,
+        sampling=config.media.sampling,
+        max_pixels=config.media.max_pixels,
+        max_side=config.media.max_side,
+    )
+
+
 def decode_source(source: Source, config: Config, known: frozenset[str] = frozenset()) -> Decoded:
     """Hash and decode one file; any failure is captured as a one-line reason, never raised.
 
@@ -140,13 +151,7 @@ def decode_source(source: Source, config: Config, known: frozenset[str] = frozen
     if sha256 in known:
         return Decoded(source, sha256, size)
     try:
-        media = decode(
-            source.path,
-            frames=config.media.frames,
-            sampling=config.media.sampling,
-            max_pixels=config.media.max_pixels,
-            max_side=config.media.max_side,
-        )
+        media = decode_with_config(source.path, config)
     except MediaError as exc:
         return Decoded(source, sha256, size, error=one_line(exc))
     except Exception as exc:  # a decoder bug must fail this item, not the batch

@@ -3,19 +3,27 @@
 Scores are cosine similarities (every space stores unit vectors). A mix such as ``style:0.7,content:0.3`` scores
 each candidate by Σ wₛ·cosₛ / Σ wₛ, with the exact cosine in every space of the mix (candidates are the union of
 each space's top results, re-scored from the stored vectors), so no space's score is approximated.
+
+Filters (an item kind, metadata equalities) are applied after ranking: the search over-fetches 4·k, keeps the
+results that pass, and fetches 4× more while fewer than k passed and the index holds more, so a filter never
+drops a result that would pass it (for a single space the filtered top k is exact).
+
+Also here, because the CLI and the HTTP service both need them: the embedder that writes to a catalog
+(:func:`catalog_embedder`), removal (:func:`remove_items`) and the list of spaces (:func:`describe_spaces`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from styledex.catalog import Catalog, CatalogError
+from styledex.catalog import ITEM_FRAME, Catalog, CatalogError
+from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
-from styledex.embed.spaces import SpaceSpec, resolve
+from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, resolve
 from styledex.index import SpaceIndex, parse_mix
 from styledex.media import Media
 
@@ -38,6 +46,122 @@ class CatalogSpaces:
         return Embedder(list(self.spaces), image_size=self.image_size, **kwargs)
 
 
+def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[..., Embedder] = Embedder) -> Embedder:
+    """The embedder for ``catalog``: the spaces and input size it was created with, so all its vectors stay
+    comparable; batch size, device and threads from ``config``.
+
+    A catalog with no settings yet takes ``config.embed``'s and stores them (call this under the write lock).
+    Raises CatalogError when the current weights or parameters of a stored space differ from the catalog's.
+    ``factory`` builds the embedder (``Embedder`` or a subclass) from the same arguments.
+    """
+    stored = catalog.get_meta("embed")
+    spaces = config.embed.spaces if stored is None else list(stored["spaces"])
+    image_size = config.embed.image_size if stored is None else int(stored["image_size"])
+    embedder = factory(
+        spaces,
+        image_size=image_size,
+        batch_size=config.embed.batch_size,
+        device=config.embed.device,
+        threads=config.embed.threads,
+    )
+    if stored is None:
+        catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
+        return embedder
+    changed = [s for s, fp in embedder.fingerprints().items() if stored["spaces"].get(s) != fp]
+    if changed:
+        raise CatalogError(
+            f"catalog {catalog.directory} was embedded with other weights or parameters for {', '.join(changed)}; "
+            "add to a new catalog"
+        )
+    return embedder
+
+
+def remove_items(catalog: Catalog, item_ids: Sequence[int]) -> list[int]:
+    """Remove items from ``catalog`` (held for writing) and from every space's index; the ids that were there.
+
+    The indexes are opened first, so the removal is saved into them on leaving ``catalog.writing()`` and the
+    next reader loads them instead of rebuilding them from the raw vectors.
+    """
+    if catalog.get_meta("embed") is not None:
+        for name, fingerprint in CatalogSpaces.of(catalog).spaces.items():
+            catalog.index(name, dim=SPACES[name].dim, fingerprint=fingerprint, metric=SPACES[name].metric)
+    return catalog.remove(item_ids)
+
+
+def describe_spaces(catalog: Catalog | None) -> list[dict[str, Any]]:
+    """Every registered space, as ``styledex spaces --json`` prints it and ``GET /spaces`` returns it.
+
+    Each row is the space's description plus ``aliases`` and ``in_catalog``; the spaces ``catalog`` holds also
+    get their ``fingerprint`` and ``count`` (ok items with a vector in that space).
+    """
+    fingerprints: dict[str, str] = {}
+    if catalog is not None:
+        fingerprints = dict((catalog.get_meta("embed") or {}).get("spaces", {}))
+    rows = []
+    for name, spec in SPACES.items():
+        row = spec.describe()
+        row["aliases"] = [alias for alias, target in ALIASES.items() if target == name]
+        row["in_catalog"] = name in fingerprints
+        if catalog is not None and name in fingerprints:
+            row["fingerprint"] = fingerprints[name]
+            row["count"] = _vector_count(catalog, name)
+        rows.append(row)
+    return rows
+
+
+def _vector_count(catalog: Catalog, space: str) -> int:
+    """How many ok items have an item-level vector in ``space`` (what ``Catalog.load_vectors`` would load)."""
+    row = catalog.db.execute(
+        "SELECT COUNT(*) FROM vectors v JOIN items i ON i.id = v.item_id "
+        "WHERE v.space = ? AND v.frame = ? AND i.status = 'ok'",
+        (space, ITEM_FRAME),
+    ).fetchone()
+    return int(row[0])
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which results to keep: an item ``kind`` (image/video) and metadata equalities, all of which must hold.
+
+    Metadata values compare as text: numbers as written (``1889``, and 1889.0 also as ``1889``: manifests read
+    integer columns with gaps as floats), booleans as ``true``/``false``; a key the item lacks never matches.
+    """
+
+    kind: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()  # (key, value) pairs; a key given twice must hold both ways
+
+    @classmethod
+    def parse(cls, kind: str | None, where: Sequence[str] = ()) -> ItemFilter:
+        """From ``kind`` and ``key:value`` strings; ValueError with a one-line reason on a malformed one."""
+        if kind is not None and kind not in ("image", "video"):
+            raise ValueError(f"kind must be image or video, got {kind!r}")
+        metadata = []
+        for entry in where:
+            key, sep, value = entry.partition(":")
+            if not sep or not key.strip():
+                raise ValueError(f"expected where=key:value, got {entry!r}")
+            metadata.append((key.strip(), value.strip()))
+        return cls(kind, tuple(metadata))
+
+    @property
+    def empty(self) -> bool:
+        return self.kind is None and not self.metadata
+
+    def matches(self, item: Mapping[str, Any]) -> bool:
+        if self.kind is not None and item.get("kind") != self.kind:
+            return False
+        meta = item.get("metadata") or {}
+        return all(key in meta and _as_text(meta[key]) == value for key, value in self.metadata)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
     """``adain``, ``style`` or ``style:0.7,content:0.3`` → {real space name: weight}; unknown names → ValueError."""
     weights: dict[str, float] = {}
@@ -50,12 +174,17 @@ def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
 
 
 class Searcher:
-    """Searches one catalog. Opens (or rebuilds) each space's index on first use."""
+    """Searches one catalog. Opens (or rebuilds) each space's index on first use, and again whenever the
+    catalog's revision has moved (a write by this or another process), so new items show without a restart.
 
-    def __init__(self, catalog: Catalog) -> None:
+    ``embedder`` embeds query files (default: built from the catalog's settings on first use). Not thread-safe:
+    callers that share one Searcher between threads serialize its use.
+    """
+
+    def __init__(self, catalog: Catalog, *, embedder: Embedder | None = None) -> None:
         self.catalog = catalog
         self.settings = CatalogSpaces.of(catalog)
-        self._embedder: Embedder | None = None
+        self._embedder = embedder
 
     @property
     def embedder(self) -> Embedder:
@@ -89,37 +218,72 @@ class Searcher:
         return {space: matrix[0] for space, matrix in vectors.items()}
 
     def search(
-        self, queries: dict[str, np.ndarray], weights: dict[str, float], k: int, exclude: Sequence[int] = ()
+        self,
+        queries: dict[str, np.ndarray],
+        weights: dict[str, float],
+        k: int,
+        exclude: Sequence[int] = (),
+        where: ItemFilter | None = None,
     ) -> list[dict[str, Any]]:
-        """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned."""
+        """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned;
+        only items that ``where`` matches (see the module docstring for how filters over-fetch)."""
+        # One snapshot of each index per query: a write landing mid-query cannot swap an index under it.
+        indexes = {space: self.index(space) for space in weights}
+        available = max(len(index) for index in indexes.values())
+        keep = where if where is not None and not where.empty else None
+        fetch = k if keep is None else max(k, min(available, 4 * k))
+        while True:
+            results = []
+            for item_id, score, per_space in self._rank(indexes, queries, weights, fetch, exclude):
+                item = self.catalog.item(item_id)
+                if item is None or item["status"] != "ok":
+                    continue  # removed after the index was read
+                if keep is not None and not keep.matches(item):
+                    continue
+                results.append(self._result(item, score, per_space, queries, weights))
+                if len(results) == k:
+                    return results
+            if fetch >= available:
+                return results
+            fetch = min(available, 4 * fetch)
+
+    @staticmethod
+    def _rank(
+        indexes: dict[str, SpaceIndex],
+        queries: dict[str, np.ndarray],
+        weights: dict[str, float],
+        n: int,
+        exclude: Sequence[int],
+    ) -> list[tuple[int, float, dict[str, float]]]:
+        """The ``n`` best (id, score, {space: cosine}), best first."""
         if len(weights) == 1:
             (space,) = weights
-            hits = self.index(space).search(queries[space][None, :], k, exclude=[set(exclude)])[0]
-            scored = [(item_id, score, {space: score}) for item_id, score in hits]
-        else:
-            candidates: set[int] = set()
-            for space in weights:
-                hits = self.index(space).search(queries[space][None, :], 4 * k, exclude=[set(exclude)])[0]
-                candidates.update(item_id for item_id, _ in hits)
-            scored = []
-            total = sum(weights.values())
-            for item_id in candidates:
-                per_space = {s: float(self.index(s).reconstruct(item_id) @ queries[s]) for s in weights}
-                fused = sum(weights[s] * per_space[s] for s in weights) / total
-                scored.append((item_id, fused, per_space))
-            scored.sort(key=lambda t: (-t[1], t[0]))
-            scored = scored[:k]
-        return [self._result(item_id, score, per_space, queries, weights) for item_id, score, per_space in scored]
+            hits = indexes[space].search(queries[space][None, :], n, exclude=[set(exclude)])[0]
+            return [(item_id, score, {space: score}) for item_id, score in hits]
+        candidates: set[int] = set()
+        for space in weights:
+            hits = indexes[space].search(queries[space][None, :], 4 * n, exclude=[set(exclude)])[0]
+            candidates.update(item_id for item_id, _ in hits)
+        scored = []
+        total = sum(weights.values())
+        for item_id in candidates:
+            if not all(item_id in index for index in indexes.values()):
+                continue  # indexes read on either side of a concurrent write
+            per_space = {s: float(indexes[s].reconstruct(item_id) @ queries[s]) for s in weights}
+            fused = sum(weights[s] * per_space[s] for s in weights) / total
+            scored.append((item_id, fused, per_space))
+        scored.sort(key=lambda t: (-t[1], t[0]))
+        return scored[:n]
 
     def _result(
         self,
-        item_id: int,
+        item: dict[str, Any],
         score: float,
         per_space: dict[str, float],
         queries: dict[str, np.ndarray],
         weights: dict[str, float],
     ) -> dict[str, Any]:
-        item = self.catalog.item(item_id) or {}
+        item_id = int(item["id"])
         result: dict[str, Any] = {
             "id": item_id,
             "path": item.get("path"),

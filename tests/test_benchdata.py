@@ -121,9 +121,7 @@ def test_rerun_does_no_work_and_resume_regenerates_only_missing(tiny: Path) -> N
     resumed = build(tiny, recipe=TINY, progress=False)
     assert sorted(map(str, resumed.generated)) == sorted(lost)
     after = _mtimes(_manifest(tiny))
-    assert {p: t for p, t in after.items() if p not in lost} == {
-        p: t for p, t in before.items() if p not in lost
-    }
+    assert {p: t for p, t in after.items() if p not in lost} == {p: t for p, t in before.items() if p not in lost}
 
     # an interrupted build (no manifest yet) resumes without redoing finished files
     (tiny / "manifest.csv").unlink()
@@ -184,11 +182,7 @@ def test_full_recipe_plan_is_consistent() -> None:
     assert len(rels) == len(set(rels))
     n_styles = len({it.style.label for it in plan.items if it.group == "grid"})
     n_photos = len({it.content for it in plan.items if it.group == "grid"})
-    assert (
-        n_photos >= 7
-        and n_styles >= 10
-        and n_photos * n_styles == sum(it.group == "grid" for it in plan.items)
-    )
+    assert n_photos >= 7 and n_styles >= 10 and n_photos * n_styles == sum(it.group == "grid" for it in plan.items)
     assert len(plan.museum_rows) == 174
     with pytest.raises(ValueError, match="not among"):
         benchdata._plan(Recipe(video_styles=("magenta:nope",)))

@@ -29,3 +29,15 @@ def test_bare_forward_rate_is_positive_and_table_has_ratio(tmp_path: Path) -> No
            "ratio": 0.5}  # fmt: skip
     table = format_embed_table({"device": "cpu", "threads": 2, "embed": [row]})
     assert "| image | 32 | x | 2 | 1.00 | 2.00 | 0.50 |" in table
+
+
+def test_search_bench_reports_three_ways_on_one_index() -> None:
+    from styledex.search_bench import format_search_table, run_search_bench
+
+    report = run_search_bench(items=300, queries=20, k=5)
+    rows = report["search"]
+    assert [r["via"] for r in rows] == ["faiss", "inprocess", "http"]
+    for row in rows:
+        assert row["items"] == 300 and row["space"] == "adain"
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+    assert format_search_table(report).count("| 300 | adain | flat |") == 3

@@ -314,9 +314,7 @@ def test_video_gives_n_frames_at_uniform_targets(tmp_path, ext):
     assert m.duration == pytest.approx(2.0, abs=0.1)
     assert len(m.frames) == len(m.times) == 8
     assert all(f.mode == "RGB" and f.size == (64, 48) for f in m.frames)
-    assert all(0 <= t < m.duration for t in m.times) and all(
-        a < b for a, b in zip(m.times, m.times[1:], strict=False)
-    )
+    assert all(0 <= t < m.duration for t in m.times) and all(a < b for a, b in zip(m.times, m.times[1:], strict=False))
     # Target i is t_i = 2 s × (i + 0.5) / 8; the first frame at or after it is frame ceil(12 × t_i).
     assert [read_frame_index(f) for f in m.frames] == [2, 5, 8, 11, 14, 17, 20, 23]
     assert m.times == pytest.approx([i / 12 for i in (2, 5, 8, 11, 14, 17, 20, 23)], abs=1e-3)

@@ -60,9 +60,7 @@ def test_predictor_shape_finite_deterministic(predictor: MagentaPredictor) -> No
     assert predictor.predict([]).shape == (0, STYLE_DIM)
 
 
-def test_transformer_size_range_and_strength(
-    predictor: MagentaPredictor, transformer: MagentaTransformer
-) -> None:
+def test_transformer_size_range_and_strength(predictor: MagentaPredictor, transformer: MagentaTransformer) -> None:
     content = _painting(CEZANNE, (150, 100))
     style = predictor.predict([_painting(VAN_GOGH)])[0]
     out = transformer.stylize(content, style)
@@ -100,9 +98,7 @@ def test_cin_sizes_and_styles(cin: CIN26) -> None:
     mix[[3, 17]] = 2.0  # normalized to 0.5 / 0.5
     m = cin.stylize(content, mix)
     assert m.size == (70, 45)
-    np.testing.assert_array_equal(
-        CIN26.weights(mix), CIN26.weights([0.5 if i in (3, 17) else 0 for i in range(26)])
-    )
+    np.testing.assert_array_equal(CIN26.weights(mix), CIN26.weights([0.5 if i in (3, 17) else 0 for i in range(26)]))
     np.testing.assert_array_equal(CIN26.weights(5), np.eye(NUM_CIN_STYLES, dtype=np.float32)[5])
     big = cin.stylize(_painting(CEZANNE, (200, 130)), 3, max_side=101)
     assert big.size == (101, 66)

@@ -161,9 +161,7 @@ def assert_images_loaded(page: Any, selector: str, expected: int) -> None:
     """Every ``<img>`` under ``selector`` finished loading and decoded to a real picture (naturalWidth > 0)."""
     imgs = page.locator(f"{selector} img")
     expect(imgs).to_have_count(expected)
-    page.wait_for_function(
-        "sel => [...document.querySelectorAll(sel + ' img')].every(i => i.complete)", arg=selector
-    )
+    page.wait_for_function("sel => [...document.querySelectorAll(sel + ' img')].every(i => i.complete)", arg=selector)
     widths = imgs.evaluate_all("els => els.map(i => [i.getAttribute('src'), i.naturalWidth, i.alt])")
     for src, width, alt in widths:
         assert width > 0, f"thumbnail {src} did not load"
@@ -333,10 +331,11 @@ def _check_explain(page: Any, open_why: Any, what: str) -> None:
         expect(page.get_by_test_id("explain-loading")).to_be_hidden()
         pytest.xfail(f"{what}: the explain route answered {resp.status} ({detail}); explain.py may not be ready")
     assert resp.headers["content-type"].startswith("image/png")
-    assert resp.body()[:8] == b"\x89PNG\r\n\x1a\n"
     image = page.get_by_test_id("explain-image")
     expect(image).to_be_visible(timeout=10_000)
     assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+    magic = image.evaluate("async i => [...new Uint8Array(await (await fetch(i.src)).arrayBuffer()).slice(0, 8)]")
+    assert bytes(magic) == b"\x89PNG\r\n\x1a\n"
     assert image.get_attribute("alt")
     expect(page.get_by_test_id("explain-loading")).to_be_hidden()
     expect(page.get_by_test_id("explain-error")).to_be_hidden()
@@ -364,7 +363,7 @@ def test_why_on_an_upload_posts_the_file(web: Any, tmp_path: Path) -> None:
     with web.expect_response(lambda r: r.url.endswith("/search")):
         web.get_by_test_id("file-input").set_input_files(str(query))
     wait_results(web, "file:why_query.png", "style")
-    web.get_by_test_id("mode-content").check(force=True)  # the explanation follows the mode
+    web.locator("label[for=mode-content]").click()  # the explanation follows the mode
     wait_results(web, "file:why_query.png", "content")
     match = int(web.get_by_test_id("result-card").first.get_attribute("data-id"))
     with web.expect_request(lambda r: r.method == "POST" and r.url.endswith("/explain")):

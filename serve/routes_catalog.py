@@ -1,0 +1,191 @@
+"""Catalog routes: health, spaces, items (list, one, thumbnail) and the two writes (add, delete)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from styledex.search import describe_spaces
+
+from .schemas import Added, AddPaths, Error, Health, Item, ItemPage
+from .service import Service
+
+router = APIRouter()
+ItemId = Annotated[int, Path(description="catalog item id")]
+
+_bearer = HTTPBearer(auto_error=False, description="the token the server was started with ($STYLEDEX_TOKEN)")
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def require_token(
+    service: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Writes need ``Authorization: Bearer <token>``: 403 when the server has no token, 401 when it is wrong."""
+    if service.token is None:
+        raise HTTPException(403, "writes are disabled: the server was started without $STYLEDEX_TOKEN")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), service.token.encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Error, "description": "missing or wrong token"},
+    403: {"model": Error, "description": "the server has no token: writes are disabled"},
+    409: {"model": Error, "description": "another process is writing the catalog; retry"},
+}
+
+
+@router.get("/health", response_model=None, responses={200: {"model": Health}}, tags=["catalog"])
+def health(service: ServiceDep) -> dict[str, Any]:
+    """Liveness, and the number of ok items."""
+    return {"status": "ok", "items": service.item_count()}
+
+
+@router.get("/spaces", tags=["catalog"])
+def spaces(service: ServiceDep) -> list[dict[str, Any]]:
+    """Every embedding space (the same list as ``styledex spaces --json``): kind, dim, metric, aliases, and for
+    the spaces this catalog holds, their fingerprint and item count."""
+    with service.reading() as catalog:
+        return describe_spaces(catalog)
+
+
+@router.get("/items", response_model=None, responses={200: {"model": ItemPage}}, tags=["catalog"])
+def list_items(
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: Annotated[str | None, Query(pattern="^(image|video)?$", description="image or video")] = None,
+    status: Annotated[str, Query(pattern="^(ok|failed|all)$", description="ok (default), failed or all")] = "ok",
+) -> dict[str, Any]:
+    """Catalog items in id order, a page at a time; ``total`` counts every item that passes the filters."""
+    kind = kind or None
+    wanted = None if status == "all" else status
+    with service.reading() as catalog:
+        items = catalog.items(status=wanted, kind=kind, offset=offset, limit=limit)
+        total = catalog.count(wanted) if kind is None else len(catalog.items(status=wanted, kind=kind))
+    return {"items": items, "total": total}
+
+
+@router.get(
+    "/items/{item_id}",
+    response_model=None,
+    responses={200: {"model": Item}, 404: {"model": Error}},
+    tags=["catalog"],
+)
+def get_item(item_id: ItemId, service: ServiceDep) -> dict[str, Any]:
+    with service.reading() as catalog:
+        item = catalog.item(item_id)
+    if item is None:
+        raise HTTPException(404, f"no item with id {item_id}")
+    return item
+
+
+@router.get(
+    "/items/{item_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"model": Error}, 422: {"model": Error}},
+    tags=["catalog"],
+)
+def thumbnail(
+    item_id: ItemId,
+    service: ServiceDep,
+    size: Annotated[int, Query(ge=16, le=1024, description="longest side, pixels")] = 256,
+) -> Response:
+    """A JPEG of the image, or of a video's middle sampled frame (kept in a memory LRU cache)."""
+    data = service.thumbnail(item_id, size)
+    # Ids are never reused, so a thumbnail never changes under its URL.
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+
+
+_ADD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "required": ["files"],
+                }
+            },
+            "application/json": {"schema": AddPaths.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/items",
+    status_code=201,
+    response_model=None,
+    dependencies=[Depends(require_token)],
+    responses={
+        201: {"model": Added},
+        413: {"model": Error},
+        415: {"model": Error},
+        422: {"model": Error},
+        **_WRITE_ERRORS,
+    },
+    openapi_extra=_ADD_BODY,
+    tags=["writes"],
+)
+async def add_items(request: Request, service: ServiceDep) -> dict[str, Any]:
+    """Add uploaded files (multipart field ``files``, one or more) or files on the server's disk (JSON
+    ``{"paths": [...]}``), embedded with the catalog's own settings. Uploads are stored in
+    ``<catalog>/uploads/<sha256><ext>``. Needs the bearer token.
+
+    An input that cannot be decoded is reported in ``failed`` (the others are still added): 201 either way.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        paths = _parse_paths(await request.body())
+        return await run_in_threadpool(service.add_paths, paths)
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=10_000) as form:
+            files = [value for key, value in form.multi_items() if key in ("files", "file")]
+            uploads = [f for f in files if isinstance(f, UploadFile)]
+            if not uploads or len(uploads) != len(files):
+                raise HTTPException(422, "expected one or more files in the multipart field 'files'")
+            return await run_in_threadpool(service.add_uploads, [(f.filename or "", f.file) for f in uploads])
+    raise HTTPException(
+        415,
+        f"expected multipart/form-data (field 'files') or application/json {{\"paths\": [...]}}, got "
+        f"{content_type or 'no content type'}",
+    )
+
+
+def _parse_paths(body: bytes) -> list[str]:
+    try:
+        paths = AddPaths.model_validate(json.loads(body)).paths
+    except (ValueError, ValidationError):  # json.JSONDecodeError is a ValueError
+        raise HTTPException(422, 'expected a JSON body {"paths": ["file, folder or manifest", ...]}') from None
+    if not paths:
+        raise HTTPException(422, "expected at least one path in 'paths'")
+    return paths
+
+
+@router.delete(
+    "/items/{item_id}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[Depends(require_token)],
+    responses={404: {"model": Error}, **_WRITE_ERRORS},
+    tags=["writes"],
+)
+def delete_item(item_id: ItemId, service: ServiceDep) -> Response:
+    """Remove an item from the catalog and from every index: it leaves every result at once. Needs the token."""
+    service.remove(item_id)
+    return Response(status_code=204)

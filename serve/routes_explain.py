@@ -1,0 +1,81 @@
+"""Explanation routes: why a match matches a query, as a PNG panel (``styledex.serve.explain``) or its numbers.
+
+``space`` picks the question: a style space (or a mix weighted towards style) explains by style, the content
+space by content.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from .routes_catalog import ServiceDep
+from .routes_search import SPACE_HELP
+from .schemas import Error
+from .service import Service, mix_kind
+
+router = APIRouter(tags=["explain"])
+
+Format = Literal["png", "json"]
+FORMAT_HELP = "png: the panel (default); json: the numbers behind it"
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "application/json": {}}},
+    404: {"model": Error},
+    422: {"model": Error},
+    501: {"model": Error, "description": "the explanation renderer is not installed"},
+}
+
+
+def _label(item: dict[str, Any]) -> str:
+    return f"#{item['id']} {Path(item['path']).name}"
+
+
+def _respond(png: bytes, numbers: dict[str, Any], fmt: Format) -> Response:
+    return JSONResponse(numbers) if fmt == "json" else Response(png, media_type="image/png")
+
+
+def _item_media(service: Service, item_id: int) -> tuple[dict[str, Any], Any]:
+    with service.reading() as catalog:
+        item = service.ok_item(catalog, item_id)
+    return item, service.decode_item(item)
+
+
+@router.get("/explain", response_class=Response, responses=_RESPONSES)
+def explain(
+    service: ServiceDep,
+    query: Annotated[int, Query(description="query item id")],
+    match: Annotated[int, Query(description="matched item id")],
+    space: Annotated[str, Query(description=SPACE_HELP)] = "style",
+    format: Annotated[Format, Query(description=FORMAT_HELP)] = "png",
+) -> Response:
+    """A panel: the query, the match, each one's content in the other's style, and for style which VGG layers'
+    statistics agree most, for content where the two correspond (a heat map)."""
+    kind = mix_kind(service.weights(space))
+    key = (query, match, kind)
+    cached = service.explanations.get(key)
+    if cached is None:
+        query_item, query_media = _item_media(service, query)
+        match_item, match_media = _item_media(service, match)
+        cached = service.explain(query_media, match_media, kind, _label(query_item), _label(match_item))
+        service.explanations.put(key, cached)
+    return _respond(*cached, format)
+
+
+@router.post("/explain", response_class=Response, responses={**_RESPONSES, 413: {"model": Error}})
+def explain_upload(
+    service: ServiceDep,
+    file: Annotated[UploadFile, File(description="the query: an image or a video")],
+    match: Annotated[int, Form(description="matched item id")],
+    space: Annotated[str, Form(description=SPACE_HELP)] = "style",
+    format: Annotated[Format, Form(description=FORMAT_HELP)] = "png",
+) -> Response:
+    """The same panel for an uploaded query (decoded from a temporary file, not added)."""
+    kind = mix_kind(service.weights(space))
+    match_item, match_media = _item_media(service, match)
+    with service.decoded_upload(file.file, file.filename) as query_media:
+        label = f"upload {Path(file.filename or 'query').name}"
+        png, numbers = service.explain(query_media, match_media, kind, label, _label(match_item))
+    return _respond(png, numbers, format)

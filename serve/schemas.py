@@ -1,0 +1,81 @@
+"""Response shapes, for the OpenAPI page at /docs. Routes return plain dicts (the same dicts the CLI prints with
+``--json``); these models document them and are not used to re-serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Health(BaseModel):
+    status: str
+    items: int
+
+
+class Item(BaseModel):
+    """A catalog row, as ``styledex list --json`` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    path: str
+    kind: str | None
+    sha256: str | None
+    size: int | None
+    width: int | None
+    height: int | None
+    duration: float | None
+    frames: int | None
+    metadata: dict[str, Any]
+    status: str
+    error: str | None
+    created_at: float
+    updated_at: float
+
+
+class ItemPage(BaseModel):
+    items: list[Item]
+    total: int
+
+
+class Hit(BaseModel):
+    """One result, as ``styledex search --json`` prints it. ``score``: the cosine similarity, or for a mix
+    Σ wₛ·cosₛ / Σ wₛ; ``scores``: the cosine in each space of the query. Videos also name the sampled frame
+    that matched best (``frame``, ``time`` in seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    path: str
+    kind: str
+    score: float
+    scores: dict[str, float]
+    metadata: dict[str, Any]
+    frame: int | None = None
+    time: float | None = None
+
+
+class Results(BaseModel):
+    results: list[Hit]
+
+
+class Failure(BaseModel):
+    name: str
+    error: str
+
+
+class Added(BaseModel):
+    """``ids``: one per input that is in the catalog now (newly added, or the item that already held the same
+    content), in input order; ``failed``: the inputs that are not, with a one-line reason."""
+
+    ids: list[int]
+    failed: list[Failure]
+
+
+class AddPaths(BaseModel):
+    """Files, folders (recursive) or .csv/.parquet manifests on the server's disk, as for ``styledex add``."""
+
+    paths: list[str]
+
+
+class Error(BaseModel):
+    detail: str

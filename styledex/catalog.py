@@ -99,6 +99,21 @@ def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
+@contextmanager
+def _setup_lock(directory: Path) -> Iterator[None]:
+    """An exclusive flock on ``<catalog>/.setup.lock`` for the few milliseconds of opening; none if read-only."""
+    try:
+        fd = os.open(directory / ".setup.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError:  # a read-only catalog: nobody can be creating it
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Catalog:
     """A catalog directory. ``Catalog.open(path, create=True)`` makes one; writers use ``with catalog.writing():``."""
 
@@ -119,21 +134,25 @@ class Catalog:
             if path.exists() and not path.is_dir():
                 raise CatalogError(f"catalog path {path} exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss, not just a crash
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:  # not a database, corrupt, locked past the timeout: one line, exit 2
-            raise CatalogError(f"cannot open catalog {db_path}: {exc}") from None
-        catalog = cls(path, connection)
-        version = catalog.get_meta("schema_version")
-        if version is None:
-            catalog.set_meta("schema_version", SCHEMA_VERSION)
-        elif int(version) != SCHEMA_VERSION:
-            raise CatalogError(f"catalog {path} has schema version {version}; this styledex reads {SCHEMA_VERSION}")
+        # Two processes creating one catalog at once race on the switch to WAL, which SQLite answers with an
+        # immediate "database is locked" (its busy timeout does not cover it): serialize the setup with a flock.
+        with _setup_lock(path):
+            try:
+                connection = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+                connection.row_factory = sqlite3.Row
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss too
+                connection.execute("PRAGMA foreign_keys=ON")
+                connection.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as exc:  # not a database, corrupt, locked past the timeout: one line
+                raise CatalogError(f"cannot open catalog {db_path}: {exc}") from None
+            catalog = cls(path, connection)
+            version = catalog.get_meta("schema_version")
+            if version is None:
+                catalog.set_meta("schema_version", SCHEMA_VERSION)
+            elif int(version) != SCHEMA_VERSION:
+                connection.close()
+                raise CatalogError(f"catalog {path} has schema version {version}; this styledex reads {SCHEMA_VERSION}")
         return catalog
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The ``styledex`` command: add, list, search, spaces, remove, serve, eval, demo, bench.
+"""The ``styledex`` command: add, list, search, spaces, remove, serve, eval, demo, bench, transfer, models.
 
 Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
 
@@ -239,6 +239,85 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# -- transfer -------------------------------------------------------------------------------------------------
+def _read_image(path: str, config: Config) -> Any:
+    from styledex.media import MediaError, decode_image
+
+    if not Path(path).is_file():
+        raise UserError(f"no such file: {path}")
+    try:
+        return decode_image(path, max_pixels=config.media.max_pixels).frames[0]
+    except MediaError as exc:
+        raise UserError(f"cannot decode {path}: {exc}") from None
+
+
+def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
+    import time
+
+    from styledex.embed.transfer import TransferError, get_method, transfer
+
+    try:
+        get_method(args.method)
+    except TransferError as exc:
+        raise UserError(str(exc)) from None
+    size = args.size if args.size is not None else (256 if args.method == "gatys" else 512)
+    if size < 16:
+        raise UserError(f"--size must be at least 16, got {size}")
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise UserError(f"no such directory for -o: {out.parent}")
+    options = {
+        key: value
+        for key, value in (
+            ("strength", args.strength),
+            ("weights", args.weights),
+            ("steps", args.steps),
+            ("optimizer", args.optimizer),
+            ("content_weight", args.content_weight),
+            ("style_weight", args.style_weight),
+            ("tv_weight", args.tv_weight),
+            ("lr", args.lr),
+            ("preserve_color", args.preserve_color),
+            ("device", args.device),
+        )
+        if value is not None
+    }
+    if args.method == "gatys":
+        options["progress"] = not args.quiet and sys.stderr.isatty()
+    content = _read_image(args.content, config)
+    styles = [_read_image(path, config) for path in args.style or []]
+    start = time.perf_counter()
+    try:
+        image = transfer(args.method, content, styles or None, args.style_name, size, **options)
+    except TransferError as exc:
+        raise UserError(str(exc)) from None
+    seconds = time.perf_counter() - start
+    try:
+        image.save(out)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"cannot write {out}: {exc}") from None
+    if not args.quiet:
+        print(f"{args.method}: wrote {out} ({image.width}×{image.height}) in {seconds:.1f} s")
+    return 0
+
+
+# -- models ---------------------------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace, config: Config) -> int:
+    from styledex.embed.transfer import list_models
+
+    rows = list_models()
+    if args.json:
+        _print_json(rows)
+        return 0
+    for row in rows:
+        state = "available" if row["available"] else f"needs training ({row['train']})"
+        styles = f", {len(row['styles'])} named styles" if row["styles"] else ""
+        print(f"{row['method']:<10} {row['kind']:<13} {state}{styles}\n    {row['description']}")
+        if row["weights"]:
+            print(f"    weights: {row['weights']}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="styledex", description=__doc__.splitlines()[0])
@@ -304,6 +383,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
     ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser("transfer", help="render a content image in a style (gatys, ghiasi, cin)")
+    tr.add_argument("--method", required=True, help="gatys, ghiasi or cin (styledex models lists all)")
+    tr.add_argument("--content", required=True, help="content image")
+    tr.add_argument("--style", action="append", help="style image (ghiasi: give it twice to interpolate)")
+    tr.add_argument("--style-name", help="cin: a style 0..25 or a mixture such as 3:0.5,7:0.5")
+    tr.add_argument("--size", type=int, help="output long side, pixels (default 512; gatys 256)")
+    tr.add_argument("-o", "--output", required=True, help="output image (PNG, JPEG, … by extension)")
+    tr.add_argument("--strength", type=float, help="ghiasi: content strength 0..1 (1 = full style)")
+    tr.add_argument("--weights", help="ghiasi: weights of the --style images, e.g. 0.5,0.5")
+    tr.add_argument("--steps", type=int, help="gatys: optimizer steps (default 100)")
+    tr.add_argument("--optimizer", choices=["lbfgs", "adam"], help="gatys: optimizer (default lbfgs)")
+    tr.add_argument("--content-weight", type=float, help="gatys: content loss weight (default 1)")
+    tr.add_argument("--style-weight", type=float, help="gatys: style loss weight (default 3)")
+    tr.add_argument("--tv-weight", type=float, help="gatys: total-variation weight (default 0)")
+    tr.add_argument("--lr", type=float, help="gatys: Adam learning rate on 0..1 pixels (default 0.02)")
+    tr.add_argument("--preserve-color", choices=["luminance"], help="gatys: keep the content's colours")
+    tr.add_argument("--device", help="gatys: cpu or cuda (default: cuda when available)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    tr.set_defaults(func=cmd_transfer)
+
+    models = sub.add_parser("models", help="the style-transfer methods, their styles and weights")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
     return parser
 
 

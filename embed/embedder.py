@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .spaces import SpaceSpec, resolve, vgg_feature_fn
-from .vgg import VGG19Encoder, weights_fingerprint
+from .vgg import VGG19Encoder, shared_encoder, weights_fingerprint
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -71,7 +71,7 @@ class Embedder:
     def _vgg(self) -> VGG19Encoder:
         if self._encoder is None:
             layers = sorted({layer for s in self._vgg_specs for layer in s.layers})
-            self._encoder = VGG19Encoder(layers).to(self.device)
+            self._encoder = shared_encoder(layers, self.device)
             if self.device.type == "cuda":
                 self._encoder = self._encoder.to(memory_format=torch.channels_last)
         return self._encoder

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import threading
 from collections.abc import Iterable
 from functools import cache
 
@@ -133,3 +134,18 @@ class VGG19Encoder(nn.Module):
                 if len(out) == len(wanted):
                     break
         return out
+
+
+_SHARED_LOCK = threading.Lock()
+
+
+@cache
+def _shared(layers: tuple[str, ...], device: str) -> VGG19Encoder:
+    return VGG19Encoder(layers).to(device)
+
+
+def shared_encoder(layers: Iterable[str], device: torch.device | str) -> VGG19Encoder:
+    """One frozen encoder per (layers, device) per process, so a service that embeds and explains holds the
+    VGG19 weights once. Callers must not change it (it is in eval mode with gradients off)."""
+    with _SHARED_LOCK:
+        return _shared(tuple(sorted(set(layers))), str(device))

@@ -40,7 +40,7 @@ from styledex.embed.embedder import images_to_tensor, pick_device
 from styledex.embed.onnx_nets import TRANSFORM_SIZE, MagentaPredictor, MagentaTransformer
 from styledex.embed.spaces import resolve, vgg_feature_fn
 from styledex.embed.stats import gram_matrix, instance_normalize, mean_std, upper_triangle
-from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
+from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder, shared_encoder
 from styledex.media import Media
 
 __all__ = [
@@ -181,7 +181,7 @@ def _models() -> tuple[_Models, float]:
             return _MODELS, 0.0
         start = time.perf_counter()
         device = pick_device("auto")
-        encoder = VGG19Encoder(STYLE_LAYERS).to(device)
+        encoder = shared_encoder(STYLE_LAYERS, device)  # the same weights the search embedder holds
         predictor = MagentaPredictor()
         transformer = MagentaTransformer(predictor)
         # Create both ONNX sessions now, under the lock: the wrappers create them lazily without one.

@@ -1,0 +1,46 @@
+"""The weights styledex trains and ships (``embed/weights/``, installed as package data).
+
+Each ``<name>.pt`` is ``{"state": {module: state_dict}, "meta": {...}}`` (fp16 tensors unless recorded otherwise)
+with ``<name>.json`` beside it: the config, data, steps and losses of the run that made it (``styledex train``).
+Style images the per-style models were trained on are in ``embed/weights/styles/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+STYLES_DIR = WEIGHTS_DIR / "styles"
+
+
+def shipped(name: str) -> Path | None:
+    """``embed/weights/<name>.pt`` when it exists."""
+    path = WEIGHTS_DIR / f"{name}.pt"
+    return path if path.is_file() else None
+
+
+def shipped_with_prefix(prefix: str) -> list[Path]:
+    """Every shipped weight file whose stem starts with ``prefix`` (``johnson_`` → one per trained style)."""
+    return sorted(WEIGHTS_DIR.glob(f"{prefix}*.pt"))
+
+
+def _to_float(state: Any) -> Any:
+    if isinstance(state, dict):
+        return {k: _to_float(v) for k, v in state.items()}
+    if isinstance(state, torch.Tensor) and state.is_floating_point():
+        return state.float()
+    return state
+
+
+def load_weights(path: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(state, meta) of a weight file written by ``styledex train``, tensors as float32 on the CPU."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"cannot read weights {path}: {exc}") from None
+    if not isinstance(blob, dict) or "state" not in blob:
+        raise ValueError(f"{path} is not a styledex weight file (expected keys 'state' and 'meta')")
+    return _to_float(blob["state"]), blob.get("meta", {})

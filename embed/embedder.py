@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .spaces import SpaceSpec, resolve, vgg_feature_fn
+from .spaces import SpaceSpec, SpaceUnavailable, resolve, unavailable_reason, vgg_feature_fn
 from .vgg import VGG19Encoder, shared_encoder, weights_fingerprint
 
 
@@ -45,6 +45,10 @@ class Embedder:
         threads: int | None = None,
     ) -> None:
         self.specs: list[SpaceSpec] = [resolve(name) for name in dict.fromkeys(spaces)]
+        for spec in self.specs:
+            reason = unavailable_reason(spec)
+            if reason is not None:
+                raise SpaceUnavailable(reason)
         self.image_size = image_size
         self.batch_size = batch_size
         self.device = pick_device(device)
@@ -64,7 +68,14 @@ class Embedder:
         """Space name → fingerprint of weights + parameters (+ the input size, which changes the vectors)."""
         out = {}
         for spec in self.specs:
-            weights = f"vgg:{weights_fingerprint()}:{self.image_size}" if spec.source == "vgg" else "magenta-onnx"
+            if spec.source == "vgg":
+                weights = f"vgg:{weights_fingerprint()}:{self.image_size}"
+            elif spec.source == "cin":
+                from .cin_predictor import predictor_fingerprint
+
+                weights = f"cin-predictor:{predictor_fingerprint()}"  # its input side is fixed by the weights
+            else:
+                weights = "magenta-onnx"
             out[spec.name] = spec.fingerprint(weights)
         return out
 
@@ -111,6 +122,10 @@ class Embedder:
             if spec.source == "predictor":
                 raw = torch.from_numpy(self._predictor_net().predict(list(images)))
                 result[spec.name] = F.normalize(raw.float(), dim=1).numpy()
+            elif spec.source == "cin":
+                from .cin_predictor import predict_gamma_beta, search_vectors
+
+                result[spec.name] = search_vectors(predict_gamma_beta(list(images), device=self.device)).numpy()
         for spec in self.specs:
             if result[spec.name].shape[1] != spec.dim:
                 got = result[spec.name].shape[1]

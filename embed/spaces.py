@@ -13,6 +13,10 @@ Measured on ``styledex eval``'s grid (10 photos × 11 styles, VGG19 at 256×256;
 - both style spaces weight relu5_1 by half (``STYLE_LAYER_WEIGHTS``): with equal weights its content-laden
   statistics pulled restyled video clips of the same source together (video style P@5 0.92 → 0.99).
 - ``predictor``: the Magenta style-prediction network's 100-d vector (Ghiasi et al. 2017).
+- ``cin``: the 990 γ/β of the pretrained 26-style CIN network (Dumoulin et al. 2017) that styledex's trained
+  style predictor assigns to the image (:mod:`.cin_predictor`), minus the 26 styles' mean γ/β, divided by their
+  std, L2-normalized; the 26 styles (and their mixtures) are queries of the same space (``--anchor``). Usable
+  once ``embed/weights/cin_predictor.pt`` is shipped (``styledex train cin-predictor``).
 """
 
 from __future__ import annotations
@@ -39,14 +43,15 @@ VggFeatureFn = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 class SpaceSpec:
     """A named embedding space.
 
-    ``source`` says which network feeds it: ``vgg`` (one shared VGG19 forward for all VGG spaces) or
-    ``predictor`` (the Magenta ONNX style predictor). ``layers`` are the VGG layers it reads.
+    ``source`` says which network feeds it: ``vgg`` (one shared VGG19 forward for all VGG spaces),
+    ``predictor`` (the Magenta ONNX style predictor) or ``cin`` (styledex's trained CIN style predictor, its own
+    VGG19 forward at its training scale). ``layers`` are the VGG layers it reads.
     """
 
     name: str
     kind: Kind
     dim: int
-    source: Literal["vgg", "predictor"]
+    source: Literal["vgg", "predictor", "cin"]
     description: str
     preprocessing: str
     params: Mapping[str, object] = field(default_factory=dict)
@@ -73,6 +78,7 @@ class SpaceSpec:
             "description": self.description,
             "preprocessing": self.preprocessing,
             "params": dict(self.params),
+            "available": unavailable_reason(self) is None,
         }
 
 
@@ -130,8 +136,40 @@ SPACES: dict[str, SpaceSpec] = {
             description="Ghiasi et al. style-prediction vector (pretrained Magenta network, int8 ONNX)",
             preprocessing="RGB centre square resized to 256×256, 0..1",
         ),
+        SpaceSpec(
+            name="cin",
+            kind="style",
+            dim=990,
+            source="cin",
+            description="γ/β of the 26-style CIN network predicted from the image (styledex train cin-predictor), "
+            "z-scored by the 26 styles' γ/β, L2; the 26 styles are queries (--anchor)",
+            preprocessing="RGB short side resized to the predictor's input side (160), centre square, 0..1, "
+            "VGG19 relu1_1…relu4_1 mean/std",
+            params={"normalization": "anchor-zscore-l2"},
+            layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+        ),
     )
 }
+
+
+class SpaceUnavailable(ValueError):
+    """A space whose weights are not shipped; the one-line message names the command that trains them."""
+
+
+def unavailable_reason(spec: SpaceSpec) -> str | None:
+    """Why ``spec`` cannot embed images here (one line), or ``None`` when it can."""
+    if spec.source == "cin":
+        from .cin_predictor import TRAIN_COMMAND, WEIGHTS_NAME, predictor_path
+
+        if predictor_path() is None:
+            return (f"space 'cin' needs the trained cin style predictor: run `{TRAIN_COMMAND}` and ship its "
+                    f"{WEIGHTS_NAME}.pt in embed/weights/")
+    return None
+
+
+def available_spaces() -> list[str]:
+    """The names of the spaces that can embed images now (every space but those whose weights are missing)."""
+    return [name for name, spec in SPACES.items() if unavailable_reason(spec) is None]
 
 # The best space of each kind, chosen with `styledex eval` (README table).
 ALIASES: dict[str, str] = {"style": "adain", "content": "content"}

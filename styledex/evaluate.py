@@ -23,7 +23,7 @@ from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder
-from styledex.embed.spaces import ALIASES, SPACES
+from styledex.embed.spaces import ALIASES, SPACES, available_spaces
 from styledex.pipeline import add_sources, read_manifest
 
 
@@ -61,7 +61,7 @@ def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = 
     started = time.perf_counter()
     bench = build_benchmark(cache_dir, progress=progress)
     embedder = Embedder(
-        list(SPACES),
+        available_spaces(),
         image_size=config.embed.image_size,
         batch_size=config.embed.batch_size,
         device=config.embed.device,
@@ -78,7 +78,8 @@ def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = 
         groups = _labels(items, "group")
         report: dict[str, Any] = {"benchmark": str(bench), "spaces": {}, "aliases": dict(ALIASES)}
         report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
-        for name, spec in SPACES.items():
+        for name in embedder.names:
+            spec = SPACES[name]
             ids, vectors = catalog.load_vectors(name, spec.dim)
             by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
             row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim}

@@ -23,7 +23,7 @@ import numpy as np
 from styledex.catalog import ITEM_FRAME, Catalog, CatalogError
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
-from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, resolve
+from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve
 from styledex.index import SpaceIndex, parse_mix
 from styledex.media import Media
 
@@ -57,13 +57,16 @@ def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[...,
     stored = catalog.get_meta("embed")
     spaces = config.embed.spaces if stored is None else list(stored["spaces"])
     image_size = config.embed.image_size if stored is None else int(stored["image_size"])
-    embedder = factory(
-        spaces,
-        image_size=image_size,
-        batch_size=config.embed.batch_size,
-        device=config.embed.device,
-        threads=config.embed.threads,
-    )
+    try:
+        embedder = factory(
+            spaces,
+            image_size=image_size,
+            batch_size=config.embed.batch_size,
+            device=config.embed.device,
+            threads=config.embed.threads,
+        )
+    except SpaceUnavailable as exc:  # a space whose weights are not shipped (cin before its predictor is trained)
+        raise CatalogError(str(exc)) from None
     if stored is None:
         catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
         return embedder
@@ -74,6 +77,23 @@ def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[...,
             "add to a new catalog"
         )
     return embedder
+
+
+def anchor_query(text: str) -> dict[str, np.ndarray]:
+    """The query ``{"cin": unit vector [990]}`` of a named anchor: one of the 26 styles of the pretrained CIN
+    network (``"7"``, as ``styledex transfer --method cin --style-name 7``) or a mixture (``"3:0.5,7:0.5"``, weights
+    scaled to sum 1), normalized as the ``cin`` space's item vectors are (:func:`styledex.embed.cin_predictor.
+    search_vectors`). Needs no trained predictor. ValueError (one line) for an unknown anchor.
+    """
+    from styledex.embed.cin_predictor import anchor_vectors
+    from styledex.embed.transfer.pretrained import parse_mixture
+
+    try:
+        weights = parse_mixture(text.strip())
+    except ValueError:
+        expected = "a cin style 0..25 or a mixture such as 3:0.5,7:0.5"
+        raise ValueError(f"unknown anchor {text!r}: expected {expected}") from None
+    return {"cin": anchor_vectors(weights)}
 
 
 def remove_items(catalog: Catalog, item_ids: Sequence[int]) -> list[int]:

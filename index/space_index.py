@@ -2,8 +2,15 @@
 
 On disk a space lives in its own directory (by convention ``<root>/<space>/``)::
 
-    index.faiss     the FAISS index (an IndexIDMap2, so FAISS ids are the catalog's int64 item ids)
-    manifest.json   space, dim, metric, fingerprint, index type, count, revision, file size and sha256
+    index.faiss     the FAISS index; FAISS ids are the catalog's int64 item ids
+    manifest.json   space, dim, metric, fingerprint, index type and parameters, count, revision, file size,
+                    sha256, and (when a policy chose the type) the policy's choice and reason
+
+Index types: "flat" (exact), "hnsw" (graph; float32 or, with sq8=1, 8-bit scalar-quantized storage), both inside
+an IndexIDMap2; "ivfpq" (inverted lists of product-quantized codes, optionally behind an OPQ rotation), which keeps
+the ids itself: IndexIDMap2 cannot wrap it because its remove_ids renumbers positions that IVF lists still hold,
+and FAISS refuses removal through it with a hashtable direct map. An ivfpq index must be trained before it takes
+vectors, so it is built with `from_vectors` (or `train` then `add`), never grown from an empty `create`.
 
 The manifest is checked on open, so an index built by another embedder (fingerprint), of another size (dim) or
 left half-written by a crash (size/sha256/count) is refused with `IndexMismatchError` instead of answering
@@ -16,7 +23,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,13 +39,29 @@ MANIFEST_FORMAT = 1
 
 _FAISS_METRICS: dict[str, int] = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
 
-# Each index type's tunable parameters and their defaults. A type not listed here is not built yet
-# (IVF-PQ is a later issue); adding one means a defaults entry plus a branch in `make_faiss_index`.
+# Each index type's tunable parameters and their defaults; adding a type means a defaults entry plus a branch in
+# `make_faiss_index`.
 INDEX_TYPE_DEFAULTS: dict[str, dict[str, int]] = {
     "flat": {},
-    # m: graph degree; ef_construction / ef_search: candidate-list sizes at build / query time.
-    "hnsw": {"m": 32, "ef_construction": 40, "ef_search": 64},
+    # m: graph degree; ef_construction / ef_search: candidate-list sizes at build / query time;
+    # sq8: 1 stores 8-bit scalar-quantized vectors (dim bytes per item instead of 4·dim).
+    "hnsw": {"m": 32, "ef_construction": 40, "ef_search": 64, "sq8": 0},
+    # nlist: inverted lists (coarse centroids); m: PQ sub-quantizers (bytes per code at nbits 8; must divide dim);
+    # nprobe: lists visited per query; opq: 1 adds a learned rotation before PQ; rerank: candidates re-scored with
+    # the exact vectors when the index has a `vector_source` (0 = PQ scores as they are).
+    "ivfpq": {"nlist": 1024, "m": 64, "nbits": 8, "nprobe": 32, "opq": 0, "rerank": 100},
 }
+# Parameters allowed below 1 (flags and "off" values) or bounded above; every other one must be >= 1.
+_PARAM_RANGES: dict[str, tuple[int, int]] = {"sq8": (0, 1), "opq": (0, 1), "rerank": (0, 100_000), "nbits": (1, 16)}
+# Types whose stored vectors are approximations: `reconstruct` prefers the exact `vector_source` for them.
+_LOSSY = {"ivfpq"}
+# k-means settings for training ivfpq: few iterations and a sample per centroid keep training minutes, not hours,
+# at 2944-d (the quality lost is small next to the PQ error, and `rerank` takes the rest back).
+_KMEANS_NITER = 10
+_KMEANS_POINTS_PER_CENTROID = 32
+# Training an OPQ rotation on 2944-d vectors crashed (SIGSEGV inside the OpenBLAS that faiss-cpu 1.15.1 bundles),
+# with FAISS's own PQ as with ours; 32-d works. Larger dims are refused rather than risked (unmeasured in between).
+_OPQ_MAX_DIM = 1024
 
 
 class IndexMismatchError(ValueError):
@@ -68,16 +91,23 @@ def resolve_index_params(index_type: str, params: Mapping[str, int] | None = Non
             f"unknown parameter(s) {unknown} for index_type {index_type!r}; expected some of {sorted(defaults)}"
         )
     resolved = {**defaults, **{name: int(value) for name, value in params.items()}}
-    bad = {name: value for name, value in resolved.items() if value < 1}
+    bad = {name: value for name, value in resolved.items() if not _in_range(name, value)}
     if bad:
-        raise ValueError(f"index parameters must be >= 1, got {bad}")
+        raise ValueError(f"index parameters out of range: {bad} (flags sq8/opq are 0 or 1, rerank >= 0, others >= 1)")
     return resolved
 
 
-def make_faiss_index(index_type: str, dim: int, metric: Metric, params: Mapping[str, int] | None = None):
-    """A new empty FAISS index wrapped in IndexIDMap2 (so ids are caller-chosen int64 and reconstructible).
+def _in_range(name: str, value: int) -> bool:
+    low, high = _PARAM_RANGES.get(name, (1, 2**31 - 1))
+    return low <= value <= high
 
-    index_type: "flat" (exact) or "hnsw" (approximate: IndexHNSWFlat; `m`, `ef_construction`, `ef_search`).
+
+def make_faiss_index(index_type: str, dim: int, metric: Metric, params: Mapping[str, int] | None = None):
+    """A new empty FAISS index whose ids are caller-chosen int64 and reconstructible.
+
+    index_type: "flat" (exact) or "hnsw" (approximate: IndexHNSWFlat, or IndexHNSWSQ with sq8=1), both wrapped in
+    IndexIDMap2; "ivfpq" (IndexIVFPQ over a flat coarse quantizer, behind an OPQ IndexPreTransform with opq=1),
+    untrained, keeping ids in its own lists with a hashtable direct map (for reconstruct and remove by id).
     metric: "ip" (inner product) or "l2" (squared Euclidean distance).
     """
     if metric not in _FAISS_METRICS:
@@ -89,12 +119,66 @@ def make_faiss_index(index_type: str, dim: int, metric: Metric, params: Mapping[
     if index_type == "flat":
         inner = faiss.IndexFlatIP(dim) if metric == "ip" else faiss.IndexFlatL2(dim)
     elif index_type == "hnsw":
-        inner = faiss.IndexHNSWFlat(dim, params["m"], faiss_metric)
+        if params["sq8"]:
+            inner = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, params["m"], faiss_metric)
+        else:
+            inner = faiss.IndexHNSWFlat(dim, params["m"], faiss_metric)
         inner.hnsw.efConstruction = params["ef_construction"]
         inner.hnsw.efSearch = params["ef_search"]
+    elif index_type == "ivfpq":
+        return _make_ivfpq(dim, faiss_metric, params)
     else:  # pragma: no cover - resolve_index_params already refused it
         raise AssertionError(index_type)
     return faiss.IndexIDMap2(inner)
+
+
+def _make_ivfpq(dim: int, faiss_metric: int, params: Mapping[str, int]) -> Any:
+    """An untrained IndexIVFPQ (or IndexPreTransform(OPQMatrix, IndexIVFPQ)) with native ids; see make_faiss_index."""
+    m = params["m"]
+    if dim % m:
+        raise ValueError(f"ivfpq: m={m} sub-quantizers must divide dim {dim}")
+    quantizer = faiss.IndexFlatIP(dim) if faiss_metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(dim)
+    # The Python wrapper keeps `quantizer` alive as long as the IVF index (a reference taken in the constructor).
+    ivf = faiss.IndexIVFPQ(quantizer, dim, params["nlist"], m, params["nbits"], faiss_metric)
+    for cp in (ivf.cp, ivf.pq.cp):
+        cp.niter = _KMEANS_NITER
+        cp.max_points_per_centroid = _KMEANS_POINTS_PER_CENTROID
+        cp.min_points_per_centroid = 1  # small catalogs train too (FAISS only warns, noisily, below 39)
+    ivf.nprobe = params["nprobe"]
+    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+    if not params["opq"]:
+        return ivf
+    if dim > _OPQ_MAX_DIM:
+        raise ValueError(f"ivfpq: opq is limited to dim <= {_OPQ_MAX_DIM} (got {dim}); use opq=0")
+    opq = faiss.OPQMatrix(dim, m)
+    opq.niter = _KMEANS_NITER
+    # OPQ trains a PQ of its own; give it one with the same k-means settings (else it warns once per sub-quantizer
+    # and iteration on small catalogs), kept alive by a Python reference for as long as the rotation.
+    pq = faiss.ProductQuantizer(dim, m, params["nbits"])
+    pq.cp.niter = _KMEANS_NITER
+    pq.cp.max_points_per_centroid = _KMEANS_POINTS_PER_CENTROID
+    pq.cp.min_points_per_centroid = 1
+    opq.pq = pq
+    opq.referenced_objects = [pq]
+    return faiss.IndexPreTransform(opq, ivf)
+
+
+def _ivf_of(faiss_index: Any) -> Any:
+    """The IndexIVFPQ inside an ivfpq index (itself, or the one behind an OPQ IndexPreTransform)."""
+    return faiss.extract_index_ivf(faiss_index)
+
+
+def _faiss_ids(faiss_index: Any) -> np.ndarray:
+    """Every id stored in `faiss_index`, (n,) int64, in no particular order."""
+    if isinstance(faiss_index, faiss.IndexIDMap2):
+        return faiss.vector_to_array(faiss_index.id_map).astype(np.int64, copy=False)
+    invlists = _ivf_of(faiss_index).invlists
+    chunks = [np.zeros(0, dtype=np.int64)]
+    for list_no in range(invlists.nlist):
+        size = invlists.list_size(list_no)
+        if size:
+            chunks.append(faiss.rev_swig_ptr(invlists.get_ids(list_no), size).astype(np.int64, copy=True))
+    return np.concatenate(chunks)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -134,8 +218,9 @@ class SpaceIndex:
         index_params: Mapping[str, int],
         faiss_index: Any,
         revision: int = 0,
+        policy: Mapping[str, Any] | None = None,
     ) -> None:
-        """Wraps an existing FAISS IndexIDMap2; use `create`, `from_vectors` or `open` instead."""
+        """Wraps an existing FAISS index; use `create`, `from_vectors` or `open` instead."""
         self._directory = Path(directory)
         self._space = space
         self._dim = int(dim)
@@ -145,9 +230,14 @@ class SpaceIndex:
         self._index_params = dict(index_params)
         self._index = faiss_index
         # A Python-side copy of the ids present: O(1) membership and duplicate checks without asking FAISS.
-        self._id_set: set[int] = {int(i) for i in faiss.vector_to_array(faiss_index.id_map)}
+        self._id_set: set[int] = {int(i) for i in _faiss_ids(faiss_index)}
         # Set by the caller (the catalog's revision when it last synced this index); written by `save`.
         self.revision = int(revision)
+        # Why this index type was chosen ({"chosen_by": "auto", "count": ..., "reason": ...}); saved in the manifest.
+        self.policy: dict[str, Any] | None = None if policy is None else dict(policy)
+        # ids (n,) int64 -> their exact vectors (n, dim) float32, e.g. read from the catalog's raw vectors. Used by
+        # lossy types (ivfpq) to re-rank candidates and to reconstruct exactly; never saved.
+        self.vector_source: Callable[[np.ndarray], np.ndarray] | None = None
 
     # ---------------------------------------------------------------- construction
 
@@ -163,12 +253,14 @@ class SpaceIndex:
         index_type: str = "flat",
         index_params: Mapping[str, int] | None = None,
         revision: int = 0,
+        policy: Mapping[str, Any] | None = None,
     ) -> SpaceIndex:
         """An empty index in memory, to be saved into `directory` (the space's own directory).
 
         dim: vector length. metric: "ip" or "l2". fingerprint: the embedder's weights + parameters digest,
-        stored in the manifest and checked by `open`. index_type: "flat" (exact) or "hnsw".
-        index_params: overrides of `INDEX_TYPE_DEFAULTS[index_type]` (e.g. {"ef_search": 128} for hnsw).
+        stored in the manifest and checked by `open`. index_type: "flat" (exact), "hnsw" or "ivfpq" (untrained:
+        call `train` before `add`, or use `from_vectors`). index_params: overrides of
+        `INDEX_TYPE_DEFAULTS[index_type]` (e.g. {"ef_search": 128} for hnsw). policy: recorded in the manifest.
         """
         params = resolve_index_params(index_type, index_params)
         return cls(
@@ -181,6 +273,7 @@ class SpaceIndex:
             index_params=params,
             faiss_index=make_faiss_index(index_type, dim, metric, params),
             revision=revision,
+            policy=policy,
         )
 
     @classmethod
@@ -196,8 +289,12 @@ class SpaceIndex:
         index_type: str = "flat",
         index_params: Mapping[str, int] | None = None,
         revision: int = 0,
+        policy: Mapping[str, Any] | None = None,
     ) -> SpaceIndex:
-        """An index holding `vectors` (n, dim) float under `ids` (n,) int64; dim is taken from `vectors`."""
+        """An index holding `vectors` (n, dim) float under `ids` (n,) int64; dim is taken from `vectors`.
+
+        An ivfpq index is first trained on (a sample of) `vectors`: it needs at least max(nlist, 2**nbits) of them.
+        """
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
             raise ValueError(f"expected vectors of shape (n, dim), got {vectors.shape}")
@@ -210,7 +307,10 @@ class SpaceIndex:
             index_type=index_type,
             index_params=index_params,
             revision=revision,
+            policy=policy,
         )
+        if not index.is_trained:
+            index.train(vectors)
         index.add(ids, vectors)
         return index
 
@@ -275,9 +375,13 @@ class SpaceIndex:
             )
 
         faiss_index = faiss.read_index(str(index_path))
-        if not isinstance(faiss_index, faiss.IndexIDMap2):
+        expected_class = (
+            (faiss.IndexIVFPQ, faiss.IndexPreTransform) if manifest["index_type"] == "ivfpq" else (faiss.IndexIDMap2,)
+        )
+        if not isinstance(faiss_index, expected_class):
             raise IndexMismatchError(
-                f"index {space!r}: expected a FAISS IndexIDMap2 in {index_path}, got {type(faiss_index).__name__}"
+                f"index {space!r}: expected a FAISS {' or '.join(c.__name__ for c in expected_class)} in "
+                f"{index_path} for index_type {manifest['index_type']!r}, got {type(faiss_index).__name__}"
             )
         found = {
             "count": faiss_index.ntotal,
@@ -305,6 +409,7 @@ class SpaceIndex:
             index_params=index_params,
             faiss_index=faiss_index,
             revision=manifest["revision"],
+            policy=manifest.get("policy") if isinstance(manifest.get("policy"), dict) else None,
         )
         index._apply_search_params()
         return index
@@ -352,9 +457,37 @@ class SpaceIndex:
             f"index_type={self._index_type!r}, count={len(self)}, directory={str(self._directory)!r})"
         )
 
+    @property
+    def is_trained(self) -> bool:
+        """False only for an ivfpq index that has not been trained yet (it cannot take vectors then)."""
+        return bool(self._index.is_trained)
+
     def ids(self) -> np.ndarray:
         """All ids present, (n,) int64, ascending."""
-        return np.sort(faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False))
+        return np.sort(_faiss_ids(self._index))
+
+    def train(self, vectors: np.ndarray, *, max_points: int = 100_000, seed: int = 0) -> None:
+        """Train an untrained index on `vectors` (n, dim) float: ivfpq (coarse centroids, PQ codebooks, OPQ
+        rotation) or hnsw with sq8 (the per-dimension ranges of its 8-bit codes); a no-op for any other index.
+
+        At most `max_points` rows (a seeded random sample) are used: training cost grows with them and 100k
+        already exceeds what k-means samples per centroid. Raises ValueError for ivfpq when fewer vectors than
+        max(nlist, 2**nbits) are given (k-means needs one per centroid).
+        """
+        if self._index.is_trained:
+            return
+        vecs = self._check_vectors(vectors, "vectors", "n")
+        need = max(self._index_params["nlist"], 2 ** self._index_params["nbits"]) if self._index_type == "ivfpq" else 1
+        if vecs.shape[0] < need:
+            raise ValueError(
+                f"ivfpq needs at least {need} training vectors (nlist {self._index_params['nlist']}, "
+                f"2**nbits {2 ** self._index_params['nbits']}), got {vecs.shape[0]}; use flat or hnsw"
+            )
+        if vecs.shape[0] > max_points:
+            rows = np.sort(np.random.default_rng(seed).choice(vecs.shape[0], size=max_points, replace=False))
+            vecs = vecs[rows]
+        self._index.train(vecs)
+        self._apply_search_params()
 
     # ---------------------------------------------------------------- mutation
 
@@ -379,6 +512,10 @@ class SpaceIndex:
             )
         if ids_arr.size == 0:
             return
+        if not self._index.is_trained:
+            raise ValueError(
+                f"index {self._space!r} ({self._index_type}) is not trained: build it with from_vectors or train first"
+            )
         self._index.add_with_ids(vecs, ids_arr)
         self._id_set.update(int(i) for i in ids_arr)
 
@@ -394,23 +531,34 @@ class SpaceIndex:
             return 0
         if self._index_type == "flat":
             removed = int(self._index.remove_ids(present))
+        elif self._index_type == "ivfpq":
+            # A hashtable direct map only removes through an IDSelectorArray (the wrapper would build a batch one).
+            removed = int(self._index.remove_ids(faiss.IDSelectorArray(present.size, faiss.swig_ptr(present))))
         else:
             # HNSW graphs cannot drop nodes: rebuild from the vectors that stay (O(n log n), fine for now).
-            keep_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-            keep_vecs = self._all_vectors()
-            mask = ~np.isin(keep_ids, present)
+            all_ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            mask = ~np.isin(all_ids, present)
+            if self._index_params["sq8"] and self.vector_source is not None:
+                # 8-bit codes decode to approximations: re-encode the exact vectors, not those.
+                keep_vecs = self.vector_source(all_ids[mask])
+            else:
+                keep_vecs = self._all_vectors()[mask]
             removed = int((~mask).sum())
-            self.rebuild(keep_ids[mask], keep_vecs[mask])
+            self.rebuild(all_ids[mask], keep_vecs)
             return removed
         self._id_set.difference_update(int(i) for i in present)
         return removed
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Replace the whole content with `vectors` (n, dim) under `ids` (n,); settings stay the same."""
+        """Replace the whole content with `vectors` (n, dim) under `ids` (n,); settings stay the same.
+
+        An ivfpq index is retrained on the new vectors.
+        """
         old_index, old_set = self._index, self._id_set
         self._index = make_faiss_index(self._index_type, self._dim, self._metric, self._index_params)
         self._id_set = set()
         try:
+            self.train(vectors)
             self.add(ids, vectors)
         except Exception:
             # Leave the index as it was if the new content is rejected.
@@ -420,9 +568,14 @@ class SpaceIndex:
     # ---------------------------------------------------------------- reading
 
     def reconstruct(self, item_id: int) -> np.ndarray:
-        """The stored vector of `item_id`, (dim,) float32. Raises KeyError if the id is not present."""
+        """The vector of `item_id`, (dim,) float32. Raises KeyError if the id is not present.
+
+        For ivfpq: the exact vector from `vector_source` when set, else the PQ approximation the index stores.
+        """
         if item_id not in self:
             raise KeyError(f"id {item_id} is not in index {self._space!r}")
+        if self._index_type in _LOSSY and self.vector_source is not None:
+            return np.asarray(self.vector_source(np.array([int(item_id)], dtype=np.int64))[0], dtype=np.float32)
         return np.asarray(self._index.reconstruct(int(item_id)), dtype=np.float32)
 
     def search(
@@ -439,7 +592,9 @@ class SpaceIndex:
         vectors and queries are unit-normalized); minus the squared Euclidean distance for "l2" (<= 0).
         exclude: one collection of ids per query, dropped from that query's results (e.g. the query item
         itself); k results still come back when enough other items exist.
-        With index_type "hnsw" the results are approximate.
+        With index_type "hnsw" or "ivfpq" the results are approximate. An ivfpq index with `vector_source` set and
+        param rerank > 0 fetches max(rerank, k + excluded) candidates and re-scores them with the exact vectors,
+        so its scores are exact and only the candidate set is approximate.
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be an integer >= 1, got {k!r}")
@@ -452,7 +607,11 @@ class SpaceIndex:
             return [[] for _ in range(q.shape[0])]
         # Over-fetch by the largest exclude set so each query still has k after filtering.
         fetch = min(ntotal, int(k) + max((len(ex) for ex in excluded), default=0))
-        scores, labels = self._index.search(q, fetch)
+        rerank = self._index_params.get("rerank", 0) if self._index_type in _LOSSY else 0
+        if rerank and self.vector_source is not None:
+            scores, labels = self._rerank(q, max(fetch, min(ntotal, rerank)))
+        else:
+            scores, labels = self._index.search(q, fetch)
         if self._metric == "l2":
             scores = 0.0 - scores  # not -scores: an exact match scores 0.0, not -0.0
         results: list[list[tuple[int, float]]] = []
@@ -466,6 +625,39 @@ class SpaceIndex:
                     break
             results.append(row)
         return results
+
+    def _rerank(self, q: np.ndarray, candidates: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's top `candidates` per query re-scored exactly: (scores, labels), each (q, candidates), best
+        first, in FAISS's conventions (l2: squared distance, smaller first; missing: label -1)."""
+        _, labels = self._index.search(q, candidates)
+        assert self.vector_source is not None
+        scores = np.full(labels.shape, -np.inf, dtype=np.float32)
+        for row, row_labels in enumerate(labels):
+            valid = row_labels >= 0
+            try:
+                vecs = np.asarray(self.vector_source(row_labels[valid]), dtype=np.float32)
+            except KeyError:
+                # An id whose exact vector is gone (removed by another writer after this index was read): drop it.
+                valid &= np.array([self._has_exact(int(i)) for i in row_labels])
+                vecs = np.asarray(self.vector_source(row_labels[valid]), dtype=np.float32).reshape(-1, self._dim)
+            if self._metric == "ip":
+                scores[row, valid] = vecs @ q[row]
+            else:
+                scores[row, valid] = -((vecs - q[row]) ** 2).sum(axis=1)
+        # Sort by exact score (higher first) with the id as tie-break, then restore FAISS's l2 convention.
+        order = np.lexsort((labels, -scores), axis=1)
+        scores, labels = np.take_along_axis(scores, order, 1), np.take_along_axis(labels, order, 1)
+        labels[~np.isfinite(scores)] = -1
+        return (scores if self._metric == "ip" else -scores), labels
+
+    def _has_exact(self, item_id: int) -> bool:
+        if item_id < 0 or self.vector_source is None:
+            return False
+        try:
+            self.vector_source(np.array([item_id], dtype=np.int64))
+        except KeyError:
+            return False
+        return True
 
     # ---------------------------------------------------------------- persistence
 
@@ -502,6 +694,7 @@ class SpaceIndex:
             "index_params": self._index_params,
             "count": len(self),
             "revision": self.revision,
+            **({"policy": self.policy} if self.policy is not None else {}),
             "file_size": index_tmp.stat().st_size,
             "sha256": _file_sha256(index_tmp),
             "faiss_version": faiss.__version__,
@@ -551,6 +744,8 @@ class SpaceIndex:
     def _apply_search_params(self) -> None:
         if self._index_type == "hnsw":
             faiss.downcast_index(self._index.index).hnsw.efSearch = self._index_params["ef_search"]
+        elif self._index_type == "ivfpq":
+            _ivf_of(self._index).nprobe = self._index_params["nprobe"]
 
 
 _MANIFEST_KEYS = {

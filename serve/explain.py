@@ -40,6 +40,7 @@ from styledex.embed.embedder import images_to_tensor, pick_device
 from styledex.embed.onnx_nets import TRANSFORM_SIZE, MagentaPredictor, MagentaTransformer
 from styledex.embed.spaces import resolve, vgg_feature_fn
 from styledex.embed.stats import gram_matrix, instance_normalize, mean_std, upper_triangle
+from styledex.embed.transfer import transfer
 from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder, shared_encoder
 from styledex.media import Media
 
@@ -156,6 +157,19 @@ def cell_box(row: int, column: int, span: int = 1) -> tuple[int, int, int, int]:
     left = MARGIN + column * (TILE + GAP)
     top = MARGIN + TITLE_HEIGHT + row * (TILE + CAPTION_HEIGHT + GAP)
     return left, top, left + span * TILE + (span - 1) * GAP, top + TILE
+
+
+# -- transfer methods for the cross-renderings ------------------------------------------------------------------
+# Arbitrary-style methods that take one style image and render in about a second or less (gatys takes minutes).
+EXPLAIN_METHODS = ("ghiasi", "adain", "wct", "cin")
+# The fastest method whose quality holds on the held-out pairs (README, "Transfer quality and speed").
+DEFAULT_EXPLAIN_METHOD = "ghiasi"
+METHOD_CAPTIONS = {
+    "ghiasi": "Magenta arbitrary style transfer",
+    "adain": "AdaIN (VGG19 relu4_1, trained decoder)",
+    "wct": "WCT (whitening and colouring, 5 levels)",
+    "cin": "26-style CIN with the fitted style predictor",
+}
 
 
 # -- models: loaded once per process ---------------------------------------------------------------------------
@@ -558,6 +572,7 @@ def render_explanation(
     query_label: str = "query",
     match_label: str = "match",
     size: int = 256,
+    method: str = "auto",
 ) -> tuple[bytes, dict]:
     """Why ``match`` matches ``query`` by ``space_kind``: a PNG panel and the JSON-ready numbers behind it.
 
@@ -567,7 +582,9 @@ def render_explanation(
             maps of where the two images correspond).
         query_label, match_label: shown in the title and captions (long ones are shortened in the middle).
         size: side in pixels both images are resized to for VGG19 (aspect not kept, as in the spaces); at least
-            32. The transfer always runs at the Magenta transformer's 384 px.
+            32. The transfer renders at the Magenta transformer's 384 px long side.
+        method: the transfer method of the cross-renderings: ``auto`` (:data:`DEFAULT_EXPLAIN_METHOD`, the
+            fastest whose quality holds in the README's transfer table) or one of :data:`EXPLAIN_METHODS`.
 
     Returns:
         ``(png, numbers)``: the PNG bytes (``PANEL_WIDTH`` × ``PANEL_HEIGHT``, RGB) and a dict with
@@ -579,6 +596,9 @@ def render_explanation(
     """
     if space_kind not in ("style", "content"):
         raise ValueError(f"space_kind must be 'style' or 'content', got {space_kind!r}")
+    method = DEFAULT_EXPLAIN_METHOD if method == "auto" else method
+    if method not in EXPLAIN_METHODS:
+        raise ValueError(f"method must be auto or one of {', '.join(EXPLAIN_METHODS)}, got {method!r}")
     if not isinstance(size, int) or size < 32:
         raise ValueError(f"size must be an integer of at least 32 pixels (VGG19 reaches relu5_1 at 1/16), got {size}")
     timings: dict[str, float] = {}
@@ -610,10 +630,15 @@ def render_explanation(
 
     tick = time.perf_counter()
     styles = models.predictor.predict([q_img, m_img])
-    q_in_m = models.transformer.stylize(q_img, styles[1])
-    m_in_q = models.transformer.stylize(m_img, styles[0])
-    timings["transfer"] = (time.perf_counter() - tick) * 1000.0
     style_vector_cosine = _cosine(torch.from_numpy(styles[0]), torch.from_numpy(styles[1]))
+    if method == "ghiasi":
+        q_in_m = models.transformer.stylize(q_img, styles[1])
+        m_in_q = models.transformer.stylize(m_img, styles[0])
+    else:
+        q_in_m = transfer(method, q_img, m_img, size=TRANSFORM_SIZE)
+        m_in_q = transfer(method, m_img, q_img, size=TRANSFORM_SIZE)
+    timings["transfer"] = (time.perf_counter() - tick) * 1000.0
+    method_caption = METHOD_CAPTIONS[method]
 
     tick = time.perf_counter()
     canvas = Image.new("RGB", (PANEL_WIDTH, PANEL_HEIGHT), BACKGROUND)
@@ -630,8 +655,8 @@ def render_explanation(
     tiles = (
         (q_img, "Query", query_label),
         (m_img, "Match", match_label),
-        (q_in_m, "Query's content in the match's style", "Magenta arbitrary style transfer"),
-        (m_in_q, "Match's content in the query's style", "Magenta arbitrary style transfer"),
+        (q_in_m, "Query's content in the match's style", method_caption),
+        (m_in_q, "Match's content in the query's style", method_caption),
     )
     for column, (image, headline, detail) in enumerate(tiles):
         box = cell_box(0, column)
@@ -659,7 +684,7 @@ def render_explanation(
         "query": {"kind": query.kind, "index": q_index, "time": float(query.times[q_index]) if query.times else 0.0},
         "match": {"kind": match.kind, "index": m_index, "time": float(match.times[m_index]) if match.times else 0.0},
     }
-    numbers["transfer"] = {"method": "magenta", "size": TRANSFORM_SIZE, "style_vector_cosine": style_vector_cosine}
+    numbers["transfer"] = {"method": method, "size": TRANSFORM_SIZE, "style_vector_cosine": style_vector_cosine}
     numbers["size"] = size
     numbers["timings_ms"] = {k: round(v, 1) for k, v in timings.items()}
     return buffer.getvalue(), numbers

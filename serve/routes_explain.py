@@ -21,6 +21,8 @@ router = APIRouter(tags=["explain"])
 
 Format = Literal["png", "json"]
 FORMAT_HELP = "png: the panel (default); json: the numbers behind it"
+ExplainMethod = Literal["auto", "ghiasi", "adain", "wct", "cin"]
+METHOD_HELP = "transfer method of the cross-renderings; auto = the fastest whose quality holds (ghiasi)"
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}, "application/json": {}}},
     404: {"model": Error},
@@ -50,16 +52,17 @@ def explain(
     match: Annotated[int, Query(description="matched item id")],
     space: Annotated[str, Query(description=SPACE_HELP)] = "style",
     format: Annotated[Format, Query(description=FORMAT_HELP)] = "png",
+    method: Annotated[ExplainMethod, Query(description=METHOD_HELP)] = "auto",
 ) -> Response:
     """A panel: the query, the match, each one's content in the other's style, and for style which VGG layers'
     statistics agree most, for content where the two correspond (a heat map)."""
     kind = mix_kind(service.weights(space))
-    key = (query, match, kind)
+    key = (query, match, kind, method)
     cached = service.explanations.get(key)
     if cached is None:
         query_item, query_media = _item_media(service, query)
         match_item, match_media = _item_media(service, match)
-        cached = service.explain(query_media, match_media, kind, _label(query_item), _label(match_item))
+        cached = service.explain(query_media, match_media, kind, _label(query_item), _label(match_item), method)
         service.explanations.put(key, cached)
     return _respond(*cached, format)
 
@@ -71,11 +74,12 @@ def explain_upload(
     match: Annotated[int, Form(description="matched item id")],
     space: Annotated[str, Form(description=SPACE_HELP)] = "style",
     format: Annotated[Format, Form(description=FORMAT_HELP)] = "png",
+    method: Annotated[ExplainMethod, Form(description=METHOD_HELP)] = "auto",
 ) -> Response:
     """The same panel for an uploaded query (decoded from a temporary file, not added)."""
     kind = mix_kind(service.weights(space))
     match_item, match_media = _item_media(service, match)
     with service.decoded_upload(file.file, file.filename) as query_media:
         label = f"upload {Path(file.filename or 'query').name}"
-        png, numbers = service.explain(query_media, match_media, kind, label, _label(match_item))
+        png, numbers = service.explain(query_media, match_media, kind, label, _label(match_item), method)
     return _respond(png, numbers, format)

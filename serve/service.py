@@ -31,6 +31,7 @@ from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import SPACES
+from styledex.embed.transfer.registry import TransferError
 from styledex.media import Media, MediaError, decode
 from styledex.pipeline import InputError, Source, add_sources, file_sha256, read_sources
 from styledex.search import CatalogSpaces, ItemFilter, Searcher, catalog_embedder, parse_space_mix, remove_items
@@ -247,14 +248,25 @@ class Service:
 
     # -- explain ----------------------------------------------------------------------------------------------
     def explain(
-        self, query: Media, match: Media, kind: Literal["style", "content"], query_label: str, match_label: str
+        self,
+        query: Media,
+        match: Media,
+        kind: Literal["style", "content"],
+        query_label: str,
+        match_label: str,
+        method: str = "auto",
     ) -> tuple[bytes, dict[str, Any]]:
         try:
             from .explain import render_explanation
         except ImportError as exc:
             raise HTTPException(501, f"explanations are not available: {exc}") from None
         with self.model_lock:
-            return render_explanation(query, match, space_kind=kind, query_label=query_label, match_label=match_label)
+            try:
+                return render_explanation(
+                    query, match, space_kind=kind, query_label=query_label, match_label=match_label, method=method
+                )
+            except TransferError as exc:  # a method whose weights are not shipped (or that refuses this input)
+                raise HTTPException(422, str(exc)) from None
 
     # -- writes -----------------------------------------------------------------------------------------------
     def add_uploads(self, files: Sequence[tuple[str, BinaryIO]]) -> dict[str, Any]:

@@ -23,11 +23,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from styledex.index import IndexMismatchError, SpaceIndex
+from styledex.index.policy import choose_index
+
+if TYPE_CHECKING:
+    from styledex.config import IndexConfig
 
 DB_NAME = "catalog.sqlite"
 SCHEMA_VERSION = 1
@@ -122,6 +126,8 @@ class Catalog:
         self.db = connection
         self._indexes: dict[str, SpaceIndex] = {}
         self._lock_file: int | None = None
+        # How indexes are chosen when built or rebuilt; None: the settings `reindex` stored, else the defaults.
+        self.index_config: IndexConfig | None = None
 
     # -- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -254,6 +260,25 @@ class Catalog:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors.copy()
 
+    def vectors_by_id(self, space: str, ids: np.ndarray, dim: int) -> np.ndarray:
+        """The item-level vectors of ``ids`` [n] in ``space``, in that order: [n, dim] float32 (KeyError if one is
+        missing). The exact vectors behind a lossy (ivfpq) index: it re-ranks its candidates with them."""
+        wanted = [int(i) for i in ids]
+        found: dict[int, bytes] = {}
+        for start in range(0, len(wanted), 500):  # SQLite caps the number of bound parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT item_id, vec FROM vectors WHERE space = ? AND frame = ? AND item_id IN ({marks})",
+                (space, ITEM_FRAME, *chunk),
+            ).fetchall()
+            found.update((int(r[0]), r[1]) for r in rows)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise KeyError(f"no {space} vector for item(s) {missing[:10]}")
+        out = np.frombuffer(b"".join(found[i] for i in wanted), dtype=np.float32)
+        return out.reshape(len(wanted), dim).copy()
+
     def item_vector(self, item_id: int, space: str) -> np.ndarray | None:
         row = self.db.execute(
             "SELECT vec FROM vectors WHERE item_id = ? AND space = ? AND frame = ?", (item_id, space, ITEM_FRAME)
@@ -353,13 +378,45 @@ class Catalog:
         except (FileNotFoundError, IndexMismatchError):
             index = None
         if index is None:
-            ids, vectors = self.load_vectors(space, dim)
-            index = SpaceIndex.from_vectors(
-                self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
-                fingerprint=fingerprint, revision=self.revision,
-            )  # fmt: skip
-        self._indexes[space] = index
+            index = self.build_index(space, dim=dim, fingerprint=fingerprint, metric=metric)
+        self._attach(index, space, dim)
         return index
+
+    def stored_index_config(self) -> IndexConfig:
+        """The index settings in force: ``index_config`` if set, else those the last ``reindex`` stored in the meta
+        table (so a rebuild after a crash keeps the type it chose), else the packaged defaults."""
+        from styledex.config import IndexConfig, load_config
+
+        if self.index_config is not None:
+            return self.index_config
+        stored = self.get_meta("index_config")
+        return IndexConfig.model_validate(stored) if stored is not None else load_config().index
+
+    def build_index(
+        self, space: str, *, dim: int, fingerprint: str, metric: str = "ip", config: IndexConfig | None = None
+    ) -> SpaceIndex:
+        """A new index of ``space`` from the raw vectors, of the type the policy picks (not saved, not opened)."""
+        config = config or self.stored_index_config()
+        ids, vectors = self.load_vectors(space, dim)
+        choice = choose_index(
+            len(ids), dim, config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
+            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
+        )  # fmt: skip
+        return SpaceIndex.from_vectors(
+            self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
+            fingerprint=fingerprint, revision=self.revision, index_type=choice.index_type, index_params=choice.params,
+            policy=choice.manifest_entry(config.policy, len(ids), config.memory_budget_bytes),
+        )  # fmt: skip
+
+    def replace_index(self, index: SpaceIndex, *, dim: int) -> None:
+        """Save ``index`` over its space's index on disk (atomically) and use it from now on (writers only)."""
+        index.save(revision=self.revision)
+        self._attach(index, index.space, dim)
+
+    def _attach(self, index: SpaceIndex, space: str, dim: int) -> None:
+        # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
+        index.vector_source = lambda ids: self.vectors_by_id(space, ids, dim)
+        self._indexes[space] = index
 
     def save_indexes(self) -> None:
         """Write every open index atomically, stamped with the current revision (writers only)."""

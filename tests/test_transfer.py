@@ -91,7 +91,7 @@ def test_gatys_rejects_bad_options(content, style):
     with pytest.raises(TransferError, match="optimizer"):
         style_transfer(content, style, 64, steps=1, optimizer="sgd")
     with pytest.raises(TransferError, match="preserve-color"):
-        style_transfer(content, style, 64, steps=1, preserve_color="histogram")
+        style_transfer(content, style, 64, steps=1, preserve_color="hsv")
     with pytest.raises(TransferError, match="does not take option"):
         transfer("gatys", content, style, size=64, bogus=1)
 
@@ -142,7 +142,15 @@ def test_ghiasi_size_strength_and_interpolation(content, style):
         transfer("ghiasi", wide, style, size=72, strength=1.5)
 
 
-def test_untrained_and_unknown_methods(content):
+@pytest.fixture
+def nothing_shipped(monkeypatch, tmp_path):
+    """The state of a checkout before any trained weights ship: an empty weights folder."""
+    from styledex.embed.transfer import weights
+
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "no-weights")
+
+
+def test_untrained_and_unknown_methods(content, nothing_shipped):
     with pytest.raises(TransferError, match=r"method 'adain' needs trained weights \(styledex train adain\)"):
         transfer("adain", content, content)
     with pytest.raises(TransferError, match="unknown method"):
@@ -184,7 +192,7 @@ def test_cli_transfer_writes_png(cli, files, method, args):
         assert img.format == "PNG" and img.size == (60, 40)
 
 
-def test_cli_bad_inputs(cli, cli_proc, files):
+def test_cli_bad_inputs(cli, cli_proc, files, nothing_shipped):
     c, s, out = files["content"], files["style"], files["dir"] / "bad.png"
     cases = {
         "no such file": ["--method", "ghiasi", "--content", files["dir"] / "missing.png", "--style", s],
@@ -208,15 +216,23 @@ def test_cli_models_json(cli):
     assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank"}
     for row in rows.values():
         assert isinstance(row["styles"], list) and isinstance(row["available"], bool)
-        assert row["weights"] is None or Path(row["weights"]).is_file()
+        assert row["weights"] is None or Path(row["weights"]).exists()
     assert [s["name"] for s in rows["cin"]["styles"]] == [str(i) for i in range(26)]
     assert all(s["style_image"] is None for s in rows["cin"]["styles"])
     assert rows["cin"]["weights"].endswith("multistyle26.onnx")
     assert rows["ghiasi"]["weights"].endswith(".onnx") and rows["ghiasi"]["styles"] == []
     assert Path(rows["ghiasi"]["predictor_weights"]).is_file()
     assert rows["gatys"]["weights"].endswith(".bin") and rows["gatys"]["styles"] == []
-    for name in ("johnson", "adain", "wct", "stylebank"):
-        assert rows[name]["available"] is False and rows[name]["weights"] is None
+    for name in ("johnson", "stylebank"):  # per-style: each trained style names the image it was trained on
+        if rows[name]["available"]:
+            assert rows[name]["styles"] and all(Path(s["style_image"]).is_file() for s in rows[name]["styles"])
     assert rows == {row["method"]: row for row in list_models()}
+
+
+def test_cli_models_before_training(cli, nothing_shipped):
+    rows = {row["method"]: row for row in cli("models", "--json").json()}
+    for name in ("johnson", "adain", "wct", "stylebank"):
+        assert rows[name]["available"] is False and rows[name]["styles"] == [], name
+    assert rows["adain"]["weights"] is None
     human = cli("models")
     assert human.rc == 0 and "needs training (styledex train adain)" in human.out

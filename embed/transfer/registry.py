@@ -138,7 +138,8 @@ METHODS: dict[str, MethodSpec] = {
             "gatys",
             "optimization",
             True,
-            "Gatys et al. 2016: optimize the pixels on VGG19 (content relu4_2, Gram at relu1_1..relu5_1)",
+            "Gatys et al. 2016: optimize the pixels on VGG19 (content relu4_2, Gram at relu1_1..relu5_1); "
+            "2017 controls: colour (luminance, histogram), spatial (--mask), scale (--coarse-style)",
             weights=_vgg_path,
             module="styledex.embed.transfer.gatys",
         ),

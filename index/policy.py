@@ -1,0 +1,144 @@
+"""Which FAISS index type a space gets, from its item count, its dimension and a memory budget.
+
+The rules (thresholds measured with ``styledex bench --part search``; see the README's search-latency table):
+
+- ``flat`` (exact) while the catalog is small (``count <= flat_max_items``, 20k by default: an exact scan of 20k
+  2944-d vectors takes a few ms on one core) and the float32 vectors fit the budget.
+- ``hnsw`` at mid sizes (below ``ivfpq_min_items``, 200k by default) when float32 vectors plus the graph fit the
+  budget, else ``hnsw`` with 8-bit scalar-quantized storage (``sq8=1``: a quarter of the vector bytes) if that fits.
+- ``ivfpq`` otherwise: from ``ivfpq_min_items`` on, or whenever neither HNSW fits. ``nlist`` ≈ 4·√count, clipped so
+  every list averages 32+ vectors; ``m`` (bytes per PQ code) is the largest divisor of ``dim`` with sub-vectors of
+  at least 8 dimensions whose estimated bytes per item fit the budget.
+
+Estimated bytes per item (what the index file holds; `bytes_per_item` in the bench is the measured file size/count):
+flat 4·dim + 8 (the id map); hnsw 4·dim (sq8: dim) + 8·m (two layer-0 links of 4 bytes per unit of degree) + 24;
+ivfpq m + 24 (the id in its list and in the id hashtable) + (nlist + 2**nbits)·dim·4 (+ dim²·4 with OPQ) / count.
+
+This module imports no FAISS, so settings can be checked cheaply.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+INDEX_TYPES = ("flat", "hnsw", "ivfpq")
+POLICIES = ("auto", *INDEX_TYPES)
+
+DEFAULT_MEMORY_BUDGET_MB = 2048.0
+DEFAULT_FLAT_MAX_ITEMS = 20_000
+DEFAULT_IVFPQ_MIN_ITEMS = 200_000
+# Fewer vectors than this cannot train ivfpq's 256-centroid PQ codebooks (nbits 8): a forced ivfpq falls back to flat.
+IVFPQ_MIN_TRAIN = 256
+_MIN_SUBVECTOR_DIMS = 8
+_MIN_PER_LIST = 32
+
+
+class IndexChoice(NamedTuple):
+    """The outcome of `choose_index`: a type, its parameters (only those the policy sets) and a one-line reason."""
+
+    index_type: str
+    params: dict[str, int]
+    reason: str
+
+    def manifest_entry(self, chosen_by: str, count: int, budget_bytes: int) -> dict[str, Any]:
+        """What the index manifest records under "policy"."""
+        return {"chosen_by": chosen_by, "count": count, "budget_bytes": budget_bytes, "reason": self.reason}
+
+
+def estimate_bytes_per_item(index_type: str, dim: int, count: int, params: Mapping[str, int]) -> float:
+    """The index file's estimated size divided by `count`, in bytes (see the module docstring for the terms)."""
+    if index_type == "flat":
+        return 4.0 * dim + 8
+    if index_type == "hnsw":
+        per_vector = dim if params.get("sq8", 0) else 4 * dim
+        return float(per_vector + 8 * params.get("m", 32) + 24)
+    if index_type == "ivfpq":
+        fixed = (params["nlist"] + 2 ** params.get("nbits", 8)) * dim * 4 + (dim * dim * 4 if params.get("opq") else 0)
+        return params["m"] + 24 + fixed / max(count, 1)
+    raise ValueError(f"unknown index_type {index_type!r}; expected one of {list(INDEX_TYPES)}")
+
+
+def ivfpq_nlist(count: int) -> int:
+    """Inverted lists for `count` vectors: ≈ 4·√count, at most count/32 (so lists are not near-empty), 1..65536."""
+    return int(max(1, min(round(4 * math.sqrt(max(count, 1))), count // _MIN_PER_LIST, 65_536)))
+
+
+def ivfpq_nprobe(nlist: int) -> int:
+    """Lists visited per query: 1/8 of them, 16..256 (at most all of them). Re-ranking recovers the order
+    within the candidates, not neighbours in lists never visited, so recall hinges on this."""
+    return int(min(nlist, max(16, min(256, nlist // 8))))
+
+
+def ivfpq_m_choices(dim: int) -> list[int]:
+    """Allowed PQ sub-quantizer counts for `dim`, largest first: divisors of dim with sub-vectors of 8+ dims
+    (finer ones cost bytes for little recall); just [1] when dim < 8."""
+    found = [m for m in range(1, dim + 1) if dim % m == 0 and dim // m >= _MIN_SUBVECTOR_DIMS]
+    return sorted(found, reverse=True) or [1]
+
+
+def _ivfpq_params(count: int, dim: int, budget_per_item: float, overrides: Mapping[str, int]) -> dict[str, int]:
+    nlist = int(overrides.get("nlist", ivfpq_nlist(count)))
+    params = {"nlist": nlist, "nprobe": ivfpq_nprobe(nlist)}
+    if "m" in overrides:
+        params["m"] = int(overrides["m"])
+        return params
+    choices = ivfpq_m_choices(dim)
+    base = {"nlist": nlist, "nbits": int(overrides.get("nbits", 8)), "opq": int(overrides.get("opq", 0))}
+    fitting = [m for m in choices if estimate_bytes_per_item("ivfpq", dim, count, base | {"m": m}) <= budget_per_item]
+    params["m"] = fitting[0] if fitting else choices[-1]
+    return params
+
+
+def choose_index(
+    count: int,
+    dim: int,
+    memory_budget_bytes: float,
+    *,
+    policy: str = "auto",
+    overrides: Mapping[str, Mapping[str, int]] | None = None,
+    flat_max_items: int = DEFAULT_FLAT_MAX_ITEMS,
+    ivfpq_min_items: int = DEFAULT_IVFPQ_MIN_ITEMS,
+) -> IndexChoice:
+    """The index type and parameters for one space of `count` vectors of `dim` floats within `memory_budget_bytes`.
+
+    policy: "auto" (the rules in the module docstring) or a type name to force ("ivfpq" still falls back to flat
+    below IVFPQ_MIN_TRAIN vectors, which cannot train it). overrides: per-type parameters from the config, e.g.
+    {"ivfpq": {"nprobe": 64}}; they win over the policy's own choices. The returned params hold the policy's
+    choices merged with the overrides of the chosen type (the rest come from the index type's defaults).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown index policy {policy!r}; expected one of {list(POLICIES)}")
+    overrides = {name: dict(values) for name, values in (overrides or {}).items()}
+    per_item = memory_budget_bytes / max(count, 1)
+    hnsw = overrides.get("hnsw", {})
+
+    def fits(index_type: str, params: Mapping[str, int]) -> bool:
+        return estimate_bytes_per_item(index_type, dim, count, params) <= per_item
+
+    def ivfpq(reason: str) -> IndexChoice:
+        if count < IVFPQ_MIN_TRAIN:
+            return IndexChoice("flat", {}, f"{reason}, but {count} < {IVFPQ_MIN_TRAIN} vectors cannot train ivfpq")
+        params = _ivfpq_params(count, dim, per_item, overrides.get("ivfpq", {}))
+        params |= overrides.get("ivfpq", {})
+        estimate = estimate_bytes_per_item("ivfpq", dim, count, {"nbits": 8, "opq": 0} | params)
+        over = "" if estimate <= per_item else " (over budget even at the smallest m)"
+        return IndexChoice("ivfpq", params, f"{reason}: m={params['m']}, ~{estimate:.0f} B/item{over}")
+
+    if policy == "flat":
+        return IndexChoice("flat", {}, "forced flat")
+    if policy == "hnsw":
+        return IndexChoice("hnsw", dict(hnsw), "forced hnsw")
+    if policy == "ivfpq":
+        return ivfpq("forced ivfpq")
+    budget = f"{per_item:.0f} B/item budget"
+    if count <= flat_max_items and fits("flat", {}):
+        return IndexChoice("flat", {}, f"{count} <= {flat_max_items} items and flat fits the {budget}")
+    if count < ivfpq_min_items:
+        if fits("hnsw", {"sq8": 0} | hnsw):
+            return IndexChoice("hnsw", {"sq8": 0} | hnsw, f"{count} items; float32 hnsw fits the {budget}")
+        if fits("hnsw", hnsw | {"sq8": 1}):
+            return IndexChoice("hnsw", hnsw | {"sq8": 1}, f"{count} items; only sq8 hnsw fits the {budget}")
+        return ivfpq(f"{count} items; no hnsw fits the {budget}")
+    return ivfpq(f"{count} >= {ivfpq_min_items} items ({budget})")

@@ -96,6 +96,11 @@ def create_app(
     # Added last = outermost: metrics time everything, including a 413 from the body limit.
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if service.config.serve.cors_origins:  # off unless configured: no Access-Control-* headers at all
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=service.config.serve.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     return app
 
 

@@ -14,6 +14,7 @@ catalog's own settings (``styledex.search.catalog_embedder``), and shared by sea
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import io
 import tempfile
@@ -113,12 +114,15 @@ class Service:
         self._write_lock = threading.Lock()
         self._embedder_lock = threading.Lock()
         self.model_lock = threading.Lock()
+        # Explanations render here, so a request can stop waiting after serve.explain_timeout_s.
+        self._explain_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="explain")
         self._searcher: Searcher | None = None
         self._embedder: Embedder | None = None
         self.thumbnails = LRU(512)
         self.explanations = LRU(32)
 
     def close(self) -> None:
+        self._explain_pool.shutdown(wait=False, cancel_futures=True)
         self._catalog.close()
 
     # -- catalog access ---------------------------------------------------------------------------------------
@@ -260,13 +264,23 @@ class Service:
             from .explain import render_explanation
         except ImportError as exc:
             raise HTTPException(501, f"explanations are not available: {exc}") from None
-        with self.model_lock:
-            try:
+
+        def render() -> tuple[bytes, dict[str, Any]]:
+            with self.model_lock:
                 return render_explanation(
                     query, match, space_kind=kind, query_label=query_label, match_label=match_label, method=method
                 )
-            except TransferError as exc:  # a method whose weights are not shipped (or that refuses this input)
-                raise HTTPException(422, str(exc)) from None
+
+        timeout = self.config.serve.explain_timeout_s
+        future = self._explain_pool.submit(render)
+        try:
+            return future.result(timeout=timeout)
+        except TransferError as exc:  # a method whose weights are not shipped (or that refuses this input)
+            raise HTTPException(422, str(exc)) from None
+        except concurrent.futures.TimeoutError:
+            # The render thread cannot be stopped; it finishes in the background and its result is dropped.
+            detail = f"the explanation took longer than {timeout:g} s (serve.explain_timeout_s)"
+            raise HTTPException(504, detail) from None
 
     # -- writes -----------------------------------------------------------------------------------------------
     def add_uploads(self, files: Sequence[tuple[str, BinaryIO]]) -> dict[str, Any]:

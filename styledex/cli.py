@@ -1,4 +1,5 @@
-"""The ``styledex`` command: add, list, search, spaces, remove, serve, eval, demo, bench, transfer, models.
+"""The ``styledex`` command: add, list, search, spaces, remove, reindex, serve, eval, demo, bench, transfer, train,
+models.
 
 Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
 

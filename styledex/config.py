@@ -76,12 +76,20 @@ class IndexConfig(_Strict):
         return {"hnsw": dict(self.hnsw), "ivfpq": dict(self.ivfpq)}
 
 
+class ServeConfig(_Strict):
+    """``styledex serve``: cross-origin access and how long an explanation may render."""
+
+    cors_origins: list[str] = []  # origins allowed to call the API from a browser; empty = CORS off
+    explain_timeout_s: float = Field(30.0, gt=0)  # a slower explanation answers 504
+
+
 class Config(_Strict):
     embed: EmbedConfig = EmbedConfig()
     media: MediaConfig = MediaConfig()
     catalog: CatalogConfig = CatalogConfig()
     search: SearchConfig = SearchConfig()
     index: IndexConfig = IndexConfig()
+    serve: ServeConfig = ServeConfig()
 
 
 class ConfigError(Exception):

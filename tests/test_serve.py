@@ -290,6 +290,33 @@ def test_explain_panels(reader: Served, tiny_catalog: TinyCatalog) -> None:
     _error(client.post("/explain", files={"file": ("x.png", b"junk")}, data={"match": ids["A"]}), 422)
 
 
+def test_explain_method_parameter_and_timeout(tiny_catalog: TinyCatalog, config: Config) -> None:
+    """``method`` is validated (422 for an unknown one) and named in the numbers; a render slower than
+    serve.explain_timeout_s answers 504 with a one-line detail instead of holding the request."""
+    pytest.importorskip("styledex.serve.explain")
+    ids = tiny_catalog.ids
+    params = {"query": ids["A"], "match": ids["A_restyled"], "format": "json"}
+    with TestClient(create_app(tiny_catalog.directory, config=config, token=None)) as client:
+        numbers = _ok(client.get("/explain", params={**params, "method": "ghiasi"}))
+        assert numbers["transfer"]["method"] == "ghiasi"
+        _error(client.get("/explain", params={**params, "method": "gatys"}), 422)
+    slow = config.model_copy(update={"serve": config.serve.model_copy(update={"explain_timeout_s": 0.001})})
+    with TestClient(create_app(tiny_catalog.directory, config=slow, token=None)) as client:
+        response = client.get("/explain", params={**params, "space": "content"})
+        assert response.status_code == 504 and "explain_timeout_s" in response.json()["detail"]
+
+
+def test_cors_is_off_unless_configured(tiny_catalog: TinyCatalog, config: Config) -> None:
+    origin = {"Origin": "https://elsewhere.example"}
+    with TestClient(create_app(tiny_catalog.directory, config=config, token=None)) as client:
+        assert "access-control-allow-origin" not in client.get("/health", headers=origin).headers
+    allowed = config.model_copy(update={"serve": config.serve.model_copy(update={"cors_origins": [origin["Origin"]]})})
+    with TestClient(create_app(tiny_catalog.directory, config=allowed, token=None)) as client:
+        assert client.get("/health", headers=origin).headers["access-control-allow-origin"] == origin["Origin"]
+        other = client.get("/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
 # -- writes -------------------------------------------------------------------------------------------------
 def test_writes_need_the_token(reader: Served, writer: Served, tiny_catalog: TinyCatalog) -> None:
     some = tiny_catalog.ids["noise"]

@@ -34,6 +34,7 @@ import torch
 from PIL import Image
 
 from styledex.embed.stats import mean_std
+from styledex.embed.transfer import color
 from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.decoder import VGGDecoder
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
@@ -153,20 +154,12 @@ def image_batch(img: Image.Image, device: torch.device) -> torch.Tensor:
 
 
 # -- colour preservation (Gatys et al. 2017) ---------------------------------------------------------------
-def _sym_power(cov: torch.Tensor, power: float, eps: float = 1e-5) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(cov + eps * torch.eye(cov.shape[0], dtype=cov.dtype))
-    return vecs @ torch.diag(vals.clamp_min(eps).pow(power)) @ vecs.T
-
-
 def match_color(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """``style`` [3, H, W] with its pixels' colour mean and covariance mapped onto ``content``'s [3, h, w]:
-    x' = Σ_c^½ Σ_s^−½ (x − μ_s) + μ_c (the symmetric square-root variant of Gatys et al. 2017), clamped to 0..1."""
-    xs, xc = style.reshape(3, -1).double().cpu(), content.reshape(3, -1).double().cpu()
-    ms, mc = xs.mean(1, keepdim=True), xc.mean(1, keepdim=True)
-    cov_s = (xs - ms) @ (xs - ms).T / xs.shape[1]
-    cov_c = (xc - mc) @ (xc - mc).T / xc.shape[1]
-    out = _sym_power(cov_c, 0.5) @ _sym_power(cov_s, -0.5) @ (xs - ms) + mc
-    return out.reshape(style.shape).to(style.device, style.dtype).clamp(0, 1)
+    """``style`` [3, H, W] in 0..1 with its pixels' colour mean and covariance mapped onto ``content``'s [3, h, w]
+    (:func:`styledex.embed.transfer.color.match_color`, Gatys et al. 2017), clamped to 0..1."""
+    pixels = style.permute(1, 2, 0).double().cpu().numpy()
+    out = color.match_color(pixels, content.permute(1, 2, 0).double().cpu().numpy())
+    return torch.from_numpy(out).permute(2, 0, 1).to(style.device, style.dtype).clamp(0, 1)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:

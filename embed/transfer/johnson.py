@@ -16,7 +16,6 @@ This module imports nothing from styledex outside ``styledex.embed``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from torch import nn
 
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
 from styledex.embed.transfer.registry import TransferError
-from styledex.embed.transfer.weights import STYLES_DIR, load_weights, shipped_with_prefix
+from styledex.embed.transfer.weights import STYLES_DIR, load_model, shipped_with_prefix
 
 PREFIX = "johnson_"
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -135,30 +134,15 @@ def shipped_styles() -> list[dict[str, str | None]]:
     return out
 
 
-_CACHE: dict[tuple[str, float, str], tuple[TransformNet, dict[str, Any]]] = {}
-_CACHE_LOCK = threading.Lock()
+def _build(state: dict[str, Any], meta: dict[str, Any]) -> TransformNet:
+    net = TransformNet(meta.get("channels", DEFAULT_CHANNELS), meta.get("res_blocks", DEFAULT_RES_BLOCKS))
+    net.load_state_dict(state["net"])
+    return net
 
 
 def load_network(path: Path | str, device: torch.device | str = "cpu") -> tuple[TransformNet, dict[str, Any]]:
     """The network stored in ``path`` (a ``johnson_<name>.pt``), in eval mode on ``device``, and its meta."""
-    path = Path(path)
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime, str(device))
-    except OSError:
-        raise TransferError(f"no such johnson weight file: {path}") from None
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    try:
-        state, meta = load_weights(path)
-        net = TransformNet(meta.get("channels", DEFAULT_CHANNELS), meta.get("res_blocks", DEFAULT_RES_BLOCKS))
-        net.load_state_dict(state["net"])
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise TransferError(f"{path} is not a johnson weight file: {str(exc).splitlines()[0]}") from None
-    net = net.to(device).eval()
-    with _CACHE_LOCK:
-        _CACHE[key] = (net, meta)
-    return net, meta
+    return load_model(path, device, _build, "johnson")  # type: ignore[return-value]
 
 
 def stylize(

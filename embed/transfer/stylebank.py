@@ -24,7 +24,6 @@ This module imports nothing from styledex outside ``styledex.embed``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from torch import nn
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
 from styledex.embed.transfer.johnson import ConvNormReLU, UpConv, pad_to_multiple
 from styledex.embed.transfer.registry import TransferError
-from styledex.embed.transfer.weights import WEIGHTS_DIR, load_weights, shipped
+from styledex.embed.transfer.weights import WEIGHTS_DIR, load_model, load_weights, shipped
 
 WEIGHTS_NAME = "stylebank"
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -103,8 +102,6 @@ class StyleBankNet(nn.Module):
 
 
 # -- the weight file ----------------------------------------------------------------------------------------
-_CACHE: dict[tuple[str, float, str], tuple[StyleBankNet, dict[str, Any]]] = {}
-_CACHE_LOCK = threading.Lock()
 
 
 def build_from_weights(state: dict[str, Any], meta: dict[str, Any]) -> StyleBankNet:
@@ -117,23 +114,7 @@ def build_from_weights(state: dict[str, Any], meta: dict[str, Any]) -> StyleBank
 
 def load_bank(path: Path | str, device: torch.device | str = "cpu") -> tuple[StyleBankNet, dict[str, Any]]:
     """The bank stored in ``path``, in eval mode on ``device``, and its meta (cached per file and device)."""
-    path = Path(path)
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime, str(device))
-    except OSError:
-        raise TransferError(f"no such stylebank weight file: {path}") from None
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    try:
-        state, meta = load_weights(path)
-        net = build_from_weights(state, meta)
-    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
-        raise TransferError(f"{path} is not a stylebank weight file: {str(exc).splitlines()[0]}") from None
-    net = net.to(device).eval()
-    with _CACHE_LOCK:
-        _CACHE[key] = (net, meta)
-    return net, meta
+    return load_model(path, device, build_from_weights, "stylebank")  # type: ignore[return-value]
 
 
 def shipped_styles() -> list[dict[str, str | None]]:

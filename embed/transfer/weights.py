@@ -7,10 +7,14 @@ Style images the per-style models were trained on are in ``embed/weights/styles/
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from styledex.embed.transfer.registry import TransferError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 STYLES_DIR = WEIGHTS_DIR / "styles"
@@ -44,3 +48,37 @@ def load_weights(path: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(blob, dict) or "state" not in blob:
         raise ValueError(f"{path} is not a styledex weight file (expected keys 'state' and 'meta')")
     return _to_float(blob["state"]), blob.get("meta", {})
+
+
+_MODELS: dict[tuple[str, int, str], tuple[torch.nn.Module, dict[str, Any]]] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(
+    path: Path | str,
+    device: torch.device | str,
+    build: Callable[[dict[str, Any], dict[str, Any]], torch.nn.Module],
+    kind: str,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``build(state, meta)`` of the weight file ``path``, in eval mode on ``device``, and its meta.
+
+    Cached per (file, modification time, device), so a service loads each network once and a retrained file is
+    picked up. A missing or foreign file is a one-line :class:`TransferError` naming ``kind``.
+    """
+    path = Path(path)
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
+    except OSError:
+        raise TransferError(f"no such {kind} weight file: {path}") from None
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+    try:
+        state, meta = load_weights(path)
+        net = build(state, meta)
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise TransferError(f"{path} is not a {kind} weight file: {str(exc).splitlines()[0]}") from None
+    net = net.to(device).eval().requires_grad_(False)
+    with _MODELS_LOCK:
+        _MODELS[key] = (net, meta)
+    return net, meta

@@ -24,8 +24,10 @@ from pydantic import Field
 
 from styledex.embed.stats import mean_std
 from styledex.embed.transfer.adain import LAYER, WEIGHTS_NAME, adain
-from styledex.embed.transfer.decoder import VGGDecoder
+from styledex.embed.transfer.decoder import VGGDecoder, default_input_scale
+from styledex.embed.transfer.weights import load_weights
 from styledex.embed.vgg import shared_encoder
+from styledex.train import TrainError
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
 
@@ -38,6 +40,9 @@ class Config(TrainConfig):
     content_weight: float = Field(1.0, ge=0)
     style_weight: float = Field(10.0, ge=0, description="Huang & Belongie's λ = 10")
     decoder_width: float = Field(0.5, gt=0, le=1, description="hidden channels × this (0.5: CPU-sized decoder)")
+    identity_weight: float = Field(0.0, ge=0, description="pixel MSE of decode(encode(c)) to c: a reconstruction "
+                                   "term that teaches a short run to invert the encoder (not in the paper)")
+    init: str | None = Field(None, description="start from this decoder weight file (fine-tuning)")
 
 
 def relative_style_loss(output: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -57,7 +62,12 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task
     content = CropSampler(load_pool(cfg.content, cfg.load_side), cfg.image_size, generator)
     style = CropSampler(load_pool(cfg.style, cfg.load_side), cfg.image_size, generator)
     encoder = shared_encoder(STYLE_LAYERS, device)
-    decoder = VGGDecoder(LAYER, cfg.decoder_width).to(device)
+    decoder = VGGDecoder(LAYER, cfg.decoder_width, default_input_scale(LAYER)).to(device)
+    if cfg.init is not None:
+        state, meta = load_weights(cfg.init)
+        if meta.get("decoder") != decoder.spec():
+            raise TrainError(f"init {cfg.init}: decoder {meta.get('decoder')} differs from {decoder.spec()}")
+        decoder.load_state_dict(state["decoder"])
 
     def step(i: int) -> dict[str, torch.Tensor]:
         c = content.sample(cfg.batch_size).to(device)
@@ -72,7 +82,14 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task
         content_term = F.mse_loss(fo[LAYER].float(), target) / target.pow(2).mean().clamp_min(1e-8)
         style_term = relative_style_loss(fo, fs)
         total = cfg.content_weight * content_term + cfg.style_weight * style_term
-        return {"total": total, "content": content_term.detach(), "style": style_term.detach()}
+        losses = {"content": content_term.detach(), "style": style_term.detach()}
+        if cfg.identity_weight:
+            with autocast(device):
+                rebuilt = decoder(fc)
+            identity = F.mse_loss(rebuilt.float(), c)
+            total = total + cfg.identity_weight * identity
+            losses["identity"] = identity.detach()
+        return {"total": total, **losses}
 
     meta = {
         "decoder": decoder.spec(),
@@ -81,6 +98,7 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task
         "style_sources": list(cfg.style),
         "content_image_count": len(content),
         "style_image_count": len(style),
+        "init": cfg.init,
         "reference": "Huang & Belongie 2017, Arbitrary Style Transfer in Real-time with Adaptive Instance Norm.",
     }
     return Task(WEIGHTS_NAME, {"decoder": decoder}, step, meta)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from styledex.embed.transfer.decoder import DECODER_LAYERS, VGGDecoder
+from styledex.embed.transfer.decoder import DECODER_LAYERS, VGGDecoder, default_input_scale
 from styledex.embed.vgg import shared_encoder
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
@@ -42,7 +42,7 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task
     sources = list(dict.fromkeys([*cfg.content, *cfg.style]))  # both pools, once each
     images = CropSampler(load_pool(sources, cfg.load_side), cfg.image_size, generator)
     encoder = shared_encoder((cfg.layer,), device)
-    decoder = VGGDecoder(cfg.layer, cfg.decoder_width).to(device)
+    decoder = VGGDecoder(cfg.layer, cfg.decoder_width, default_input_scale(cfg.layer)).to(device)
 
     def step(i: int) -> dict[str, torch.Tensor]:
         x = images.sample(cfg.batch_size).to(device)

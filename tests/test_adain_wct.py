@@ -19,7 +19,7 @@ from styledex.embed.transfer import TransferError, transfer
 from styledex.embed.transfer import adain as adain_mod
 from styledex.embed.transfer import wct as wct_mod
 from styledex.embed.transfer import weights as weights_mod
-from styledex.embed.transfer.decoder import DECODER_LAYERS, VGGDecoder
+from styledex.embed.transfer.decoder import DECODER_LAYERS, VGGDecoder, default_input_scale
 from styledex.embed.transfer.weights import load_weights
 from styledex.embed.vgg import LAYER_CHANNELS, shared_encoder
 from styledex.train import load_train_config, train
@@ -184,7 +184,7 @@ def test_adain_trainer_learns_resumes_and_exports(trained):
     _check_run(first, second)
     assert second.weights.name == "adain_decoder.pt"
     state, meta = load_weights(second.weights)
-    assert meta["decoder"] == {"layer": "relu4_1", "width": 0.125}
+    assert meta["decoder"] == {"layer": "relu4_1", "width": 0.125, "input_scale": default_input_scale("relu4_1")}
     assert set(state["decoder"]) == set(VGGDecoder("relu4_1", 0.125).state_dict())
     assert {"content", "style"} <= set(second.history[0])
     assert isinstance(adain_mod.load_decoder(second.weights), VGGDecoder)
@@ -195,7 +195,8 @@ def test_wct_trainer_learns_resumes_and_exports(trained):
     _check_run(first, second)
     assert second.weights.name == "wct_decoder_relu1_1.pt"
     state, meta = load_weights(second.weights)
-    assert meta["decoder"] == {"layer": "relu1_1", "width": 0.125} and meta["layer"] == "relu1_1"
+    assert meta["decoder"] == {"layer": "relu1_1", "width": 0.125, "input_scale": default_input_scale("relu1_1")}
+    assert meta["layer"] == "relu1_1"
     assert len(meta["sources"]) == 2  # photos and paintings: here the two generated folders
     assert {"pixel", "feature"} <= set(second.history[0])
 

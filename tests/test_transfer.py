@@ -111,7 +111,7 @@ def test_mixture_parsing():
             parse_weights(bad, n)
 
 
-def test_cin_size_and_styles(content):
+def test_cin_size_and_styles(content, monkeypatch, tmp_path):
     wide = content.resize((96, 64))
     a = transfer("cin", wide, style_name="3", size=90)
     b = transfer("cin", wide, style_name="7", size=90)
@@ -119,6 +119,9 @@ def test_cin_size_and_styles(content):
     assert a.size == b.size == mix.size == (90, 60)
     assert _pixel_distance(a, b) > 5
     assert _pixel_distance(mix, a) < _pixel_distance(b, a)
+    from styledex.embed.transfer import weights
+
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)  # before the predictor ships: --style IMAGE is refused
     with pytest.raises(TransferError, match="cin-predictor"):
         transfer("cin", content, content, size=64)
     with pytest.raises(TransferError, match="unknown style name"):

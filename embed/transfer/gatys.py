@@ -45,6 +45,7 @@ from PIL import Image
 
 from styledex.embed.stats import gram_matrix
 from styledex.embed.transfer.color import match_color_histogram
+from styledex.embed.transfer.imaging import to_image, to_tensor
 from styledex.embed.transfer.registry import TransferError
 from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
 
@@ -85,13 +86,10 @@ def pick_device(device: str | None = None) -> str:
 
 
 def _tensor(img: Image.Image, device: str) -> torch.Tensor:
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous().to(device)
+    return to_tensor(img)[None].to(device)
 
 
-def _image(x: torch.Tensor) -> Image.Image:
-    arr = x[0].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8))
+_image = to_image
 
 
 def _fit(img: Image.Image, size: int) -> Image.Image:

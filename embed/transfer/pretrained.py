@@ -12,14 +12,8 @@ import numpy as np
 from PIL import Image
 
 from styledex.embed.onnx_nets import CIN26, NUM_CIN_STYLES, MagentaPredictor, MagentaTransformer
+from styledex.embed.transfer.imaging import fit_long_side
 from styledex.embed.transfer.registry import TransferError
-
-
-def fit_long_side(image: Image.Image, size: int) -> Image.Image:
-    """``image`` resized (Lanczos, aspect kept) so its long side is ``size`` pixels."""
-    scale = size / max(image.size)
-    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image if target == image.size else image.resize(target, Image.Resampling.LANCZOS)
 
 
 @cache

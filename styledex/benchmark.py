@@ -7,7 +7,6 @@ VGG19 up to relu5_1 on tensors already decoded and resized (no I/O, no statistic
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +16,10 @@ import torch
 from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
-from styledex.embed.embedder import Embedder, images_to_tensor, pick_device
-from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
+from styledex.embed.embedder import Embedder, pick_device
+from styledex.embed.throughput import bare_forward_rate
 from styledex.media import decode
 from styledex.pipeline import Source, add_sources
-
-
-def bare_forward_rate(images: list, size: int, batch_size: int = 8, device: str = "auto") -> float:
-    """Images per second of a bare fp32 VGG19 forward to relu5_1 on pre-decoded images at size × size."""
-    dev = pick_device(device)
-    encoder = VGG19Encoder(STYLE_LAYERS).to(dev)
-    tensors = [images_to_tensor(images[i : i + batch_size], size) for i in range(0, len(images), batch_size)]
-    with torch.inference_mode():
-        encoder(tensors[0][:1].to(dev))  # warm-up: first-call allocations are not throughput
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for batch in tensors:
-            encoder(batch.to(dev))
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-    return len(images) / (time.perf_counter() - started)
 
 
 def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> tuple[float, int]:

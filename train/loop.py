@@ -219,8 +219,9 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         losses["total"].backward()
         optimizer.step()
         scheduler.step()
-        seconds += time.perf_counter() - t0
+        # reading the losses waits for the GPU, so the step's time is taken after it
         row = {"step": i + 1, **{k: float(v.detach()) for k, v in losses.items()}}
+        seconds += time.perf_counter() - t0
         if not np.isfinite(row["total"]):
             checkpoint(i)
             raise FloatingPointError(f"loss became {row['total']} at step {i + 1}; lower lr (checkpoint kept)")

@@ -21,10 +21,26 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def images_to_tensor(images: Sequence[Image.Image], size: int) -> torch.Tensor:
-    """RGB PIL images → [B, 3, size, size] float32 in 0..1 (bicubic resize, aspect not kept)."""
-    arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for im in images]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
+def images_to_tensor(
+    images: Sequence[Image.Image], size: int, device: torch.device | str = "cpu", *, on_device: bool | None = None
+) -> torch.Tensor:
+    """RGB PIL images → [B, 3, size, size] float32 in 0..1 on ``device`` (bicubic resize, aspect not kept).
+
+    ``on_device`` (default: when ``device`` is CUDA) uploads each image as uint8 at its own size and resizes it
+    there (bicubic with antialiasing, as PIL does when shrinking; values agree with PIL's to ~1/255): measured on
+    an H100, PIL's resize of a batch took ~10x longer than VGG19's forward pass on it, so the GPU sat idle.
+    """
+    dev = torch.device(device)
+    if on_device is None:
+        on_device = dev.type == "cuda"
+    if not on_device:
+        arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for im in images]
+        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0).to(dev)
+    out = torch.empty(len(images), 3, size, size, device=dev)
+    for i, im in enumerate(images):
+        pixels = torch.from_numpy(np.asarray(im.convert("RGB"))).to(dev).permute(2, 0, 1).unsqueeze(0).float()
+        out[i] = F.interpolate(pixels, size=(size, size), mode="bicubic", antialias=True, align_corners=False)[0]
+    return out.clamp_(0.0, 255.0).div_(255.0)
 
 
 class Embedder:
@@ -107,7 +123,7 @@ class Embedder:
     def _embed_batch(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = {}
         if self._vgg_specs:
-            x = images_to_tensor(images, self.image_size).to(self.device)
+            x = images_to_tensor(images, self.image_size, self.device)
             autocast = (
                 torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
             )

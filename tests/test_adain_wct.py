@@ -81,7 +81,7 @@ def trained(data, tmp_path_factory) -> dict:
     shutil.copy(adain_runs[1].weights, shipped / "adain_decoder.pt")
     shutil.copy(wct_runs[1].weights, shipped / "wct_decoder_relu1_1.pt")
     torch.manual_seed(0)
-    for layer in ("relu2_1", "relu3_1", "relu5_1"):
+    for layer in ("relu2_1", "relu3_1", "relu4_1", "relu5_1"):
         dec = VGGDecoder(layer, 0.125)
         torch.save({"state": {"decoder": dec.state_dict()}, "meta": {"decoder": dec.spec()}},
                    shipped / f"wct_decoder_{layer}.pt")

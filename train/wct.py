@@ -10,8 +10,7 @@ decoder sees both) is encoded to f, decoded to x̂ = g(f) and re-encoded.
   between layers; with the division one ``feature_weight`` serves every layer.
 
 Task name ``wct_decoder_<layer>``; the export is ``{"decoder": state}`` with meta ``{"decoder": spec, ...}``, the
-format :func:`styledex.embed.transfer.adain.load_decoder` reads. wct ships AdaIN's decoder for relu4_1, but
-``layer: relu4_1`` trains a reconstruction decoder there too.
+format :func:`styledex.embed.transfer.adain.load_decoder` reads, for every level relu1_1 … relu5_1.
 """
 
 from __future__ import annotations

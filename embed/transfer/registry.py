@@ -186,13 +186,13 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "wct",
             "arbitrary",
-            # available once all five level decoders ship: wct_decoder_relu{1,2,3,5}_1.pt and adain_decoder.pt
+            # available once all five level decoders ship: wct_decoder_relu{1,2,3,4,5}_1.pt
             lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_weights() is not None,
             "Li et al. 2017: whitening and colouring transforms at relu5_1..relu1_1 with trained decoders",
             weights=lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_weights(),
             extra={"decoder_weights": lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_paths()},
             module="styledex.embed.transfer.wct",
-            train="styledex train wct --set layer=reluK_1 for K=1,2,3,5, and styledex train adain",
+            train="styledex train wct --set layer=reluK_1 for K=1..5",
         ),
         MethodSpec(
             "stylebank",

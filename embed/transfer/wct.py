@@ -13,9 +13,10 @@ Multi-level (coarse to fine): relu5_1 → relu4_1 → relu3_1 → relu2_1 → re
 level's output. Style interpolation mixes the coloured features by ``weights``; spatial control whitens and colours
 each mask region with its own (weighted) statistics and style. The eigendecompositions run in float64 on the CPU.
 
-Decoders: ``embed/weights/wct_decoder_relu{k}_1.pt`` (``styledex train wct --set layer=relu{k}_1``) for k = 1, 2,
-3, 5; relu4_1 reuses the AdaIN decoder ``adain_decoder.pt`` (``styledex train adain``), which inverts relu4_1
-features of stylized statistics. The method is available once all five files are shipped.
+Decoders: ``embed/weights/wct_decoder_relu{k}_1.pt`` (``styledex train wct --set layer=relu{k}_1``) for k = 1 … 5,
+each trained to reconstruct images from that layer (Li et al.'s recipe). relu4_1 has its own reconstruction decoder
+rather than AdaIN's, which is trained to produce stylized statistics and inverts plain features less faithfully.
+The method is available once all five files are shipped.
 
 This module imports nothing from styledex outside ``styledex.embed``.
 """
@@ -39,12 +40,12 @@ from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image
 from styledex.embed.transfer.registry import TransferError
 from styledex.embed.vgg import shared_encoder
 
-# The weight file of each level's decoder (relu4_1 shares AdaIN's).
+# The weight file of each level's decoder.
 DECODER_FILES = {
     "relu1_1": "wct_decoder_relu1_1",
     "relu2_1": "wct_decoder_relu2_1",
     "relu3_1": "wct_decoder_relu3_1",
-    "relu4_1": "adain_decoder",
+    "relu4_1": "wct_decoder_relu4_1",
     "relu5_1": "wct_decoder_relu5_1",
 }
 DEFAULT_LEVELS = tuple(reversed(DECODER_LAYERS))  # relu5_1 first: coarse to fine

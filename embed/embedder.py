@@ -38,7 +38,7 @@ def images_to_tensor(
         return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0).to(dev)
     out = torch.empty(len(images), 3, size, size, device=dev)
     for i, im in enumerate(images):
-        pixels = torch.from_numpy(np.asarray(im.convert("RGB"))).to(dev).permute(2, 0, 1).unsqueeze(0).float()
+        pixels = torch.from_numpy(np.array(im.convert("RGB"))).to(dev).permute(2, 0, 1).unsqueeze(0).float()
         out[i] = F.interpolate(pixels, size=(size, size), mode="bicubic", antialias=True, align_corners=False)[0]
     return out.clamp_(0.0, 255.0).div_(255.0)
 

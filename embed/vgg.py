@@ -141,7 +141,10 @@ _SHARED_LOCK = threading.Lock()
 
 @cache
 def _shared(layers: tuple[str, ...], device: str) -> VGG19Encoder:
-    return VGG19Encoder(layers).to(device)
+    # Built outside inference mode even when the first caller is inside it: weights created there are inference
+    # tensors, and a later caller that trains through the encoder (a decoder's loss) could not backpropagate.
+    with torch.inference_mode(False):
+        return VGG19Encoder(layers).to(device)
 
 
 def shared_encoder(layers: Iterable[str], device: torch.device | str) -> VGG19Encoder:

@@ -164,9 +164,21 @@ def test_resize_on_device_agrees_with_pil(astronaut: Image.Image) -> None:
         pil = images_to_tensor([astronaut, small], size)
         torch_path = images_to_tensor([astronaut, small], size, on_device=True)
         assert torch_path.shape == pil.shape == (2, 3, size, size)
-        assert 0.0 <= float(torch_path.min()) and float(torch_path.max()) <= 1.0
+        assert float(torch_path.min()) >= 0.0 and float(torch_path.max()) <= 1.0
         assert float((torch_path - pil).abs().mean()) < 1.5 / 255
     encoder = VGG19Encoder(["relu4_1"])
     a = encoder(images_to_tensor([astronaut], 128))["relu4_1"].flatten()
     b = encoder(images_to_tensor([astronaut], 128, on_device=True))["relu4_1"].flatten()
     assert float(F.cosine_similarity(a, b, dim=0)) > 0.99
+
+
+def test_shared_encoder_first_built_in_inference_mode_still_backpropagates() -> None:
+    """An embedder builds the shared encoder inside inference mode; a trainer reusing it must get gradients."""
+    from styledex.embed.vgg import _shared, shared_encoder
+
+    _shared.cache_clear()
+    with torch.inference_mode():
+        shared_encoder(["relu1_1"], "cpu")(torch.rand(1, 3, 16, 16))
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    shared_encoder(["relu1_1"], "cpu")(x)["relu1_1"].sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

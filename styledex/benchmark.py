@@ -24,7 +24,8 @@ from styledex.pipeline import Source, add_sources
 
 def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> tuple[float, int]:
     """(frames per second, frames) of ``add`` into a fresh catalog: hash, decode, embed, write, index."""
-    embedder = Embedder(spaces, image_size=size, batch_size=config.embed.batch_size, device=config.embed.device)
+    embedder = Embedder(spaces, image_size=size, batch_size=config.embed.batch_size, device=config.embed.device,
+                        precision=config.embed.precision)
     embedder.embed(decode(paths[0], frames=1, max_side=64).frames)  # warm-up: model loading is not throughput
     with (
         tempfile.TemporaryDirectory() as tmp,

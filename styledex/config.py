@@ -20,6 +20,7 @@ class EmbedConfig(_Strict):
     batch_size: int = Field(8, ge=1, le=1024)
     device: str = "auto"
     threads: int | None = Field(None, ge=1)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
 
 class MediaConfig(_Strict):

@@ -66,6 +66,7 @@ def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = 
         batch_size=config.embed.batch_size,
         device=config.embed.device,
         threads=config.embed.threads,
+        precision=config.embed.precision,
     )
     fingerprint = "-".join(sorted(embedder.fingerprints().values()))[:16]
     catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}"

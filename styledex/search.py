@@ -64,6 +64,7 @@ def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[...,
             batch_size=config.embed.batch_size,
             device=config.embed.device,
             threads=config.embed.threads,
+            precision=config.embed.precision,
         )
     except SpaceUnavailable as exc:  # a space whose weights are not shipped (cin before its predictor is trained)
         raise CatalogError(str(exc)) from None

@@ -182,3 +182,21 @@ def test_shared_encoder_first_built_in_inference_mode_still_backpropagates() -> 
     x = torch.rand(1, 3, 16, 16, requires_grad=True)
     shared_encoder(["relu1_1"], "cpu")(x)["relu1_1"].sum().backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_precision_auto_follows_the_cpu_and_bf16_vectors_agree_with_fp32(astronaut, monkeypatch) -> None:
+    import styledex.embed.embedder as embedder_mod
+
+    monkeypatch.setattr(embedder_mod, "cpu_supports_bf16", lambda: False)
+    assert not Embedder(["adain"], image_size=64, device="cpu").bf16
+    monkeypatch.setattr(embedder_mod, "cpu_supports_bf16", lambda: True)
+    assert Embedder(["adain"], image_size=64, device="cpu").bf16
+    assert not Embedder(["adain"], image_size=64, device="cpu", precision="fp32").bf16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Embedder(["adain"], device="cpu", precision="fp16")
+    spaces = ["content", "gram", "adain"]
+    fp32 = Embedder(spaces, image_size=64, device="cpu", precision="fp32").embed([astronaut])
+    bf16 = Embedder(spaces, image_size=64, device="cpu", precision="bf16").embed([astronaut])
+    for space in spaces:
+        assert bf16[space].dtype == np.float32
+        assert float(fp32[space][0] @ bf16[space][0]) > 0.99, space

@@ -158,7 +158,7 @@ METHODS: dict[str, MethodSpec] = {
             "multi-style",
             True,
             "Dumoulin et al. 2017: the pretrained 26-style conditional-instance-norm network; mixtures by weight; "
-            "any --style IMAGE once its style predictor is trained",
+            "any --style IMAGE through the trained style predictor (cin_predictor.pt; else named styles only)",
             weights=lambda: _onnx_path("multistyle26.onnx"),
             styles=_cin_styles,
             module="styledex.embed.transfer.cin",

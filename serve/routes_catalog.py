@@ -147,24 +147,47 @@ async def add_items(request: Request, service: ServiceDep) -> dict[str, Any]:
     ``{"paths": [...]}``), embedded with the catalog's own settings. Uploads are stored in
     ``<catalog>/uploads/<sha256><ext>``. Needs the bearer token.
 
-    An input that cannot be decoded is reported in ``failed`` (the others are still added): 201 either way.
+    An input that cannot be decoded is reported in ``failed`` while the others are still added (201). When no
+    input ends in the catalog (every one failed), the answer is 422 with the reasons in ``detail``; the failures
+    are recorded all the same, as ``styledex add`` records them (``GET /items?status=failed``).
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         paths = _parse_paths(await request.body())
-        return await run_in_threadpool(service.add_paths, paths)
+        return _added_or_422(await run_in_threadpool(service.add_paths, paths))
     if content_type == "multipart/form-data":
         async with request.form(max_files=10_000) as form:
             files = [value for key, value in form.multi_items() if key in ("files", "file")]
             uploads = [f for f in files if isinstance(f, UploadFile)]
             if not uploads or len(uploads) != len(files):
                 raise HTTPException(422, "expected one or more files in the multipart field 'files'")
-            return await run_in_threadpool(service.add_uploads, [(f.filename or "", f.file) for f in uploads])
+            result = await run_in_threadpool(service.add_uploads, [(f.filename or "", f.file) for f in uploads])
+            return _added_or_422(result)
     raise HTTPException(
         415,
         f"expected multipart/form-data (field 'files') or application/json {{\"paths\": [...]}}, got "
         f"{content_type or 'no content type'}",
     )
+
+
+_REASONS_SHOWN = 5  # failures spelled out in a 422's detail; the rest are counted
+
+
+def _added_or_422(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` ({"ids", "failed"}) when anything is in the catalog, else 422 naming why each input failed.
+
+    Names are quoted with repr(): a client's file name may hold a newline, and the detail stays one line.
+    """
+    failed = result["failed"]
+    if result["ids"] or not failed:
+        return result
+    reasons = [f"{entry['name']!r}: {entry['error']}" for entry in failed[:_REASONS_SHOWN]]
+    more = f" (and {len(failed) - _REASONS_SHOWN} more)" if len(failed) > _REASONS_SHOWN else ""
+    if len(failed) == 1:
+        detail = f"cannot add {reasons[0]}"
+    else:
+        detail = f"none of the {len(failed)} inputs could be added: {'; '.join(reasons)}{more}"
+    raise HTTPException(422, " ".join(detail.split()))
 
 
 def _parse_paths(body: bytes) -> list[str]:

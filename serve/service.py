@@ -54,8 +54,10 @@ class SerializedEmbedder(Embedder):
         batch_size: int = 8,
         device: str = "auto",
         threads: int | None = None,
+        precision: str = "auto",
     ) -> None:
-        super().__init__(spaces, image_size=image_size, batch_size=batch_size, device=device, threads=threads)
+        super().__init__(spaces, image_size=image_size, batch_size=batch_size, device=device, threads=threads,
+                         precision=precision)
         self._lock = lock
 
     def embed(self, images: Sequence[Image.Image]) -> dict[str, Any]:

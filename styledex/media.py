@@ -458,8 +458,7 @@ class _VideoSource:
         self.index: int = stream.index
         self.time_base: Fraction = stream.time_base or Fraction(1, 1_000_000)
         self.start_pts: int = stream.start_time if stream.start_time is not None else 0
-        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        self.fps: float | None = float(rate) if rate and 0 < float(rate) < 10_000 else None
+        self.fps: float | None = _frame_rate(stream)
         ctx = stream.codec_context
         self.codec: str = ctx.name if ctx is not None else "unknown"
         self.width: int = (ctx.width if ctx is not None else 0) or 0
@@ -525,6 +524,24 @@ class _VideoSource:
         self.container.close()
         if self._probe is not None:
             self._probe.close()
+
+
+def _frame_rate(stream: av.video.stream.VideoStream) -> float | None:
+    """Frames per second of ``stream``, or None when nothing plausible (0 < fps < 10000) is declared.
+
+    The average rate (frames / declared duration) is preferred: it is right for variable frame rates. But it
+    inherits a lying duration: a header claiming hours over a 20 s clip gives 0.007 fps, and the end of the
+    clip would then be placed minutes after its last frame. When it is under a quarter of the rate FFmpeg
+    estimated from the first packets' timestamps, those timestamps win.
+    """
+
+    def plausible(rate: Fraction | None) -> float | None:
+        return float(rate) if rate and 0 < float(rate) < 10_000 else None
+
+    average, base = plausible(stream.average_rate), plausible(stream.base_rate)
+    if average is not None and (base is None or average >= base / 4):
+        return average
+    return base or plausible(stream.guessed_rate)
 
 
 def _head_repr(path: Path, n: int = 12) -> str:

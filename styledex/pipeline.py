@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,10 +35,15 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """One file to ingest, with metadata from a manifest row (empty for plain files)."""
+    """One file to ingest, with metadata from a manifest row (empty for plain files).
+
+    ``error`` set: the reader already knows this entry cannot be added (a malformed manifest row, a file name
+    the catalog cannot store); it is recorded as failed with that one-line reason, without being opened.
+    """
 
     path: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 # -- reader -------------------------------------------------------------------------------------------------
@@ -47,47 +53,132 @@ def read_sources(paths: Sequence[str | os.PathLike[str]]) -> list[Source]:
     for raw in paths:
         path = Path(raw)
         if not path.exists() and not path.is_symlink():
-            raise InputError(f"no such file or folder: {raw}")
+            raise InputError(f"no such file or folder: {_printable(str(raw))}")
         if path.is_dir():
             sources += _walk_folder(path)
         elif path.suffix.lower() in MANIFEST_SUFFIXES:
             sources += read_manifest(path)
         else:
-            sources.append(Source(str(path.absolute())))
+            sources.append(_file_source(path))
     return sources
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as ``\\xNN``: safe to print and to store."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _file_source(path: Path, metadata: dict[str, Any] | None = None) -> Source:
+    """A source for one file. A name that is not valid UTF-8 (a byte name from another system's encoding)
+    fails here: the catalog keeps paths as UTF-8 text, so it could neither store nor reopen the file."""
+    absolute = str(path.absolute())
+    if _has_surrogates(absolute):
+        shown = _printable(absolute)
+        reason = f"file name is not valid UTF-8 ({_printable(path.name)}): rename the file to add it"
+        return Source(shown, metadata or {}, error=reason)
+    return Source(absolute, metadata or {})
 
 
 def _walk_folder(folder: Path) -> list[Source]:
     media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-    found = []
+    found: list[Source] = []
+    unreadable: list[Source] = []
+
+    def note(error: OSError) -> None:
+        # os.walk skips a folder it cannot list; say so instead of losing its files without a word.
+        where = Path(error.filename) if error.filename else folder
+        reason = f"cannot read folder: {error.strerror or type(error).__name__}"
+        unreadable.append(Source(_printable(str(where.absolute())), error=reason))
+
     # followlinks=False: a symlink loop cannot make the walk endless.
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=note):
         dirs.sort()
-        found += [Path(root, f) for f in sorted(files) if Path(f).suffix.lower() in media]
-    return [Source(str(p.absolute())) for p in found]
+        found += [_file_source(Path(root, f)) for f in sorted(files) if Path(f).suffix.lower() in media]
+    return found + unreadable
 
 
 def read_manifest(path: Path) -> list[Source]:
     """A .csv/.parquet with a ``path`` column (relative paths are relative to the manifest); other columns →
-    metadata (missing values dropped)."""
+    metadata (missing values dropped).
+
+    A manifest that cannot be read at all, or has no ``path`` column, raises :class:`InputError`. A bad row does
+    not: it becomes a failed source with a one-line reason (a row with more cells than the header, a row with
+    cells but no path, a path cell that is not text), and the other rows are read as usual. Rows with no cell
+    at all are skipped.
+    """
+    malformed: list[list[str]] = []
     try:
-        table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else _read_csv(path, malformed)
     except Exception as exc:  # pandas raises many types for unreadable files; all mean the same to the user
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read manifest {path}: {reason}") from None
     if "path" not in table.columns:
         raise InputError(f"manifest {path} has no 'path' column; columns are: {', '.join(map(str, table.columns))}")
+    width = len(table.columns)
     sources = []
-    for row in table.to_dict(orient="records"):
+    for number, row in enumerate(table.to_dict(orient="records"), start=1):
         value = row.pop("path")
-        if not isinstance(value, str) or not value.strip():
-            continue  # a blank row: nothing to ingest
-        file = Path(value)
-        if not file.is_absolute():
-            file = path.parent / file
         meta = {str(k): _plain(v) for k, v in row.items() if not _missing(v)}
-        sources.append(Source(str(file.absolute()), meta))
+        where = f"{path.absolute()}:row {number}"
+        if isinstance(value, str) and value.startswith(_MALFORMED):
+            cells = malformed[int(value[len(_MALFORMED) :])]
+            file = cells[list(table.columns).index("path")].strip()
+            reason = f"manifest row {number} has {len(cells)} cells, the header has {width}"
+            sources.append(Source(str(_resolve(path, file)) if file else where, error=reason))
+        elif _missing(value) or (isinstance(value, str) and not value.strip()):
+            if meta:  # cells but no path: say so (a row with no cell at all is spreadsheet residue)
+                sources.append(Source(where, meta, error=f"manifest row {number} has no path"))
+        elif not isinstance(value, str):
+            reason = f"manifest row {number}: path is not text (got {type(value).__name__} {value!r})"
+            sources.append(Source(where, meta, error=_one_line_text(reason)))
+        else:
+            sources.append(_file_source(_resolve(path, value), meta))
     return sources
+
+
+# The python CSV engine hands each row with too many cells to a callback, which returns the row to use in its
+# place: a row whose path cell is this marker + the index of the cells kept aside, so the row keeps its number.
+_MALFORMED = "\x00malformed-row:"
+
+
+def _read_csv(path: Path, malformed: list[list[str]]) -> pd.DataFrame:
+    """The CSV as a table (nullable dtypes: integer columns with blanks stay integers; missing cells → None).
+
+    The fast C parser first; only a file with malformed rows is parsed again by the python engine, which can
+    set those rows aside (into ``malformed``) instead of refusing the whole file.
+    """
+    options: dict[str, Any] = {"dtype": {"path": "string"}, "dtype_backend": "numpy_nullable"}
+    try:
+        return pd.read_csv(path, **options)
+    except pd.errors.ParserError:
+        pass
+    header = list(pd.read_csv(path, nrows=0).columns)
+
+    def keep_aside(cells: list[str]) -> list[str]:
+        malformed.append(cells)
+        row = [""] * len(header)
+        row[header.index("path") if "path" in header else 0] = f"{_MALFORMED}{len(malformed) - 1}"
+        return row
+
+    return pd.read_csv(path, engine="python", on_bad_lines=keep_aside, **options)
+
+
+def _resolve(manifest: Path, value: str) -> Path:
+    file = Path(value)
+    return (file if file.is_absolute() else manifest.parent / file).absolute()
+
+
+def _one_line_text(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _missing(value: Any) -> bool:
@@ -113,10 +204,38 @@ class Decoded:
     error: str | None = None
 
 
+class NotRegularFile(OSError):
+    """The path is a named pipe, device, socket or folder: not a file whose bytes can be hashed."""
+
+
+_FILE_TYPES = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
 def file_sha256(path: str) -> tuple[str, int]:
+    """(hex SHA-256, size in bytes) of a regular file, read in 1 MiB chunks.
+
+    Raises :class:`NotRegularFile` for anything else: a named pipe would block the open forever and a device
+    such as /dev/zero would never end. The file is opened non-blocking and checked on the open descriptor, so
+    a path swapped for a pipe between a check and the open cannot hang either.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _FILE_TYPES.get(stat.S_IFMT(mode), "not a regular file")
+            raise NotRegularFile(f"not a regular file ({kind}); expected an image or video file")
+    except BaseException:
+        os.close(fd)
+        raise
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as f:
+    with open(fd, "rb") as f:  # takes over the descriptor (O_NONBLOCK is harmless on a regular file)
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
             size += len(chunk)
@@ -144,10 +263,16 @@ def decode_source(source: Source, config: Config, known: frozenset[str] = frozen
 
     A file whose hash is in ``known`` (already in the catalog) is not decoded: ``media`` and ``error`` stay None.
     """
+    if source.error is not None:
+        return Decoded(source, error=source.error)
     try:
         sha256, size = file_sha256(source.path)
+    except NotRegularFile as exc:
+        return Decoded(source, error=str(exc))
     except OSError as exc:
         return Decoded(source, error=f"cannot read file: {exc.strerror or one_line(exc)}")
+    except ValueError as exc:  # a path open() refuses outright, e.g. with a NUL byte from a manifest cell
+        return Decoded(source, error=f"cannot read file: {' '.join(str(exc).split())}")
     if sha256 in known:
         return Decoded(source, sha256, size)
     try:
@@ -252,7 +377,9 @@ def add_sources(
                 if d.sha256 is not None and d.sha256 in seen:
                     summary.skipped.append(d.source.path)
                     continue
-                if d.sha256 is not None:
+                if d.sha256 is not None and d.error is None:
+                    # Only content that decoded counts as seen: two copies of one broken file (two empty files,
+                    # say) each get a failed record instead of the second being "skipped" as if it were added.
                     seen.add(d.sha256)
                 fresh.append(d)
             records = embed_decoded(fresh, embedder)

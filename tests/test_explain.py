@@ -136,9 +136,11 @@ def test_png_decodes_with_the_stated_size(which: str, request: pytest.FixtureReq
     json.dumps(numbers)  # JSON-ready as it is
 
 
-def test_first_row_shows_query_match_and_both_transfers(style_pair: tuple[bytes, dict]) -> None:
-    """Tile 1 is the query, tile 2 the match, tile 3 the query in the match's style, tile 4 the reverse."""
-    panel = decode(style_pair[0])
+def test_first_row_shows_query_match_and_both_transfers() -> None:
+    """Tile 1 is the query, tile 2 the match, tile 3 the query in the match's style, tile 4 the reverse (ghiasi)."""
+    png, _ = render_explanation(as_image(scene(1)), as_image(scene(2)), space_kind="style", query_label="A",
+                                match_label="B", size=VGG_SIZE, method="ghiasi")
+    panel = decode(png)
     query, match = scene(1), scene(2)
     tiles = [panel.crop(cell_box(0, column)) for column in range(COLUMNS)]
     expect_q, expect_m = (im.resize((TILE, TILE), Image.Resampling.LANCZOS) for im in (query, match))
@@ -163,7 +165,7 @@ def test_style_numbers_have_the_stated_keys_and_ranges(style_pair: tuple[bytes, 
         assert set(row) == {"layer", "mean_std_cosine", "gram_cosine"}
         assert in_range(row["mean_std_cosine"]) and in_range(row["gram_cosine"])
     assert numbers["similarity"]["space"] == "adain" and in_range(numbers["similarity"]["cosine"])
-    assert numbers["transfer"]["method"] == explain.DEFAULT_EXPLAIN_METHOD
+    assert numbers["transfer"]["method"] == explain.auto_explain_method()
     assert numbers["transfer"]["size"] == TRANSFORM_SIZE
     assert in_range(numbers["transfer"]["style_vector_cosine"])
     assert numbers["size"] == VGG_SIZE
@@ -320,7 +322,7 @@ def test_explain_method_is_selectable_and_validated(tmp_path) -> None:
     with pytest.raises(ValueError, match="method must be auto or one of"):
         explain.render_explanation(q, m, space_kind="style", method="gatys")
     _, auto = explain.render_explanation(q, m, space_kind="style", size=32)
-    assert auto["transfer"]["method"] == explain.DEFAULT_EXPLAIN_METHOD
+    assert auto["transfer"]["method"] == explain.auto_explain_method()
     for name in ("adain", "wct"):
         try:
             get_method(name)
@@ -330,3 +332,12 @@ def test_explain_method_is_selectable_and_validated(tmp_path) -> None:
         else:
             _, numbers = explain.render_explanation(q, m, space_kind="style", size=32, method=name)
             assert numbers["transfer"]["method"] == name
+
+
+def test_auto_method_is_cin_with_its_predictor_and_ghiasi_without(monkeypatch, tmp_path):
+    import styledex.embed.transfer.weights as weights_mod
+
+    assert weights_mod.shipped("cin_predictor") is not None  # the repository ships it
+    assert explain.auto_explain_method() == "cin"
+    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
+    assert explain.auto_explain_method() == "ghiasi"

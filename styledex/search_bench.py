@@ -459,6 +459,8 @@ def run_search_bench(
     if threads is not None:
         faiss.omp_set_num_threads(threads)
     rows: list[dict[str, Any]] = []
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
             runs = [(n, "clustered") for n in sizes] + ([(isotropic_items, "isotropic")] if isotropic_items else [])

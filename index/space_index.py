@@ -19,10 +19,12 @@ wrong neighbours.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -188,6 +190,12 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _faiss_reason(exc: RuntimeError) -> str:
+    """A FAISS exception's message on one line, without its "Error in <function> at <file>:<line>: " prefix."""
+    text = " ".join(str(exc).split())
+    return re.sub(r"^Error in .*? at \S+:\d+: ", "", text) or type(exc).__name__
 
 
 def _file_sha256(path: Path) -> str:
@@ -357,24 +365,34 @@ class SpaceIndex:
 
         # The file must be the one the manifest describes: os.replace puts the index first and the manifest
         # last, so a crash in between leaves a new index.faiss beside the old manifest.
-        if not index_path.is_file():
+        try:
+            handle = index_path.open("rb")
+        except FileNotFoundError:
             raise IndexMismatchError(
                 f"index {space!r}: {MANIFEST_FILE} exists but {INDEX_FILE} is missing in {directory}; rebuild it"
-            )
-        size = index_path.stat().st_size
-        if size != manifest["file_size"]:
-            raise IndexMismatchError(
-                f"index {space!r}: {INDEX_FILE} has {size} bytes but the manifest expects "
-                f"{manifest['file_size']} (interrupted save?); rebuild it"
-            )
-        digest = _file_sha256(index_path)
-        if digest != manifest["sha256"]:
-            raise IndexMismatchError(
-                f"index {space!r}: {INDEX_FILE} has sha256 {_short(digest)} but the manifest expects "
-                f"{_short(manifest['sha256'])} (interrupted save?); rebuild it"
-            )
-
-        faiss_index = faiss.read_index(str(index_path))
+            ) from None
+        # One open file for the checks and the read: a writer in another process may replace index.faiss at any
+        # moment, and an open handle keeps reading the file that was checked, never a newer one.
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != manifest["file_size"]:
+                raise IndexMismatchError(
+                    f"index {space!r}: {INDEX_FILE} has {size} bytes but the manifest expects "
+                    f"{manifest['file_size']} (interrupted save?); rebuild it"
+                )
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            if digest != manifest["sha256"]:
+                raise IndexMismatchError(
+                    f"index {space!r}: {INDEX_FILE} has sha256 {_short(digest)} but the manifest expects "
+                    f"{_short(manifest['sha256'])} (interrupted save?); rebuild it"
+                )
+            handle.seek(0)
+            try:
+                faiss_index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+            except RuntimeError as exc:  # a file FAISS cannot parse although its hash matched: written wrongly
+                raise IndexMismatchError(
+                    f"index {space!r}: FAISS cannot read {index_path} ({_faiss_reason(exc)}); rebuild it"
+                ) from None
         expected_class = (
             (faiss.IndexIVFPQ, faiss.IndexPreTransform) if manifest["index_type"] == "ivfpq" else (faiss.IndexIDMap2,)
         )
@@ -668,6 +686,9 @@ class SpaceIndex:
         the manifest last, then the directory is fsynced. A crash leaves either the old pair, or a new index
         beside the old manifest, which `open` detects (size/sha256) and refuses. revision: if given, stored
         as `self.revision` before writing.
+
+        Raises OSError (one line) when a file cannot be written, e.g. a full disk; the ``.tmp`` files are removed
+        then and the saved pair stays as it was.
         """
         if revision is not None:
             self.revision = int(revision)
@@ -681,7 +702,27 @@ class SpaceIndex:
         index_tmp = index_path.with_name(INDEX_FILE + ".tmp")
         manifest_tmp = manifest_path.with_name(MANIFEST_FILE + ".tmp")
 
-        faiss.write_index(self._index, str(index_tmp))
+        try:
+            self._write_pair(index_tmp, manifest_tmp)
+        except BaseException:
+            # Half-written temporaries only take space (a full disk stays full): remove them, keep the old pair.
+            for tmp in (index_tmp, manifest_tmp):
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+            raise
+        os.replace(index_tmp, index_path)
+        os.replace(manifest_tmp, manifest_path)
+        _fsync_dir(directory)
+
+    def _write_pair(self, index_tmp: Path, manifest_tmp: Path) -> None:
+        """Write and fsync the index to ``index_tmp`` and its manifest to ``manifest_tmp``."""
+        try:
+            faiss.write_index(self._index, str(index_tmp))
+        except RuntimeError as exc:  # FAISS reports a failed write (ENOSPC, EFBIG) as a C++ exception
+            reason = _faiss_reason(exc)
+            # "... write error in <path>: 106128 != 117760 (No space left on device)": the OS's words suffice.
+            system = re.search(r"write error in .*\(([^()]+)\)$", reason)
+            raise OSError(f"cannot write {index_tmp}: {system.group(1) if system else reason}") from None
         with index_tmp.open("rb+") as f:
             os.fsync(f.fileno())
         manifest = {
@@ -705,9 +746,6 @@ class SpaceIndex:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        os.replace(index_tmp, index_path)
-        os.replace(manifest_tmp, manifest_path)
-        _fsync_dir(directory)
 
     # ---------------------------------------------------------------- helpers
 

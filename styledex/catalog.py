@@ -9,7 +9,15 @@ Layout of a catalog directory::
 SQLite is the source of truth. Every write (a batch of items, a removal) is one transaction that also bumps
 ``revision``; an index on disk records the revision it reflects, and one that lags (a crash between the commit
 and the index save) is rebuilt from the raw vectors on open. So a crash loses at most the batch in flight and
-never leaves an index that disagrees with the rows.
+never leaves an index that disagrees with the rows. An index file only ever carries a revision that is already
+committed, so a stale file can never pass for a current one.
+
+``index_generation`` counts ``reindex`` runs: a rebuild changes the indexes but not the rows, so it leaves the
+revision alone (the files it saves stay valid for it) and bumps the generation instead, which tells every open
+catalog, in any process, to load the new indexes from disk.
+
+A write that fails (a full disk, an I/O error) raises :class:`CatalogError` with one line and leaves the rows
+as the last commit left them; a failed index save leaves the previous index file, which is rebuilt if stale.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 
 DB_NAME = "catalog.sqlite"
 SCHEMA_VERSION = 1
+GENERATION_KEY = "index_generation"  # meta key: bumped by each `reindex` (see the module docstring)
 ITEM_FRAME = -1  # the `frame` value of an item-level vector (a video's aggregate, an image's only vector)
 
 _SCHEMA = """
@@ -69,7 +78,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class CatalogError(Exception):
-    """A catalog that is missing, locked or inconsistent; str() is a one-line reason."""
+    """A catalog that is missing, locked or inconsistent, or a write that failed; str() is a one-line reason."""
 
 
 @dataclass
@@ -125,6 +134,7 @@ class Catalog:
         self.directory = directory
         self.db = connection
         self._indexes: dict[str, SpaceIndex] = {}
+        self._generations: dict[str, int] = {}  # space → the index generation its open index was loaded at
         self._lock_file: int | None = None
         # How indexes are chosen when built or rebuilt; None: the settings `reindex` stored, else the defaults.
         self.index_config: IndexConfig | None = None
@@ -183,20 +193,55 @@ class Catalog:
     def revision(self) -> int:
         return int(self.get_meta("revision") or 0)
 
-    def _bump_revision(self) -> int:
-        revision = self.revision + 1
-        self.set_meta("revision", revision)
-        return revision
+    @property
+    def index_generation(self) -> int:
+        return int(self.get_meta(GENERATION_KEY) or 0)
+
+    def _state(self) -> tuple[int, int]:
+        """(revision, index generation), read by one statement so both come from the same commit."""
+        rows = self.db.execute("SELECT key, value FROM meta WHERE key IN ('revision', ?)", (GENERATION_KEY,))
+        values = {row[0]: int(json.loads(row[1])) for row in rows}
+        return values.get("revision", 0), values.get(GENERATION_KEY, 0)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction: every statement inside sees the same commit (WAL readers never block writers).
+        Inside a transaction already (a writer's), it adds nothing."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    def _failed_write(self, what: str, exc: sqlite3.Error) -> CatalogError:
+        """Roll back the open transaction, if SQLite has not already, and describe the failure in one line."""
+        if self.db.in_transaction:
+            with suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+        return CatalogError(f"cannot {what} in catalog {self.directory}: {exc}; nothing of this write was kept")
 
     # -- locking -------------------------------------------------------------------------------------------
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[Catalog]:
-        """Hold the catalog's write lock (one writer at a time across processes); save indexes on exit."""
+        """Hold the catalog's write lock (one writer at a time across processes); save indexes on exit.
+
+        When the body fails, the indexes are still saved if possible (they hold every committed write), but a
+        failure to save them then does not hide the first error: an index left stale is rebuilt on open.
+        """
         self.acquire_lock(wait=wait)
         try:
             yield self
-        finally:
+        except BaseException:
+            with suppress(CatalogError):
+                self.save_indexes()
+            raise
+        else:
             self.save_indexes()
+        finally:
             self.release_lock()
 
     def acquire_lock(self, *, wait: bool = True) -> None:
@@ -304,8 +349,9 @@ class Catalog:
         now = time.time()
         ids: list[int] = []
         added: dict[str, tuple[list[int], list[np.ndarray]]] = {}
-        self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.db.execute("BEGIN IMMEDIATE")
+            before = self._state()
             for rec in records:
                 self.db.execute("DELETE FROM items WHERE path = ? AND status = 'failed'", (rec.path,))
                 cursor = self.db.execute(
@@ -330,56 +376,106 @@ class Catalog:
                         added.setdefault(space, ([], []))
                         added[space][0].append(item_id)
                         added[space][1].append(vecs.item)
-            revision = self._bump_revision()
+            revision = before[0] + 1
+            self.set_meta("revision", revision)
             self.db.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, an I/O error, a lock held past the timeout
+            raise self._failed_write(f"add {len(records)} item(s)", exc) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        for space, (space_ids, vectors) in added.items():
-            index = self._indexes.get(space)
-            if index is not None:
-                index.add(np.array(space_ids, dtype=np.int64), np.stack(vectors))
-                index.revision = revision
+        self._follow_write(before, revision, add=added)
         return ids
 
     def remove(self, item_ids: Sequence[int]) -> list[int]:
         """Delete items (rows and vectors) in one transaction and take them out of open indexes; ids removed."""
-        self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.db.execute("BEGIN IMMEDIATE")
+            before = self._state()
             # dict.fromkeys: an id given twice is removed (and reported) once.
             unique = list(dict.fromkeys(item_ids))
             present = [i for i in unique if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
             self.db.executemany("DELETE FROM vectors WHERE item_id = ?", [(i,) for i in present])
             self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in present])
-            revision = self._bump_revision()
+            revision = before[0] + 1
+            self.set_meta("revision", revision)
             self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failed_write(f"remove {len(item_ids)} item(s)", exc) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        for index in self._indexes.values():
-            index.remove(np.array(present, dtype=np.int64))
-            index.revision = revision
+        self._follow_write(before, revision, remove=present)
         return present
+
+    def missing_ids(self, item_ids: Sequence[int]) -> list[int]:
+        """The ids in ``item_ids`` with no row (ok or failed), ascending, each once."""
+        wanted = sorted(set(item_ids))
+        found: set[int] = set()
+        for start in range(0, len(wanted), 500):  # SQLite caps the number of bound parameters
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk))
+        return [i for i in wanted if i not in found]
+
+    def _follow_write(
+        self,
+        before: tuple[int, int],
+        revision: int,
+        *,
+        add: Mapping[str, tuple[list[int], list[np.ndarray]]] | None = None,
+        remove: Sequence[int] = (),
+    ) -> None:
+        """Bring the open indexes from state ``before`` (revision, generation) to ``revision`` after a commit.
+
+        An open index that was not current at ``before`` (read before another process wrote or reindexed) is
+        dropped instead: patched and saved, it would pass for current while missing that other write.
+        """
+        for space, index in list(self._indexes.items()):
+            if (index.revision, self._generations.get(space)) != before:
+                del self._indexes[space]
+                continue
+            if add and space in add:
+                space_ids, vectors = add[space]
+                index.add(np.array(space_ids, dtype=np.int64), np.stack(vectors))
+            if remove:
+                index.remove(np.array(remove, dtype=np.int64))
+            index.revision = revision
 
     # -- indexes -------------------------------------------------------------------------------------------
     def index_dir(self, space: str) -> Path:
         return self.directory / "index" / space
 
     def index(self, space: str, *, dim: int, fingerprint: str, metric: str = "ip") -> SpaceIndex:
-        """The open index of ``space``, loaded from disk, or rebuilt from raw vectors when missing or stale."""
-        cached = self._indexes.get(space)
-        if cached is not None and cached.revision == self.revision:
-            return cached
-        index: SpaceIndex | None = None
-        try:
-            index = SpaceIndex.open(self.index_dir(space), expected_fingerprint=fingerprint, expected_dim=dim)
-            if index.revision != self.revision:
+        """The open index of ``space``, loaded from disk, or rebuilt from raw vectors when missing or stale.
+
+        The one open before is kept while the catalog's revision and index generation are those it was opened
+        at; else the saved one is loaded if it carries the current revision, else the rows are read. The
+        revision and the rows come from one read transaction, so the index holds exactly what that revision
+        holds even while another process writes.
+        """
+        with self._snapshot():
+            revision, generation = self._state()
+            cached = self._indexes.get(space)
+            if cached is not None and cached.revision == revision and self._generations.get(space) == generation:
+                return cached
+            index: SpaceIndex | None = None
+            try:
+                index = SpaceIndex.open(self.index_dir(space), expected_fingerprint=fingerprint, expected_dim=dim)
+                if index.revision != revision:
+                    index = None
+            except (FileNotFoundError, IndexMismatchError):
                 index = None
-        except (FileNotFoundError, IndexMismatchError):
-            index = None
+            if index is None:  # the rows are read here, the (slower) FAISS build runs after the transaction
+                config = self.stored_index_config()
+                ids, vectors = self.load_vectors(space, dim)
+                build = (ids, vectors, config)
         if index is None:
-            index = self.build_index(space, dim=dim, fingerprint=fingerprint, metric=metric)
-        self._attach(index, space, dim)
+            ids, vectors, config = build
+            index = self._index_from_vectors(space, ids, vectors, fingerprint, metric, revision, config)
+        self._attach(index, space, dim, generation)
         return index
 
     def stored_index_config(self) -> IndexConfig:
@@ -396,33 +492,82 @@ class Catalog:
         self, space: str, *, dim: int, fingerprint: str, metric: str = "ip", config: IndexConfig | None = None
     ) -> SpaceIndex:
         """A new index of ``space`` from the raw vectors, of the type the policy picks (not saved, not opened)."""
-        config = config or self.stored_index_config()
-        ids, vectors = self.load_vectors(space, dim)
+        with self._snapshot():
+            revision = self.revision
+            config = config or self.stored_index_config()
+            ids, vectors = self.load_vectors(space, dim)
+        return self._index_from_vectors(space, ids, vectors, fingerprint, metric, revision, config)
+
+    def _index_from_vectors(
+        self,
+        space: str,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        fingerprint: str,
+        metric: str,
+        revision: int,
+        config: IndexConfig,
+    ) -> SpaceIndex:
+        """An index of ``vectors`` [n, dim] under ``ids`` [n], of the type ``config``'s policy picks for n, stamped
+        with ``revision`` (the one the rows were read at)."""
         choice = choose_index(
-            len(ids), dim, config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
+            len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
             flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
         )  # fmt: skip
         return SpaceIndex.from_vectors(
             self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
-            fingerprint=fingerprint, revision=self.revision, index_type=choice.index_type, index_params=choice.params,
+            fingerprint=fingerprint, revision=revision, index_type=choice.index_type, index_params=choice.params,
             policy=choice.manifest_entry(config.policy, len(ids), config.memory_budget_bytes),
         )  # fmt: skip
 
     def replace_index(self, index: SpaceIndex, *, dim: int) -> None:
-        """Save ``index`` over its space's index on disk (atomically) and use it from now on (writers only)."""
-        index.save(revision=self.revision)
-        self._attach(index, index.space, dim)
+        """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
+        it from now on. Writers only, with an index of the rows as they are now (built under the write lock).
 
-    def _attach(self, index: SpaceIndex, space: str, dim: int) -> None:
+        Other processes keep the index they have open until :meth:`finish_reindex` bumps the generation."""
+        revision, generation = self._state()
+        index.revision = revision
+        self._save(index)
+        self._attach(index, index.space, dim, generation)
+
+    def finish_reindex(self, index_config: IndexConfig) -> int:
+        """Store the settings a ``reindex`` used (later rebuilds choose with them) and bump the index generation,
+        in one transaction, so every open catalog loads the new indexes at its next search; the new generation."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            revision, generation = self._state()
+            self.set_meta("index_config", index_config.model_dump())
+            self.set_meta(GENERATION_KEY, generation + 1)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failed_write("store the reindex settings", exc) from None
+        # The indexes this catalog has open are current for the new generation unless the rows moved since.
+        for space, index in self._indexes.items():
+            if index.revision == revision and self._generations.get(space) == generation:
+                self._generations[space] = generation + 1
+        return generation + 1
+
+    def _attach(self, index: SpaceIndex, space: str, dim: int, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
         index.vector_source = lambda ids: self.vectors_by_id(space, ids, dim)
         self._indexes[space] = index
+        self._generations[space] = generation
 
     def save_indexes(self) -> None:
-        """Write every open index atomically, stamped with the current revision (writers only)."""
-        revision = self.revision
-        for index in self._indexes.values():
-            index.save(revision=revision)
+        """Write every open index that is current atomically (writers only); CatalogError (one line) if one
+        cannot be written, e.g. on a full disk. One opened before another process's write or reindex is not
+        written: it would pass for current while missing that write, or undo that reindex."""
+        state = self._state()
+        for space, index in self._indexes.items():
+            if (index.revision, self._generations.get(space)) == state:
+                self._save(index)
+
+    def _save(self, index: SpaceIndex) -> None:
+        try:
+            index.save()
+        except OSError as exc:
+            reason = exc.strerror if exc.strerror and exc.filename else str(exc)
+            raise CatalogError(f"cannot save the {index.space!r} index of catalog {self.directory}: {reason}") from None
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:

@@ -47,6 +47,11 @@ def _open_catalog(args: argparse.Namespace, config: Config) -> Catalog:
 
 
 # -- add ----------------------------------------------------------------------------------------------------
+def _one_line_path(path: str) -> str:
+    """``path`` for a one-line message: control characters (a newline in a file name) shown as escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
+
+
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
     from styledex.pipeline import InputError, add_sources, read_sources
     from styledex.search import catalog_embedder
@@ -74,7 +79,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
             f"failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} frames/s) → {directory}"
         )
         for path, error in summary.failed:
-            print(f"  failed: {path}: {error}")
+            print(f"  failed: {_one_line_path(path)}: {error}")
     return EXIT_FAILED_ITEMS if args.strict and summary.failed else 0
 
 
@@ -168,15 +173,20 @@ def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
 
 # -- remove -------------------------------------------------------------------------------------------------
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    """Remove items by id in one transaction. An unknown id is a user error (exit 2) and removes nothing: the
+    ids are checked under the write lock, so no other writer can change the answer before the removal."""
     from styledex.search import remove_items
 
     with _open_catalog(args, config) as catalog, catalog.writing():
+        missing = catalog.missing_ids(args.ids)
+        if missing:
+            shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+            raise UserError(f"no item with id(s) {shown} in catalog {catalog.directory}; nothing removed")
         removed = remove_items(catalog, args.ids)
-    missing = sorted(set(args.ids) - set(removed))
     if args.json:
-        _print_json({"removed": removed, "missing": missing})
+        _print_json({"removed": removed})
     else:
-        print(f"removed {len(removed)} item(s)" + (f"; no such id(s): {missing}" if missing else ""))
+        print(f"removed {len(removed)} item(s)")
     return 0
 
 
@@ -402,7 +412,8 @@ REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
 
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
     """Rebuild spaces' indexes from the catalog's raw vectors (no embedding) with the index policy, under the
-    write lock. Each new index is saved atomically over the old one, which stays valid until then."""
+    write lock. Each new index is saved atomically over the old one, which stays valid until then; a crash midway
+    leaves each space with its old or its new index, both holding every item."""
     import time
 
     from styledex.embed.spaces import resolve
@@ -444,8 +455,9 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
                     "build_seconds": round(time.perf_counter() - started, 2),
                     "reason": (index.policy or {}).get("reason", ""),
                 })  # fmt: skip
-            # Later rebuilds (a crash, a stale index) choose with the same settings.
-            catalog.set_meta("index_config", index_config.model_dump())
+            # Later rebuilds (a crash, a stale index) choose with the same settings, and every open catalog
+            # (a running server) loads the new indexes at its next search.
+            catalog.finish_reindex(index_config)
         finally:
             catalog.release_lock()
     if args.json:

@@ -298,12 +298,14 @@ def test_remove_takes_the_item_out_of_the_list_and_every_index(
             assert len(index) == 8 and gone not in index
     _one_line_error(cli("search", "--catalog", catalog_copy, "--id", gone, "--space", "content", "--json"))
 
-    # Unknown ids are reported, not silently dropped; a repeated id counts once.
+    # Unknown ids are an error (exit 2, one line, nothing removed); a repeated id counts once.
     run = cli("remove", 999999, "--catalog", catalog_copy)
-    assert run.rc == 0 and "removed 0 item(s)" in run.out and "999999" in run.out
+    assert run.rc == 2 and len(run.err_lines) == 1 and "999999" in run.err and "nothing removed" in run.err
     other = ids["noise"]
-    run = cli("remove", other, other, 999999, "--catalog", catalog_copy, "--json")
-    assert run.json() == {"removed": [other], "missing": [999999]}
+    run = cli("remove", other, other, 999999, "--catalog", catalog_copy)
+    assert run.rc == 2 and "999999" in run.err
+    run = cli("remove", other, other, "--catalog", catalog_copy, "--json")
+    assert run.json() == {"removed": [other]}
     assert len(cli("list", "--catalog", catalog_copy, "--json").json()) == 7
 
     # The removed file can be added again (its hash is no longer in the catalog), under a new id.

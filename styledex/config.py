@@ -54,7 +54,7 @@ class IndexConfig(_Strict):
 
     policy: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     memory_budget_mb: float = Field(2048.0, gt=0)  # per space index, MiB
-    flat_max_items: int = Field(20_000, ge=0)
+    flat_max_items: int = Field(5_000, ge=0)
     ivfpq_min_items: int = Field(200_000, ge=1)
     hnsw: dict[str, int] = {}
     ivfpq: dict[str, int] = {}

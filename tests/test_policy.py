@@ -33,13 +33,13 @@ def one_faiss_thread() -> Iterator[None]:
 
 def test_auto_policy_boundaries() -> None:
     assert choose_index(0, 2944, GB2).index_type == "flat"
-    assert choose_index(20_000, 2944, GB2).index_type == "flat"
-    mid = choose_index(20_001, 2944, GB2)
+    assert choose_index(5_000, 2944, GB2).index_type == "flat"
+    mid = choose_index(5_001, 2944, GB2)
     assert mid.index_type == "hnsw" and mid.params["sq8"] == 0
     # 180k float32 vectors of 2944 dims plus the graph (2.17 GB) do not fit 2 GiB: 8-bit storage does.
     assert choose_index(180_000, 2944, GB2).params == {"sq8": 1}
     # Below the flat threshold but over budget: not flat.
-    assert choose_index(10_000, 2944, 10 * 2**20).index_type != "flat"
+    assert choose_index(4_000, 2944, 10 * 2**20).index_type != "flat"
     big = choose_index(200_000, 2944, GB2)
     assert big.index_type == "ivfpq" and "200000 >= 200000" in big.reason
     # Thresholds come from the caller (the config).

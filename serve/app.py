@@ -13,11 +13,15 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from styledex import __version__
 from styledex.catalog import CatalogError
@@ -25,11 +29,13 @@ from styledex.config import Config, load_config
 
 from . import routes_catalog, routes_explain, routes_search
 from .metrics import Metrics, MetricsMiddleware
+from .schemas import Error
 from .service import Service
 from .uploads import DEFAULT_MAX_UPLOAD_BYTES, BodyLimitMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("styledex.serve")
+ROUTERS = (routes_catalog.router, routes_search.router, routes_explain.router)
 
 
 class _FromEnv(enum.Enum):
@@ -76,9 +82,9 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     _add_error_handlers(app)
-    app.include_router(routes_catalog.router)
-    app.include_router(routes_search.router)
-    app.include_router(routes_explain.router)
+    _document_one_line_422(app)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
@@ -104,15 +110,65 @@ def create_app(
     return app
 
 
+def _document_one_line_422(app: FastAPI) -> None:
+    """Make /openapi.json say what a 422 carries here: ``{"detail": "one line"}`` (the handler below), not
+    FastAPI's default list of validation errors, which schema-driven clients would otherwise expect."""
+    generate = app.openapi
+    error_ref = {"$ref": "#/components/schemas/Error"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # FastAPI's own, cached on app.openapi_schema: patched in place, once
+        default_ref = "#/components/schemas/HTTPValidationError"
+        for operation in (op for ops in schema.get("paths", {}).values() for op in ops.values()):
+            content = operation.get("responses", {}).get("422", {}).get("content", {})
+            for body in content.values():
+                if body.get("schema", {}).get("$ref") == default_ref:
+                    body["schema"] = dict(error_ref)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("Error", Error.model_json_schema())
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    """Every method some route answers at ``path``, for a 405's Allow header ("GET, HEAD, POST").
+
+    The routers are included without a prefix, so their routes' own patterns are the app's.
+    """
+    routes = [*app.routes, *(r for router in ROUTERS for r in router.routes)]
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         # One line, like every other error: "k: Input should be less than or equal to 1000".
         parts = []
         for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body", "header"))
+            loc = tuple(error.get("loc", ()))
+            if loc and loc[0] in ("query", "path", "body", "header", "cookie"):  # where it came, not what
+                loc = loc[1:]  # (a field may itself be called "query", as GET /explain's is)
+            where = ".".join(str(p) for p in loc)
             parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the one route it matched; /items has two (GET, POST).
+            allowed = _allowed_methods(request.app, request.scope["path"])
+            if allowed:  # else a mount (static files) refused: its own answer stands
+                exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(CatalogError)
     async def catalog_conflict(_: Request, exc: CatalogError) -> JSONResponse:

@@ -14,11 +14,13 @@ from starlette.datastructures import UploadFile
 
 from styledex.search import describe_spaces
 
-from .schemas import Added, AddPaths, Error, Health, Item, ItemPage
+from .schemas import MALFORMED_MULTIPART, Added, AddPaths, Error, Health, Item, ItemPage
 from .service import Service
 
 router = APIRouter()
-ItemId = Annotated[int, Path(description="catalog item id")]
+# Ids are SQLite rowids: 1 .. 2**63 - 1. A larger number cannot even be looked up (sqlite3 OverflowError).
+MAX_ITEM_ID = 2**63 - 1
+ItemId = Annotated[int, Path(ge=1, le=MAX_ITEM_ID, description="catalog item id", examples=[1])]
 
 _bearer = HTTPBearer(auto_error=False, description="the token the server was started with ($STYLEDEX_TOKEN)")
 
@@ -65,7 +67,7 @@ def spaces(service: ServiceDep) -> list[dict[str, Any]]:
 @router.get("/items", response_model=None, responses={200: {"model": ItemPage}}, tags=["catalog"])
 def list_items(
     service: ServiceDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ITEM_ID)] = 0,  # SQLite takes 64-bit integers
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     kind: Annotated[str | None, Query(pattern="^(image|video)?$", description="image or video")] = None,
     status: Annotated[str, Query(pattern="^(ok|failed|all)$", description="ok (default), failed or all")] = "ok",
@@ -137,6 +139,7 @@ _ADD_BODY = {
         413: {"model": Error},
         415: {"model": Error},
         422: {"model": Error},
+        **MALFORMED_MULTIPART,
         **_WRITE_ERRORS,
     },
     openapi_extra=_ADD_BODY,

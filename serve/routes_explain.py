@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from .routes_catalog import ServiceDep
+from .routes_catalog import MAX_ITEM_ID, ServiceDep
 from .routes_search import SPACE_HELP
-from .schemas import Error
+from .schemas import CATALOG_EMPTY, MALFORMED_MULTIPART, Error
 from .service import Service, mix_kind
 
 router = APIRouter(tags=["explain"])
@@ -22,12 +22,15 @@ router = APIRouter(tags=["explain"])
 Format = Literal["png", "json"]
 FORMAT_HELP = "png: the panel (default); json: the numbers behind it"
 ExplainMethod = Literal["auto", "ghiasi", "adain", "wct", "cin"]
-METHOD_HELP = "transfer method of the cross-renderings; auto = the fastest whose quality holds (ghiasi)"
+METHOD_HELP = ("transfer method of the cross-renderings; auto = the fastest whose quality holds (cin through its "
+               "style predictor; ghiasi when the predictor is not shipped)")
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}, "application/json": {}}},
     404: {"model": Error},
     422: {"model": Error},
     501: {"model": Error, "description": "the explanation renderer is not installed"},
+    504: {"model": Error, "description": "the rendering took longer than serve.explain_timeout_s"},
+    **CATALOG_EMPTY,
 }
 
 
@@ -48,8 +51,8 @@ def _item_media(service: Service, item_id: int) -> tuple[dict[str, Any], Any]:
 @router.get("/explain", response_class=Response, responses=_RESPONSES)
 def explain(
     service: ServiceDep,
-    query: Annotated[int, Query(description="query item id")],
-    match: Annotated[int, Query(description="matched item id")],
+    query: Annotated[int, Query(ge=1, le=MAX_ITEM_ID, description="query item id", examples=[1])],
+    match: Annotated[int, Query(ge=1, le=MAX_ITEM_ID, description="matched item id", examples=[2])],
     space: Annotated[str, Query(description=SPACE_HELP)] = "style",
     format: Annotated[Format, Query(description=FORMAT_HELP)] = "png",
     method: Annotated[ExplainMethod, Query(description=METHOD_HELP)] = "auto",
@@ -67,11 +70,13 @@ def explain(
     return _respond(*cached, format)
 
 
-@router.post("/explain", response_class=Response, responses={**_RESPONSES, 413: {"model": Error}})
+@router.post(
+    "/explain", response_class=Response, responses={**_RESPONSES, 413: {"model": Error}, **MALFORMED_MULTIPART}
+)
 def explain_upload(
     service: ServiceDep,
     file: Annotated[UploadFile, File(description="the query: an image or a video")],
-    match: Annotated[int, Form(description="matched item id")],
+    match: Annotated[int, Form(ge=1, le=MAX_ITEM_ID, description="matched item id")],
     space: Annotated[str, Form(description=SPACE_HELP)] = "style",
     format: Annotated[Format, Form(description=FORMAT_HELP)] = "png",
     method: Annotated[ExplainMethod, Form(description=METHOD_HELP)] = "auto",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from styledex.search import ItemFilter
 
 from .routes_catalog import ItemId, ServiceDep
-from .schemas import Error, Results
+from .schemas import CATALOG_EMPTY, MALFORMED_MULTIPART, Error, Results
 
 router = APIRouter(tags=["search"])
 
@@ -24,7 +24,7 @@ SPACE_HELP = "space name, alias (style, content) or weighted mix such as style:0
 K_HELP = "results wanted, 1..1000 (default: the config's search.k, 10)"
 KIND_HELP = "keep only images or only videos"
 WHERE_HELP = "metadata equality key:value; repeat for several (all must hold)"
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Error}, 422: {"model": Error}}
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Error}, 422: {"model": Error}, **CATALOG_EMPTY}
 
 
 def _filter(kind: str | None, where: list[str]) -> ItemFilter:
@@ -49,7 +49,11 @@ def similar(
     return {"results": results}
 
 
-@router.post("/search", response_model=None, responses={200: {"model": Results}, **_ERRORS, 413: {"model": Error}})
+@router.post(
+    "/search",
+    response_model=None,
+    responses={200: {"model": Results}, **_ERRORS, 413: {"model": Error}, **MALFORMED_MULTIPART},
+)
 def search(
     service: ServiceDep,
     file: Annotated[UploadFile, File(description="an image or a video; searched, not added")],

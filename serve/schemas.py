@@ -79,3 +79,14 @@ class AddPaths(BaseModel):
 
 class Error(BaseModel):
     detail: str
+
+
+# Searches need a catalog with embedding settings that this install can reproduce; a writer in another process
+# does not block them.
+CATALOG_EMPTY: dict[int | str, dict[str, Any]] = {
+    409: {"model": Error, "description": "nothing was ever added, or it was embedded with other weights"}
+}
+# A multipart body that cannot be parsed at all (Starlette answers it before any route code runs).
+MALFORMED_MULTIPART: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "malformed multipart body"}
+}

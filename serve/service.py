@@ -280,7 +280,9 @@ class Service:
         except TransferError as exc:  # a method whose weights are not shipped (or that refuses this input)
             raise HTTPException(422, str(exc)) from None
         except concurrent.futures.TimeoutError:
-            # The render thread cannot be stopped; it finishes in the background and its result is dropped.
+            # A render still queued behind others is dropped; a running one cannot be stopped: it finishes in
+            # the background and its result is lost.
+            future.cancel()
             detail = f"the explanation took longer than {timeout:g} s (serve.explain_timeout_s)"
             raise HTTPException(504, detail) from None
 

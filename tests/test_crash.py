@@ -297,7 +297,9 @@ def test_sigkill_during_add_then_resume(image_folder: Path, crash_config: Path, 
         outcome = kill_during(_add(crash_config, folder, catalog_dir), db, delay, after=after, after_every=0.01)
         assert outcome.killed, f"add finished {outcome.ran_s:.1f} s after opening, before the kill"
         survived = len(check_consistent(catalog_dir))
-        assert survived < 8 and (after_items is None or survived >= after_items)
+        # The kill may land after the last batch's commit (inside the final index save): all 8 then survive, and
+        # the rerun must still find nothing to add; what must hold is consistency and no lost commit.
+        assert survived <= 8 and (after_items is None or survived >= after_items)
         _resume_add(crash_config, folder, catalog_dir, survived)
 
 

@@ -13,6 +13,9 @@ Metrics, per space, each query ranked against the whole grid + video pool (the q
 
 from __future__ import annotations
 
+import hashlib
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces
+from styledex.eval_index import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
 
 
@@ -33,31 +37,67 @@ def precision_and_ap(scores: np.ndarray, relevant: np.ndarray, k: int = 5) -> tu
     scores [n] (higher better), relevant [n] bool.
     """
     order = np.argsort(-scores, kind="stable")
-    hits = relevant[order]
-    p_at_k = float(hits[:k].sum() / min(k, hits.sum())) if hits.any() else 0.0
-    if not hits.any():
-        return p_at_k, 0.0
+    return ranked_precision_and_ap(relevant[order], int(relevant.sum()), k)
+
+
+def ranked_precision_and_ap(hits: np.ndarray, relevant_total: int, k: int = 5) -> tuple[float, float]:
+    """P@k and average precision of a ranking given as ``hits`` [m] bool, best first, possibly truncated.
+
+    relevant_total: how many relevant items exist (those missing from a truncated ranking count as never found:
+    they add nothing to AP's sum but stay in its denominator). P@k divides by min(k, relevant_total).
+    """
+    if relevant_total <= 0:
+        return 0.0, 0.0
+    p_at_k = float(hits[:k].sum() / min(k, relevant_total))
     ranks = np.flatnonzero(hits) + 1
-    ap = float(np.mean(np.arange(1, len(ranks) + 1) / ranks))
+    ap = float(np.sum(np.arange(1, len(ranks) + 1) / ranks) / relevant_total)
     return p_at_k, ap
 
 
-def top1_same_label(vectors: np.ndarray, labels: np.ndarray, ignore: str = "artist:unknown") -> float:
-    """Fraction of queries (labels with ≥ 2 members, not ``ignore``) whose nearest other item shares the label."""
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
+def top1_same_label(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    ignore: str = "artist:unknown",
+    rankings: list[np.ndarray] | None = None,
+) -> float:
+    """Fraction of queries (labels with ≥ 2 members, not ``ignore``) whose nearest other item shares the label.
+
+    rankings: per row, the other rows an index returned, best first (an empty one is a miss); None: exact.
+    """
     values, counts = np.unique(labels, return_counts=True)
     eligible = {v for v, c in zip(values, counts, strict=True) if c >= 2 and v != ignore}
     queries = [i for i, label in enumerate(labels) if label in eligible]
-    return float(np.mean([labels[int(np.argmax(sims[q]))] == labels[q] for q in queries])) if queries else 0.0
+    if not queries:
+        return 0.0
+    if rankings is None:
+        sims = vectors @ vectors.T
+        np.fill_diagonal(sims, -np.inf)
+        nearest = {q: int(np.argmax(sims[q])) for q in queries}
+    else:
+        nearest = {q: int(rankings[q][0]) if len(rankings[q]) else -1 for q in queries}
+    return float(np.mean([nearest[q] >= 0 and labels[nearest[q]] == labels[q] for q in queries]))
 
 
 def _labels(items: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([str(item["metadata"].get(key, "")) for item in items])
 
 
-def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Build (or reuse) the benchmark and its catalog, then score every space. Returns a JSON-ready report."""
+def run_eval(
+    config: Config,
+    *,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    index: str | None = None,
+    distractors: int = 100_000,
+    depth: int = 100,
+) -> dict[str, Any]:
+    """Build (or reuse) the benchmark and its catalog, then score every space. Returns a JSON-ready report.
+
+    index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq") returns when it holds the
+    benchmark plus ``distractors`` fitted vectors, each query asking for its ``depth`` nearest
+    (`styledex.eval_index`); each space's row then gets an "index" entry with those metrics and the index's
+    parameters, size and build time.
+    """
     started = time.perf_counter()
     bench = build_benchmark(cache_dir, progress=progress)
     embedder = Embedder(
@@ -68,7 +108,9 @@ def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = 
         threads=config.embed.threads,
         precision=config.embed.precision,
     )
-    fingerprint = "-".join(sorted(embedder.fingerprints().values()))[:16]
+    # Every space's name and weights digest: a space added or retrained gets a new catalog, never a partial one.
+    spaces_key = ",".join(f"{name}:{fp}" for name, fp in sorted(embedder.fingerprints().items()))
+    fingerprint = hashlib.sha256(spaces_key.encode()).hexdigest()[:16]
     catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}"
     with Catalog.open(catalog_dir, create=True) as catalog:
         with catalog.writing():
@@ -83,26 +125,54 @@ def run_eval(config: Config, *, cache_dir: Path | None = None, progress: bool = 
             spec = SPACES[name]
             ids, vectors = catalog.load_vectors(name, spec.dim)
             by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
-            row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim}
-            for subset, wanted in (("image", ("grid",)), ("video", ("video",))):
-                pool = [it for it, g in zip(items, groups, strict=True) if g in ("grid", "video")]
-                matrix = np.stack([by_id[it["id"]] for it in pool])
-                content, style = _labels(pool, "content"), _labels(pool, "style")
-                in_subset = np.isin(_labels(pool, "group"), wanted)
-                for question, same, other in (("style", style, content), ("content", content, style)):
-                    metrics = retrieval_metrics(matrix, same, other, in_subset)
-                    row[f"{subset}_{question}_p5"] = metrics[0]
-                    row[f"{subset}_{question}_map"] = metrics[1]
-            museum = [it for it, g in zip(items, groups, strict=True) if g == "museum"]
-            matrix = np.stack([by_id[it["id"]] for it in museum])
-            row["museum_artist_top1"] = top1_same_label(matrix, _labels(museum, "style"))
+            matrix = np.stack([by_id[it["id"]] for it in items])
+            row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **_score(matrix, items, groups)}
+            if index is not None:
+                if progress:
+                    print(f"{name}: building {index} with {distractors} distractors", file=sys.stderr)
+                with tempfile.TemporaryDirectory() as tmp:
+                    ranked = index_rankings(
+                        matrix, space=name, metric=spec.metric, index_type=index, directory=Path(tmp),
+                        distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
+                        overrides=config.index.overrides(),
+                    )  # fmt: skip
+                row["index"] = ranked.summary() | _score(matrix, items, groups, ranked.rankings)
             report["spaces"][name] = row
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
 
+def _score(
+    matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, rankings: list[np.ndarray] | None = None
+) -> dict[str, float]:
+    """The metrics of one space: matrix [n, dim] = the vectors of ``items`` in order; rankings as in
+    `retrieval_metrics` over all n items (None: exact)."""
+    out: dict[str, float] = {}
+    pool = np.flatnonzero(np.isin(groups, ("grid", "video")))
+    pool_items = [items[i] for i in pool]
+    pool_rankings = None if rankings is None else restrict(rankings, pool)
+    content, style = _labels(pool_items, "content"), _labels(pool_items, "style")
+    pool_groups = groups[pool]
+    for subset, wanted in (("image", ("grid",)), ("video", ("video",))):
+        in_subset = np.isin(pool_groups, wanted)
+        for question, same, other in (("style", style, content), ("content", content, style)):
+            p5, ap = retrieval_metrics(matrix[pool], same, other, in_subset, rankings=pool_rankings)
+            out[f"{subset}_{question}_p5"], out[f"{subset}_{question}_map"] = p5, ap
+    museum = np.flatnonzero(groups == "museum")
+    museum_rankings = None if rankings is None else restrict(rankings, museum)
+    out["museum_artist_top1"] = top1_same_label(
+        matrix[museum], _labels([items[i] for i in museum], "style"), rankings=museum_rankings
+    )
+    return out
+
+
 def retrieval_metrics(
-    vectors: np.ndarray, same: np.ndarray, other: np.ndarray, queries: np.ndarray, k: int = 5
+    vectors: np.ndarray,
+    same: np.ndarray,
+    other: np.ndarray,
+    queries: np.ndarray,
+    k: int = 5,
+    rankings: list[np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """Mean (P@k, mAP) over the query rows ``queries`` [n] bool, each ranked against all rows (itself excluded).
 
@@ -111,15 +181,21 @@ def retrieval_metrics(
     neither hits nor misses: they are left out of the ranking, as "junk" images are in the Oxford/Paris retrieval
     protocol; counting them as misses would cap video P@5 below 1 for a perfect space. P@k divides by
     min(k, number of relevant items). Queries with no relevant item are skipped.
+    rankings: per row, the row numbers an index returned for it, best first (possibly truncated: relevant rows
+    missing from it count as not found); None ranks by the exact inner products of ``vectors``.
     """
-    sims = vectors @ vectors.T
+    sims = vectors @ vectors.T if rankings is None else None
     p_values, ap_values = [], []
     for q in np.flatnonzero(queries):
-        mask = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
+        keep = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
         relevant = (same == same[q]) & (other != other[q])
-        if not relevant[mask].any():
+        if not relevant[keep].any():
             continue
-        p, ap = precision_and_ap(sims[q][mask], relevant[mask], k)
+        if sims is not None:
+            p, ap = precision_and_ap(sims[q][keep], relevant[keep], k)
+        else:
+            ranked = rankings[q][keep[rankings[q]]]
+            p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant[keep].sum()), k)
         p_values.append(p)
         ap_values.append(ap)
     return (float(np.mean(p_values)), float(np.mean(ap_values))) if p_values else (0.0, 0.0)
@@ -141,9 +217,34 @@ def format_table(report: dict[str, Any]) -> str:
             f"| {row['video_style_map']:.3f} | {row['video_content_p5']:.3f} | {row['video_content_map']:.3f} "
             f"| {row['museum_artist_top1']:.3f} |"
         )
+    indexed = {name: row["index"] for name, row in report["spaces"].items() if "index" in row}
+    if indexed:
+        lines += ["", _index_table(report["spaces"], indexed)]
     counts = report["counts"]
     lines.append(
         f"\n{counts['grid']} grid images, {counts['video']} video clips, {counts['museum']} paintings; "
         f"{report['seconds']} s"
     )
+    return "\n".join(lines)
+
+
+def _index_table(spaces: dict[str, Any], indexed: dict[str, dict[str, Any]]) -> str:
+    """Exact → index P@5 per space, with the index's settings and size; the drop counts the question the space
+    answers (style P@5 for a style space, content P@5 for the content space)."""
+    keys = ("image_style_p5", "image_content_p5", "video_style_p5", "video_content_p5", "museum_artist_top1")
+    lines = [
+        "| space | index | items + distractors | params | B/item | build (s) | image style P@5 | image content P@5 "
+        "| video style P@5 | video content P@5 | museum top-1 | largest drop in its own P@5 |",
+        "|" + "---|" * 12,
+    ]
+    for name, ix in indexed.items():
+        exact = spaces[name]
+        params = ", ".join(f"{k} {v}" for k, v in ix["params"].items())
+        cells = " | ".join(f"{exact[k]:.3f} → {ix[k]:.3f}" for k in keys)
+        question = "style" if exact["kind"] == "style" else "content"
+        drop = max(exact[f"{subset}_{question}_p5"] - ix[f"{subset}_{question}_p5"] for subset in ("image", "video"))
+        lines.append(
+            f"| {name} | {ix['index']} | {ix['items']} + {ix['distractors']} | {params} | {ix['bytes_per_item']:.0f} "
+            f"| {ix['build_seconds']} | {cells} | {drop:.3f} |"
+        )
     return "\n".join(lines)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from styledex.evaluate import precision_and_ap, retrieval_metrics, top1_same_label
+from styledex.eval_index import fitted_distractors, index_rankings, restrict
+from styledex.evaluate import precision_and_ap, ranked_precision_and_ap, retrieval_metrics, top1_same_label
 
 
 def test_precision_and_ap_known_ranking() -> None:
@@ -57,3 +58,65 @@ def test_top1_same_label_skips_singletons_and_unknown() -> None:
     labels = np.array(["artist:a", "artist:a", "artist:b", "artist:unknown", "artist:unknown"])
     # queries: items 0 and 1 (artist a); both find each other
     assert top1_same_label(vectors, labels) == 1.0
+
+
+def test_truncated_ranking_counts_missing_relevant_as_not_found() -> None:
+    hits = np.array([True, False, True])  # the index returned 3 items; a 4th relevant item was never returned
+    p, ap = ranked_precision_and_ap(hits, relevant_total=3, k=5)
+    assert p == pytest.approx(2 / 3)
+    assert ap == pytest.approx((1 / 1 + 2 / 3) / 3)
+
+
+def test_given_rankings_reproduce_exact_metrics() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((30, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    content = np.array([f"c{i % 5}" for i in range(30)])
+    style = np.array([f"s{i % 3}" for i in range(30)])
+    queries = np.arange(30) % 2 == 0
+    sims = vectors @ vectors.T
+    rankings = [np.array([j for j in np.argsort(-sims[q], kind="stable") if j != q]) for q in range(30)]
+    for same, other in ((content, style), (style, content)):
+        exact = retrieval_metrics(vectors, same, other, queries)
+        assert retrieval_metrics(vectors, same, other, queries, rankings=rankings) == pytest.approx(exact)
+    assert top1_same_label(vectors, style, rankings=rankings) == top1_same_label(vectors, style)
+
+
+def test_fitted_distractors_lie_where_the_sample_lies() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((10, 16)).astype(np.float32) + 3.0
+    vectors = base / np.linalg.norm(base, axis=1, keepdims=True)
+    extra = fitted_distractors(vectors, 20_000, seed=0)
+    assert extra.shape == (20_000, 16) and extra.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(extra, axis=1), 1.0, atol=1e-5)
+    # mean + combinations of the centred rows, then scaled: inside span(mean, centred rows), a 10-d subspace of 16-d
+    span = np.linalg.qr(np.vstack([vectors.mean(0), vectors - vectors.mean(0)]).T)[0][:, :10]
+    outside = extra - (extra @ span) @ span.T
+    assert np.abs(outside).max() < 1e-4
+    # and around the sample's mean direction, with the sample's spread along it
+    cos = (extra @ vectors.mean(0)) / np.linalg.norm(vectors.mean(0))
+    sample_cos = (vectors @ vectors.mean(0)) / np.linalg.norm(vectors.mean(0))
+    assert abs(np.median(cos) - np.median(sample_cos)) < 0.02
+
+
+def test_restrict_maps_rows_to_subset_positions() -> None:
+    rankings = [np.array([3, 1, 2]), np.array([0, 2, 3]), np.array([1, 0]), np.array([2, 0, 1])]
+    out = restrict(rankings, np.array([0, 2, 3]))
+    assert [r.tolist() for r in out] == [[2, 1], [0], [1, 0]]
+
+
+def test_flat_index_rankings_equal_exact_prefix(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((50, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ranked = index_rankings(
+        vectors, space="adain", metric="ip", index_type="flat", directory=tmp_path, distractors=500, depth=40
+    )
+    assert ranked.index_type == "flat" and ranked.items == 50 and ranked.distractors == 500
+    sims = vectors @ vectors.T
+    for q, ranking in enumerate(ranked.rankings):
+        assert q not in ranking and len(ranking) <= 40
+        exact = [j for j in np.argsort(-sims[q], kind="stable") if j != q]
+        assert ranking.tolist() == exact[: len(ranking)]
+    # with 500 fitted distractors, some of the 40 slots go to them: rankings are truncated, not padded
+    assert min(len(r) for r in ranked.rankings) < 40

@@ -1,0 +1,136 @@
+"""``styledex eval --index TYPE``: the benchmark's rankings as an approximate index returns them, among distractors.
+
+Exact evaluation ranks the benchmark's few hundred items by brute force. An approximate index (hnsw, ivfpq) only
+loses quality when it has to find those items among many others, so here every space's index holds the
+benchmark's items plus ``distractors`` vectors, built with the parameters the index policy picks for that many
+items, and each benchmark item queries it for its ``depth`` nearest; distractors are dropped from the answer and the
+benchmark items left, in the index's order, are the ranking that the metrics score.
+
+Distractors are drawn from a Gaussian with the benchmark vectors' own mean and sample covariance (each a random
+combination of the centred benchmark vectors, plus the mean), then L2-normalized: they lie where the real items lie
+and have their spread, so they compete for the index's candidate slots and its coarse lists as a larger real
+catalog would, without the labels that only the benchmark has. The same ranking with exact search over items +
+distractors equals the exact benchmark ranking, so the difference in P@5 is the index's loss alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from styledex.index import SpaceIndex
+from styledex.index.policy import choose_index
+
+
+def fitted_distractors(vectors: np.ndarray, count: int, *, seed: int = 0, chunk: int = 8192) -> np.ndarray:
+    """``count`` unit rows [count, dim] float32 from N(mean, sample covariance) of ``vectors`` [n, dim], n ≥ 2.
+
+    Row = mean + a·(vectors − mean)/√(n − 1) with a ~ N(0, I_n): exactly the sample covariance, without forming the
+    dim × dim matrix; then each row is L2-normalized like every embedding.
+    """
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"expected at least 2 vectors of shape (n, dim), got {x.shape}")
+    mean = x.mean(axis=0)
+    centred = (x - mean) / np.float32(np.sqrt(x.shape[0] - 1))
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, x.shape[1]), dtype=np.float32)
+    for start in range(0, count, chunk):
+        stop = min(count, start + chunk)
+        block = rng.standard_normal((stop - start, x.shape[0]), dtype=np.float32) @ centred
+        block += mean
+        block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), np.float32(1e-12))
+        out[start:stop] = block
+    return out
+
+
+@dataclass(frozen=True)
+class IndexRankings:
+    """Per benchmark item (row order of the vectors given), the other benchmark rows the index returned, best first.
+
+    rankings[i]: int64 row numbers, the query row itself excluded, at most ``depth`` − (distractors returned) long.
+    """
+
+    rankings: list[np.ndarray]
+    index_type: str
+    params: dict[str, int]
+    reason: str
+    items: int
+    distractors: int
+    depth: int
+    build_seconds: float
+    bytes_per_item: float
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready description of the index (everything but the rankings)."""
+        return {
+            "index": self.index_type, "params": self.params, "policy": self.reason, "items": self.items,
+            "distractors": self.distractors, "depth": self.depth, "build_seconds": self.build_seconds,
+            "bytes_per_item": self.bytes_per_item,
+        }  # fmt: skip
+
+
+def index_rankings(
+    vectors: np.ndarray,
+    *,
+    space: str,
+    metric: str,
+    index_type: str,
+    directory: Path,
+    distractors: int = 100_000,
+    depth: int = 100,
+    memory_budget_bytes: float = 2048 * 2**20,
+    overrides: Mapping[str, Mapping[str, int]] | None = None,
+    seed: int = 0,
+) -> IndexRankings:
+    """Rank every row of ``vectors`` [n, dim] (unit rows) against the others through a ``index_type`` index.
+
+    The index holds ids 0..n−1 (the rows) and n..n+distractors−1 (`fitted_distractors`), with the policy's
+    parameters for n + distractors items of this dim under ``memory_budget_bytes`` (config overrides applied);
+    ivfpq re-ranks its candidates with the exact vectors as a catalog's index does. ``directory`` receives the
+    saved index file (its size gives bytes per item). Each row asks for its ``depth`` nearest.
+    """
+    real = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = real.shape[0]
+    extra = fitted_distractors(real, distractors, seed=seed) if distractors else real[:0]
+    everything = np.concatenate([real, extra])
+    total = everything.shape[0]
+    choice = choose_index(total, real.shape[1], memory_budget_bytes, policy=index_type, overrides=overrides)
+    started = time.perf_counter()
+    index = SpaceIndex.from_vectors(
+        directory, np.arange(total, dtype=np.int64), everything, space=space, metric=metric,  # type: ignore[arg-type]
+        fingerprint="eval", index_type=choice.index_type, index_params=choice.params,
+        policy=choice.manifest_entry(f"eval:{index_type}", total, int(memory_budget_bytes)),
+    )  # fmt: skip
+    build_seconds = time.perf_counter() - started
+    index.save()
+    size = (index.directory / "index.faiss").stat().st_size
+    index.vector_source = lambda ids: everything[np.asarray(ids, dtype=np.int64)]
+    rankings: list[np.ndarray] = []
+    for row in range(n):
+        found = index.search(real[row : row + 1], depth, exclude=[{row}])[0]
+        rankings.append(np.array([i for i, _ in found if i < n], dtype=np.int64))
+    return IndexRankings(
+        rankings=rankings, index_type=choice.index_type, params=index.index_params, reason=choice.reason, items=n,
+        distractors=int(distractors), depth=depth, build_seconds=round(build_seconds, 1),
+        bytes_per_item=round(size / total, 1),
+    )  # fmt: skip
+
+
+def restrict(rankings: list[np.ndarray], members: np.ndarray) -> list[np.ndarray]:
+    """Rankings over a subset: ``members`` [m] row numbers (ascending) → per member, its ranking in subset positions.
+
+    Rows outside the subset are dropped; the order of what remains is kept.
+    """
+    position = np.full(len(rankings), -1, dtype=np.int64)
+    position[members] = np.arange(len(members))
+    out = []
+    for row in members:
+        mapped = position[rankings[row]]
+        out.append(mapped[mapped >= 0])
+    return out

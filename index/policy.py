@@ -9,7 +9,8 @@ The rules (thresholds measured with ``styledex bench --part search``; see the RE
   budget, else ``hnsw`` with 8-bit scalar-quantized storage (``sq8=1``: a quarter of the vector bytes) if that fits.
 - ``ivfpq`` otherwise: from ``ivfpq_min_items`` on, or whenever neither HNSW fits. ``nlist`` ≈ 4·√count, clipped so
   every list averages 32+ vectors; ``m`` (bytes per PQ code) is the largest divisor of ``dim`` with sub-vectors of
-  at least 8 dimensions whose estimated bytes per item fit the budget.
+  at least 8 dimensions (2 for ``predictor``, 3 for ``cin``: ``PQ_SUBVECTOR_DIMS``) whose estimated bytes per item
+  fit the budget.
 
 Estimated bytes per item (what the index file holds; `bytes_per_item` in the bench is the measured file size/count):
 flat 4·dim + 8 (the id map); hnsw 4·dim (sq8: dim) + 8·m (two layer-0 links of 4 bytes per unit of degree) + 24;
@@ -33,6 +34,11 @@ DEFAULT_IVFPQ_MIN_ITEMS = 200_000
 # Fewer vectors than this cannot train ivfpq's 256-centroid PQ codebooks (nbits 8): a forced ivfpq falls back to flat.
 IVFPQ_MIN_TRAIN = 256
 _MIN_SUBVECTOR_DIMS = 8
+# Finer PQ sub-vectors for spaces whose variance is spread over all their dimensions, measured with `styledex eval
+# --index ivfpq` (the 320 benchmark items among 100k fitted distractors, P@5 of an exact search at the same depth
+# minus the index's): predictor (100-d) lost 0.17 video style P@5 at 10-d sub-vectors, 0.03 at 4-d, 0.006 at 2-d;
+# cin (990-d) lost 0.03 at 9-d and 6-d, 0.012 at 3-d; adain, gram and content lost nothing at 8-d.
+PQ_SUBVECTOR_DIMS: dict[str, int] = {"predictor": 2, "cin": 3}
 _MIN_PER_LIST = 32
 
 
@@ -72,20 +78,23 @@ def ivfpq_nprobe(nlist: int) -> int:
     return int(min(nlist, max(16, min(256, nlist // 8))))
 
 
-def ivfpq_m_choices(dim: int) -> list[int]:
-    """Allowed PQ sub-quantizer counts for `dim`, largest first: divisors of dim with sub-vectors of 8+ dims
-    (finer ones cost bytes for little recall); just [1] when dim < 8."""
-    found = [m for m in range(1, dim + 1) if dim % m == 0 and dim // m >= _MIN_SUBVECTOR_DIMS]
+def ivfpq_m_choices(dim: int, min_subvector_dims: int = _MIN_SUBVECTOR_DIMS) -> list[int]:
+    """Allowed PQ sub-quantizer counts for `dim`, largest first: divisors of dim with sub-vectors of at least
+    `min_subvector_dims` dims (8 by default: finer ones cost bytes for little recall on the VGG spaces, whose
+    variance sits in few directions); just [1] when dim is smaller."""
+    found = [m for m in range(1, dim + 1) if dim % m == 0 and dim // m >= min_subvector_dims]
     return sorted(found, reverse=True) or [1]
 
 
-def _ivfpq_params(count: int, dim: int, budget_per_item: float, overrides: Mapping[str, int]) -> dict[str, int]:
+def _ivfpq_params(
+    count: int, dim: int, budget_per_item: float, overrides: Mapping[str, int], min_subvector_dims: int
+) -> dict[str, int]:
     nlist = int(overrides.get("nlist", ivfpq_nlist(count)))
     params = {"nlist": nlist, "nprobe": ivfpq_nprobe(nlist)}
     if "m" in overrides:
         params["m"] = int(overrides["m"])
         return params
-    choices = ivfpq_m_choices(dim)
+    choices = ivfpq_m_choices(dim, min_subvector_dims)
     base = {"nlist": nlist, "nbits": int(overrides.get("nbits", 8)), "opq": int(overrides.get("opq", 0))}
     fitting = [m for m in choices if estimate_bytes_per_item("ivfpq", dim, count, base | {"m": m}) <= budget_per_item]
     params["m"] = fitting[0] if fitting else choices[-1]
@@ -101,6 +110,7 @@ def choose_index(
     overrides: Mapping[str, Mapping[str, int]] | None = None,
     flat_max_items: int = DEFAULT_FLAT_MAX_ITEMS,
     ivfpq_min_items: int = DEFAULT_IVFPQ_MIN_ITEMS,
+    space: str | None = None,
 ) -> IndexChoice:
     """The index type and parameters for one space of `count` vectors of `dim` floats within `memory_budget_bytes`.
 
@@ -108,6 +118,7 @@ def choose_index(
     below IVFPQ_MIN_TRAIN vectors, which cannot train it). overrides: per-type parameters from the config, e.g.
     {"ivfpq": {"nprobe": 64}}; they win over the policy's own choices. The returned params hold the policy's
     choices merged with the overrides of the chosen type (the rest come from the index type's defaults).
+    space: the space's name, for its PQ sub-vector size (`PQ_SUBVECTOR_DIMS`; 8 dims when not listed).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown index policy {policy!r}; expected one of {list(POLICIES)}")
@@ -121,7 +132,8 @@ def choose_index(
     def ivfpq(reason: str) -> IndexChoice:
         if count < IVFPQ_MIN_TRAIN:
             return IndexChoice("flat", {}, f"{reason}, but {count} < {IVFPQ_MIN_TRAIN} vectors cannot train ivfpq")
-        params = _ivfpq_params(count, dim, per_item, overrides.get("ivfpq", {}))
+        sub_dims = PQ_SUBVECTOR_DIMS.get(space or "", _MIN_SUBVECTOR_DIMS)
+        params = _ivfpq_params(count, dim, per_item, overrides.get("ivfpq", {}), sub_dims)
         params |= overrides.get("ivfpq", {})
         estimate = estimate_bytes_per_item("ivfpq", dim, count, {"nbits": 8, "opq": 0} | params)
         over = "" if estimate <= per_item else " (over budget even at the smallest m)"

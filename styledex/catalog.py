@@ -512,7 +512,7 @@ class Catalog:
         with ``revision`` (the one the rows were read at)."""
         choice = choose_index(
             len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
-            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
+            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items, space=space,
         )  # fmt: skip
         return SpaceIndex.from_vectors(
             self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]

@@ -257,7 +257,9 @@ def _build(
     """An empty-but-trained index of ``variant`` for ``count`` items, and the training seconds."""
     spec = resolve(space)
     index_type, extra = INDEX_VARIANTS[variant]
-    choice = choose_index(count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra})
+    choice = choose_index(
+        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra}, space=spec.name
+    )
     index = SpaceIndex.create(
         directory, space=space, dim=spec.dim, metric=spec.metric, fingerprint=fingerprint,  # type: ignore[arg-type]
         index_type=choice.index_type, index_params=choice.params,

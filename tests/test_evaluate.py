@@ -118,5 +118,7 @@ def test_flat_index_rankings_equal_exact_prefix(tmp_path) -> None:
         assert q not in ranking and len(ranking) <= 40
         exact = [j for j in np.argsort(-sims[q], kind="stable") if j != q]
         assert ranking.tolist() == exact[: len(ranking)]
+    # exact search is the reference, and flat is exact
+    assert [r.tolist() for r in ranked.exact_rankings] == [r.tolist() for r in ranked.rankings]
     # with 500 fitted distractors, some of the 40 slots go to them: rankings are truncated, not padded
     assert min(len(r) for r in ranked.rankings) < 40

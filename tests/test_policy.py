@@ -163,3 +163,16 @@ def test_reindex_bad_arguments_are_one_line_errors(synthetic_catalog: Path, tmp_
     assert run.rc == 2 and len(run.err_lines) == 1 and "not in this catalog" in run.err
     run = run_inprocess("reindex", "--catalog", tmp_path / "none")
     assert run.rc == 2 and len(run.err_lines) == 1 and "no catalog" in run.err
+
+
+def test_spaces_with_spread_variance_get_finer_pq_codes() -> None:
+    # measured with `styledex eval --index ivfpq` (see PQ_SUBVECTOR_DIMS): 2-d sub-vectors for predictor, 3-d for cin
+    budget = 2048 * 2**20
+    assert choose_index(1_000_000, 100, budget, space="predictor").params["m"] == 50
+    assert choose_index(1_000_000, 990, budget, space="cin").params["m"] == 330
+    assert choose_index(1_000_000, 2944, budget, space="adain").params["m"] == 368
+    assert choose_index(1_000_000, 100, budget).params["m"] == 10  # an unnamed space keeps 8+ dims per sub-vector
+    # still within the budget's 2 KB per item at 1M
+    for space, dim in (("predictor", 100), ("cin", 990)):
+        choice = choose_index(1_000_000, dim, budget, space=space)
+        assert estimate_bytes_per_item("ivfpq", dim, 1_000_000, {"nbits": 8} | choice.params) < 500

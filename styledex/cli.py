@@ -21,6 +21,7 @@ import yaml
 
 from styledex.catalog import DB_NAME, Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
+from styledex.textout import escape_unencodable_output, shown, unicode_capable
 
 EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 1
@@ -35,7 +36,9 @@ def _catalog_dir(args: argparse.Namespace, config: Config) -> Path:
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    # \uXXXX escapes where stdout cannot encode every character (PYTHONIOENCODING=ascii, the C locale): the
+    # output stays valid JSON holding the exact strings.
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=not unicode_capable(sys.stdout), default=str)
     sys.stdout.write("\n")
 
 
@@ -47,11 +50,6 @@ def _open_catalog(args: argparse.Namespace, config: Config) -> Catalog:
 
 
 # -- add ----------------------------------------------------------------------------------------------------
-def _one_line_path(path: str) -> str:
-    """``path`` for a one-line message: control characters (a newline in a file name) shown as escapes."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
-
-
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
     from styledex.pipeline import InputError, add_sources, read_sources
     from styledex.search import catalog_embedder
@@ -76,10 +74,10 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
         rate = summary.frames / summary.seconds if summary.seconds else 0.0
         print(
             f"added {len(summary.added)}, skipped {len(summary.skipped)} (already in catalog), "
-            f"failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} frames/s) → {directory}"
+            f"failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} frames/s) → {shown(directory)}"
         )
         for path, error in summary.failed:
-            print(f"  failed: {_one_line_path(path)}: {error}")
+            print(f"  failed: {shown(path)}: {shown(error)}")
     return EXIT_FAILED_ITEMS if args.strict and summary.failed else 0
 
 
@@ -91,8 +89,8 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
         _print_json(items)
         return 0
     for item in items:
-        note = f"  ({item['error']})" if item["error"] else ""
-        print(f"{item['id']:>6}  {item['status']:<6} {item['kind'] or '-':<5}  {item['path']}{note}")
+        note = f"  ({shown(item['error'])})" if item["error"] else ""
+        print(f"{item['id']:>6}  {item['status']:<6} {item['kind'] or '-':<5}  {shown(item['path'])}{note}")
     print(f"{len(items)} item(s)")
     return 0
 
@@ -144,10 +142,10 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         single = args.file if args.file is not None else f"anchor {args.anchor}" if args.anchor is not None else None
         groups = {single: results} if single is not None else {f"id {q}": r for q, r in results.items()}
         for query, hits in groups.items():
-            print(f"{query} — space {args.space}")
+            print(f"{shown(query)} — space {shown(args.space)}")
             for rank, hit in enumerate(hits, 1):
                 where = f"  frame {hit['frame']} @ {hit['time']}s" if "frame" in hit else ""
-                print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {hit['path']}{where}")
+                print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {shown(hit['path'])}{where}")
     return 0
 
 
@@ -233,13 +231,13 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         _print_json(report)
         return 0
     add = report["add"]
-    print(f"demo catalog {directory}: added {add['added']}, skipped {add['skipped']}, failed {add['failed']}")
-    print(f"query #{report['query']['id']}: {report['query']['path']}")
+    print(f"demo catalog {shown(directory)}: added {add['added']}, skipped {add['skipped']}, failed {add['failed']}")
+    print(f"query #{report['query']['id']}: {shown(report['query']['path'])}")
     for question, hits in report["answers"].items():
         print(f"\n{question} search (more {'in this look' if question == 'style' else 'of this subject'}):")
         for rank, hit in enumerate(hits, 1):
-            print(f"  {rank}. {hit['score']:.4f}  #{hit['id']:<5} {Path(hit['path']).name}")
-    print(f"\npicture: {report['panel']}")
+            print(f"  {rank}. {hit['score']:.4f}  #{hit['id']:<5} {shown(Path(hit['path']).name)}")
+    print(f"\npicture: {shown(report['panel'])}")
     return 0
 
 
@@ -349,7 +347,7 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
     except (ValueError, OSError) as exc:
         raise UserError(f"cannot write {out}: {exc}") from None
     if not args.quiet:
-        print(f"{args.method}: wrote {out} ({image.width}×{image.height}) in {seconds:.1f} s")
+        print(f"{args.method}: wrote {shown(out)} ({image.width}×{image.height}) in {seconds:.1f} s")
     return 0
 
 
@@ -385,7 +383,7 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
     elif not args.quiet:
         first, last = result.record["first_losses"].get("total"), result.record["final_losses"].get("total")
         print(f"{args.method}: {cfg.steps} steps in {result.record['train_seconds']:.0f} s, loss {first:.4g} → "
-              f"{last:.4g}; weights {result.weights}, curve {result.out_dir / 'loss.png'}")
+              f"{last:.4g}; weights {shown(result.weights)}, curve {shown(result.out_dir / 'loss.png')}")
     return 0
 
 
@@ -402,7 +400,7 @@ def cmd_models(args: argparse.Namespace, config: Config) -> int:
         styles = f", {len(row['styles'])} named styles" if row["styles"] else ""
         print(f"{row['method']:<10} {row['kind']:<13} {state}{styles}\n    {row['description']}")
         if row["weights"]:
-            print(f"    weights: {row['weights']}")
+            print(f"    weights: {shown(row['weights'])}")
     return 0
 
 
@@ -611,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         return int(args.func(args, config))
     except (UserError, ConfigError, CatalogError) as exc:
-        print(f"styledex: error: {exc}", file=sys.stderr)
+        print(f"styledex: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("styledex: interrupted; committed batches are kept: run the same command to resume", file=sys.stderr)
@@ -620,3 +618,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+    escape_unencodable_output()  # an arrow or an odd file name must not crash the output on an ASCII terminal

@@ -16,8 +16,11 @@ seconds, longer if the ingest has not finished by then (it must overlap the whol
 items before and after, and every newly added item must answer ``GET /items/{id}/similar`` with 200, i.e. be in
 the served indexes.
 
-An error is anything but a 200: another status (a 409 would mean reads wait on the writer), a timeout or a
-broken connection. Prints a table; ``--json`` also writes everything measured.
+A 503 to ``POST /search`` is counted as shed, not as an error: the server refuses model-bound requests past
+``serve.max_heavy_requests`` on purpose (with ``Retry-After``) so that the cheap route keeps its latency. An error
+is anything else but a 200: another status (a 409 would mean reads wait on the writer; a 503 to /similar), a
+timeout or a broken connection. Latencies are those of the 200s. Prints a table; ``--json`` also writes
+everything measured.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ REQUEST_TIMEOUT_S = 30.0
 @dataclass
 class Sample:
     """One request: ``route`` ("similar" or "search"); ``due``, ``sent`` (when the client got to it) and ``end``
-    in seconds since t0; ``status`` (0: no response); ``error`` (empty when it was a 200)."""
+    in seconds since t0; ``status`` (0: no response); ``error`` (empty for a 200, and for a shed search)."""
 
     route: str
     due: float
@@ -60,6 +63,15 @@ class Sample:
     def latency_ms(self) -> float:
         return (self.end - self.due) * 1000.0
 
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.error
+
+    @property
+    def shed(self) -> bool:
+        """Refused on purpose: a 503 to a model-bound request (serve.max_heavy_requests)."""
+        return self.status == 503 and not self.error
+
 
 @dataclass
 class Report:
@@ -70,6 +82,7 @@ class Report:
     requests: int
     errors: int
     error_kinds: dict[str, int]
+    shed: int  # 503s to POST /search past serve.max_heavy_requests: refused on purpose, not errors
     achieved_rate: float
     client_lag_p99_ms: float
     p50_ms: float
@@ -106,10 +119,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summarize(samples: list[Sample]) -> dict[str, float]:
-    latencies = [s.latency_ms for s in samples if not s.error]
+    latencies = [s.latency_ms for s in samples if s.ok]
     return {
         "count": len(samples),
         "errors": sum(1 for s in samples if s.error),
+        "shed": sum(1 for s in samples if s.shed),
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
         "max_ms": round(max(latencies), 2) if latencies else float("nan"),
@@ -157,8 +171,9 @@ async def one_request(
             files = {"file": ("query.png", image, "image/png")}
             response = await client.post("/search", files=files, data={"space": space, "k": "10"})
         status = response.status_code
-        error = "" if status == 200 else f"HTTP {status}"
-        if not error and "results" not in response.json():
+        shed = status == 503 and route == "search" and "retry-after" in response.headers
+        error = "" if status == 200 or shed else f"HTTP {status}"
+        if status == 200 and "results" not in response.json():
             error = "no results key"
     except httpx.HTTPError as exc:
         status, error = 0, type(exc).__name__
@@ -236,8 +251,8 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
                 await one_request(client, "similar", 0.0, time.perf_counter(), ids[0], image, args.space),
                 await one_request(client, "search", 0.0, time.perf_counter(), ids[0], image, args.space),
             ):
-                if warm.error:
-                    raise RuntimeError(f"warm-up {warm.route} failed: {warm.error}")
+                if not warm.ok:
+                    raise RuntimeError(f"warm-up {warm.route} failed: {warm.error or f'HTTP {warm.status}'}")
 
         ingest_files = sum(1 for p in args.ingest.rglob("*") if p.is_file())
         with tempfile.TemporaryFile() as ingest_log:  # not a pipe: nobody reads it while the load runs
@@ -258,7 +273,7 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
             searchable += response.status_code == 200
 
     window = max(s.due for s in samples) + 1.0 / args.rate
-    good = [s.latency_ms for s in samples if not s.error]
+    good = [s.latency_ms for s in samples if s.ok]
     errors = [s for s in samples if s.error]
     first_seen = next((t for t, count in timeline if count > before), None)
     if ingest.returncode:
@@ -269,6 +284,7 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
         requests=len(samples),
         errors=len(errors),
         error_kinds=dict(Counter(s.error for s in errors)),
+        shed=sum(1 for s in samples if s.shed),
         # Good answers per second of the run (t0 to the last answer): what the server actually kept up with.
         achieved_rate=round(len(good) / max(max(s.end for s in samples), 1e-9), 2),
         client_lag_p99_ms=round(percentile([(s.sent - s.due) * 1000 for s in samples], 99), 2),
@@ -301,10 +317,12 @@ def print_table(report: Report) -> None:
         ("duration (s)", f"{report.duration_s:g}"),
         ("requests", str(report.requests)),
         ("errors", f"{report.errors} {report.error_kinds or ''}".strip()),
+        ("shed (503 + Retry-After)", str(report.shed)),
         ("p50 / p99 / max (ms)", f"{report.p50_ms:g} / {report.p99_ms:g} / {report.max_ms:g}"),
     ]
     for route, stats in report.per_route.items():
-        rows.append((f"  {route}: n, p50 / p99 (ms)", f"{stats['count']:g}, {stats['p50_ms']:g} / {stats['p99_ms']:g}"))
+        rows.append((f"  {route}: n, shed, p50 / p99 (ms)",
+                     f"{stats['count']:g}, {stats['shed']:g}, {stats['p50_ms']:g} / {stats['p99_ms']:g}"))  # fmt: skip
     for phase, stats in report.per_phase.items():
         rows.append((f"  {phase.replace('_', ' ')}: n, p50 / p99 (ms)",
                      f"{stats['count']:g}, {stats['p50_ms']:g} / {stats['p99_ms']:g}"))  # fmt: skip

@@ -112,6 +112,7 @@ def thumbnail(
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
 
+_PATHS_REFUSED = "writes are disabled (no token), or a path is outside serve.ingest_roots (none by default)"
 _ADD_BODY = {
     "requestBody": {
         "required": True,
@@ -141,6 +142,7 @@ _ADD_BODY = {
         422: {"model": Error},
         **MALFORMED_MULTIPART,
         **_WRITE_ERRORS,
+        403: {"model": Error, "description": _PATHS_REFUSED},
     },
     openapi_extra=_ADD_BODY,
     tags=["writes"],
@@ -149,6 +151,11 @@ async def add_items(request: Request, service: ServiceDep) -> dict[str, Any]:
     """Add uploaded files (multipart field ``files``, one or more) or files on the server's disk (JSON
     ``{"paths": [...]}``), embedded with the catalog's own settings. Uploads are stored in
     ``<catalog>/uploads/<sha256><ext>``. Needs the bearer token.
+
+    Server paths only under the folders of ``serve.ingest_roots`` (``styledex serve --ingest-root DIR``), after
+    resolving symlinks and ``..``; with none configured (the default) every path is refused. A path argument
+    outside them: 403 naming it, nothing added. A file that a folder or manifest leads to outside them (a
+    symlink pointing out): left out, reported in ``failed``, never read.
 
     An input that cannot be decoded is reported in ``failed`` while the others are still added (201). When no
     input ends in the catalog (every one failed), the answer is 422 with the reasons in ``detail``; the failures

@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from .overload import heavy_slot
 from .routes_catalog import MAX_ITEM_ID, ServiceDep
 from .routes_search import SPACE_HELP
-from .schemas import CATALOG_EMPTY, MALFORMED_MULTIPART, Error
+from .schemas import BUSY, CATALOG_EMPTY, MALFORMED_MULTIPART, Error
 from .service import Service, mix_kind
 
 router = APIRouter(tags=["explain"])
@@ -31,6 +32,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     501: {"model": Error, "description": "the explanation renderer is not installed"},
     504: {"model": Error, "description": "the rendering took longer than serve.explain_timeout_s"},
     **CATALOG_EMPTY,
+    **BUSY,
 }
 
 
@@ -48,7 +50,8 @@ def _item_media(service: Service, item_id: int) -> tuple[dict[str, Any], Any]:
     return item, service.decode_item(item)
 
 
-@router.get("/explain", response_class=Response, responses=_RESPONSES)
+# Model-bound (a rendering, unless cached): at most serve.max_heavy_requests at once, then 503.
+@router.get("/explain", response_class=Response, responses=_RESPONSES, dependencies=[Depends(heavy_slot)])
 def explain(
     service: ServiceDep,
     query: Annotated[int, Query(ge=1, le=MAX_ITEM_ID, description="query item id", examples=[1])],
@@ -71,7 +74,10 @@ def explain(
 
 
 @router.post(
-    "/explain", response_class=Response, responses={**_RESPONSES, 413: {"model": Error}, **MALFORMED_MULTIPART}
+    "/explain",
+    response_class=Response,
+    responses={**_RESPONSES, 413: {"model": Error}, **MALFORMED_MULTIPART},
+    dependencies=[Depends(heavy_slot)],
 )
 def explain_upload(
     service: ServiceDep,

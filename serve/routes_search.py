@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
 from styledex.search import ItemFilter
 
+from .overload import heavy_slot
 from .routes_catalog import ItemId, ServiceDep
-from .schemas import CATALOG_EMPTY, MALFORMED_MULTIPART, Error, Results
+from .schemas import BUSY, CATALOG_EMPTY, MALFORMED_MULTIPART, Error, Results
 
 router = APIRouter(tags=["search"])
 
@@ -52,7 +53,8 @@ def similar(
 @router.post(
     "/search",
     response_model=None,
-    responses={200: {"model": Results}, **_ERRORS, 413: {"model": Error}, **MALFORMED_MULTIPART},
+    dependencies=[Depends(heavy_slot)],
+    responses={200: {"model": Results}, **_ERRORS, 413: {"model": Error}, **MALFORMED_MULTIPART, **BUSY},
 )
 def search(
     service: ServiceDep,
@@ -63,7 +65,8 @@ def search(
     where: Annotated[list[str] | None, Form(description=WHERE_HELP)] = None,
 ) -> dict[str, Any]:
     """Catalog items most like an uploaded image or video (a video's query is the normalized mean of its
-    sampled frames' vectors, as for catalog videos). The upload is decoded from a temporary file and not kept."""
+    sampled frames' vectors, as for catalog videos). The upload is decoded from a temporary file and not kept.
+    Model-bound: 503 with Retry-After past ``serve.max_heavy_requests`` such requests at once."""
     where_filter = _filter(kind, where or [])
     weights = service.weights(space)  # before decoding: a bad space costs nothing
     with service.decoded_upload(file.file, file.filename) as media:

@@ -72,7 +72,8 @@ class Added(BaseModel):
 
 
 class AddPaths(BaseModel):
-    """Files, folders (recursive) or .csv/.parquet manifests on the server's disk, as for ``styledex add``."""
+    """Files, folders (recursive) or .csv/.parquet manifests on the server's disk, as for ``styledex add``; only
+    under the folders of ``serve.ingest_roots`` (none by default: 403)."""
 
     paths: list[str]
 
@@ -89,4 +90,12 @@ CATALOG_EMPTY: dict[int | str, dict[str, Any]] = {
 # A multipart body that cannot be parsed at all (Starlette answers it before any route code runs).
 MALFORMED_MULTIPART: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "malformed multipart body"}
+}
+# The model-bound routes past serve.max_heavy_requests (styledex.serve.overload).
+BUSY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": Error,
+        "description": "serve.max_heavy_requests model-bound requests are already running; retry after Retry-After",
+        "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
+    }
 }

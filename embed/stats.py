@@ -28,10 +28,41 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
 
     features: [B, C, H, W] → (mean [B, C], std [B, C]); std = sqrt(biased variance + eps), in fp32.
     """
-    # One fused pass for both moments: at relu1_1 (64 × H·W values per image) separate mean and var passes cost
-    # ~8% of an embedding batch on CPU.
-    var, mean = torch.var_mean(features.flatten(2).float(), dim=2, correction=0)
+    # var = E[x²] − E[x]², each moment one memory-bound reduction with nothing allocated (the squares are summed
+    # inside vector_norm): on CPU 6x faster than torch.var_mean's Welford pass, which cost ~8% of an embedding
+    # batch (relu1_1 alone holds 64 × H·W values per image). The subtraction loses digits only when std ≪ mean:
+    # std within ~1e-3 of the two-pass value at mean = 100·std (2e-6 on VGG features), far below what matters here.
+    x = features.float()
+    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        mean, mean_square = _moments_channels_last(x)
+    else:
+        space = tuple(range(2, x.ndim))  # H, W (any trailing dims count as positions)
+        mean = x.mean(dim=space)
+        mean_square = torch.linalg.vector_norm(x, dim=space).square() / x[0, 0].numel()
+    var = (mean_square - mean.square()).clamp_min(0.0)
     return mean, (var + eps).sqrt()
+
+
+# Positions per block in `_moments_channels_last`: a block of a batch of 8 at 64 channels is 8 MiB of floats.
+_BLOCK_POSITIONS = 4096
+
+
+def _moments_channels_last(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E[x], E[x²]) per channel of a channels-last [B, C, H, W] map: ([B, C], [B, C]).
+
+    VGG19 on CPU hands out channels-last (NHWC) maps when fed channels-last input (as decoded images are), and a
+    reduction over H, W then strides across memory: 6x slower than on NCHW (measured on relu1_1…relu5_1 of real
+    images, 30 ms vs 5 ms per image at 256 px). Seen as [B, H·W, C] the same memory is contiguous; summing the
+    values and their squares a block of positions at a time keeps each block in cache (10 ms per image).
+    """
+    b, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view: channels-last memory is already in this order
+    total = x.new_zeros(b, c)
+    total_square = x.new_zeros(b, c)
+    for block in rows.split(_BLOCK_POSITIONS, dim=1):
+        total = total + block.sum(dim=1)
+        total_square = total_square + block.square().sum(dim=1)
+    return total / (h * w), total_square / (h * w)
 
 
 def instance_normalize(features: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

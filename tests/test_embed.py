@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from styledex.embed.embedder import Embedder, aggregate_frames, images_to_tensor
-from styledex.embed.spaces import ALIASES, SPACES, available_spaces, content_vectors, resolve
+from styledex.embed.spaces import ALIASES, SPACES, available_spaces, content_vectors, projected_gram, resolve
 from styledex.embed.stats import gram_matrix, instance_normalize, mean_std, upper_triangle
 from styledex.embed.vgg import IMAGENET_MEAN_BGR_255, WEIGHTS_FILE, VGG19Encoder
 
@@ -37,6 +37,37 @@ def test_mean_std_of_known_tensor() -> None:
     mean, std = mean_std(x, eps=1e-5)
     torch.testing.assert_close(mean, torch.tensor([[1.5, 7.0]]))
     torch.testing.assert_close(std, torch.tensor([[np.sqrt(1.25 + 1e-5), np.sqrt(1e-5)]], dtype=torch.float32))
+
+
+def test_mean_std_agrees_with_the_two_pass_reference_when_mean_dwarfs_std() -> None:
+    # the one-pass E[x²] − E[x]² form loses digits as mean/std grows: at mean = 100·std, std stays within 3e-3
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 6, 64, 64, generator=gen, dtype=torch.float64)
+    x = x * torch.tensor([0.5, 1, 2, 1, 1, 1], dtype=torch.float64)[None, :, None, None]
+    x += torch.tensor([0, 1, 10, 50, 100, 3], dtype=torch.float64)[None, :, None, None]
+    mean, std = mean_std(x.float(), eps=0.0)
+    ref_mean = x.mean(dim=(2, 3))
+    ref_std = x.var(dim=(2, 3), unbiased=False).sqrt()
+    torch.testing.assert_close(mean.double(), ref_mean, atol=1e-4, rtol=1e-6)
+    torch.testing.assert_close(std.double(), ref_std, atol=0, rtol=3e-3)
+
+
+def test_mean_std_is_the_same_in_channels_last_memory() -> None:
+    # VGG19 on CPU returns channels-last maps for channels-last input; that path sums blocks of positions
+    x = torch.rand(2, 16, 70, 90) * 3 + torch.arange(16.0)[None, :, None, None]
+    nhwc = x.contiguous(memory_format=torch.channels_last)
+    assert not nhwc.is_contiguous()
+    for a, b in zip(mean_std(nhwc), mean_std(x), strict=True):
+        torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-5)  # fp32 sums in another order
+
+
+def test_projected_gram_is_the_same_in_channels_last_memory() -> None:
+    x = torch.rand(2, 16, 20, 24)
+    projection = torch.linalg.qr(torch.randn(16, 5))[0].T.contiguous()  # [5, 16]
+    expected = gram_matrix(torch.einsum("kc,bchw->bkhw", projection, x))
+    got = projected_gram(x.contiguous(memory_format=torch.channels_last), projection)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(projected_gram(x, projection), expected)
 
 
 def test_style_statistics_ignore_a_spatial_shuffle() -> None:

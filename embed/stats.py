@@ -9,6 +9,8 @@ Conventions, pinned by tests:
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -38,7 +40,7 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
     else:
         space = tuple(range(2, x.ndim))  # H, W (any trailing dims count as positions)
         mean = x.mean(dim=space)
-        mean_square = torch.linalg.vector_norm(x, dim=space).square() / x[0, 0].numel()
+        mean_square = torch.linalg.vector_norm(x, dim=space).square() / math.prod(x.shape[2:])
     var = (mean_square - mean.square()).clamp_min(0.0)
     return mean, (var + eps).sqrt()
 

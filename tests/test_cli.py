@@ -550,3 +550,12 @@ def test_predictor_space_end_to_end(cli, tmp_path: Path) -> None:
     # A space this catalog lacks: a clear error, not a crash.
     line = _one_line_error(cli("search", "--catalog", catalog, "--space", "gram", "--id", "1"))
     assert "not in this catalog" in line
+
+
+def test_eval_and_bench_refuse_bad_counts_before_any_work(cli) -> None:
+    run = cli("eval", "--index", "ivfpq", "--distractors", -1)
+    assert run.rc == 2 and run.err_lines == [
+        "styledex: error: expected --distractors >= 0 and --depth >= 1, got -1 and 100"
+    ]
+    run = cli("bench", "--part", "embed", "--rounds", 0)
+    assert run.rc == 2 and run.err_lines == ["styledex: error: --rounds must be at least 1, got 0"]

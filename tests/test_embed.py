@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,25 @@ def test_precision_auto_follows_the_cpu_and_bf16_vectors_agree_with_fp32(astrona
     for space in spaces:
         assert bf16[space].dtype == np.float32
         assert float(fp32[space][0] @ bf16[space][0]) > 0.99, space
+
+
+def test_bf16_simulation_rounds_every_convolution_like_autocast() -> None:
+    # scripts/bf16_eval_sim.py: weights, inputs and outputs of each convolution rounded to bf16, in fp32 arithmetic
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bf16_eval_sim.py"
+    spec = importlib.util.spec_from_file_location("bf16_eval_sim", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    encoder = VGG19Encoder(("relu1_1", "relu2_1"))
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        exact = encoder(x)["relu2_1"].clone()
+        module.simulate_bf16(encoder)
+        rounded = encoder(x)["relu2_1"]
+    assert torch.equal(rounded, rounded.to(torch.bfloat16).float())  # every value representable in bf16
+    relative = float((rounded - exact).norm() / exact.norm())
+    assert 1e-4 < relative < 1e-2  # bf16 keeps ~3 significant digits
+    conv = next(m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(conv.weight, conv.weight.to(torch.bfloat16).float())

@@ -26,6 +26,7 @@ import numpy as np
 
 from styledex.index import SpaceIndex
 from styledex.index.policy import choose_index
+from styledex.search_bench import exact_topk
 
 
 def fitted_distractors(vectors: np.ndarray, count: int, *, seed: int = 0, chunk: int = 8192) -> np.ndarray:
@@ -99,6 +100,7 @@ def index_rankings(
     parameters for n + distractors items of this dim under ``memory_budget_bytes`` (config overrides applied);
     ivfpq re-ranks its candidates with the exact vectors as a catalog's index does. ``directory`` receives the
     saved index file (its size gives bytes per item). Each row asks for its ``depth`` nearest.
+    The exact reference ranks by inner product: on unit rows that is also the l2 order.
     """
     real = np.ascontiguousarray(vectors, dtype=np.float32)
     n = real.shape[0]
@@ -123,33 +125,23 @@ def index_rankings(
         found = index.search(real[row : row + 1], depth, exclude=[{row}])[0]
         rankings.append(np.array([i for i, _ in found if i < n], dtype=np.int64))
     return IndexRankings(
-        rankings=rankings, exact_rankings=exact_top(real, everything, depth, metric), index_type=choice.index_type,
+        rankings=rankings, exact_rankings=exact_top(real, everything, depth), index_type=choice.index_type,
         params=index.index_params, reason=choice.reason, items=n,
         distractors=int(distractors), depth=depth, build_seconds=round(build_seconds, 1),
         bytes_per_item=round(size / total, 1),
     )  # fmt: skip
 
 
-def exact_top(
-    queries: np.ndarray, everything: np.ndarray, depth: int, metric: str, chunk: int = 64
-) -> list[np.ndarray]:
-    """Brute-force ``depth`` nearest rows of ``everything`` [N, dim] for each row i of ``queries`` [n, dim] (which
-    are rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row)."""
+def exact_top(queries: np.ndarray, everything: np.ndarray, depth: int) -> list[np.ndarray]:
+    """Exact inner-product ``depth`` nearest rows of ``everything`` [N, dim] for each row i of ``queries`` [n, dim]
+    (rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row)."""
     n = queries.shape[0]
-    out: list[np.ndarray] = []
-    for start in range(0, n, chunk):
-        q = queries[start : start + chunk]
-        if metric == "ip":
-            scores = q @ everything.T
-        else:
-            scores = -(np.sum(everything**2, axis=1)[None, :] - 2 * q @ everything.T)
-        scores[np.arange(len(q)), np.arange(start, start + len(q))] = -np.inf  # the query itself
-        take = min(depth, everything.shape[0] - 1)
-        top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        for row, cand in enumerate(top):
-            order = np.lexsort((cand, -scores[row, cand]))
-            ranked = cand[order]
-            out.append(ranked[ranked < n].astype(np.int64))
+    top = exact_topk(lambda: iter([(0, everything)]), queries, np.arange(n), min(depth, everything.shape[0] - 1))
+    out = []
+    for row, cand in enumerate(top):
+        scores = everything[cand] @ queries[row]
+        ranked = cand[np.lexsort((cand, -scores))]
+        out.append(ranked[ranked < n])
     return out
 
 

@@ -160,10 +160,12 @@ class Embedder:
             autocast = (
                 torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
             )
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode():
                 if self.device.type == "cuda":
                     x = x.contiguous(memory_format=torch.channels_last)
-                feats = self._vgg()(x)
+                with autocast:
+                    feats = self._vgg()(x)
+                # The statistics run outside autocast: under it their matrix products would round to bf16.
                 for spec in self._vgg_specs:
                     vectors = F.normalize(self._fns[spec.name](feats).float(), dim=1)
                     result[spec.name] = vectors.cpu().numpy()

@@ -2,6 +2,8 @@
 
 Absolute times drift on a shared machine; the ratio ``add / bare`` is the figure to quote. The bare forward is
 VGG19 up to relu5_1 on tensors already decoded and resized (no I/O, no statistics, no writes), batch 8, fp32.
+``add`` is timed in fp32 and, where the device has native bf16 (CUDA, or a CPU with AVX-512 BF16 / AMX), under
+bf16 autocast too, each against the same fp32 reference.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
-from styledex.embed.embedder import Embedder, pick_device
+from styledex.embed.embedder import Embedder, pick_device, use_bf16
 from styledex.embed.throughput import bare_forward_rate
 from styledex.media import decode
 from styledex.pipeline import Source, add_sources
@@ -37,18 +39,26 @@ def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> 
     return summary.frames / summary.seconds, summary.frames
 
 
+def bench_precisions(config: Config) -> list[str]:
+    """The precisions the embed bench times ``add`` at: fp32 always, and bf16 where ``embed.precision`` resolves
+    to it on this device (CUDA, or a CPU with native bf16: emulated bf16 is ~100x slower and not worth a row)."""
+    device = pick_device(config.embed.device)
+    return ["fp32", "bf16"] if use_bf16(device, config.embed.precision) else ["fp32"]
+
+
 def run_embed_bench(
     config: Config, *, images: int = 24, videos: int = 4, sizes: tuple[int, ...] = (256, 512), rounds: int = 1
 ) -> dict:
-    """Measure images/s and video frames/s of ``add`` beside the bare forward, per input size.
+    """Measure images/s and video frames/s of ``add`` beside the bare fp32 forward, per input size and precision.
 
-    rounds: how many times each pair is measured; the row gives the median ratio over the rounds (and the rates of
+    rounds: how many times each case is measured; a row gives the median ratio over the rounds (and the rates of
     that round), so one burst of load from another process on a shared machine cannot set the figure alone.
     """
     bench = build_benchmark(progress=False)
     manifest = pd.read_csv(bench / "manifest.csv")
     image_paths = list(manifest.loc[manifest["group"] == "museum", "path"][:images])
     video_paths = list(manifest.loc[manifest["group"] == "video", "path"][:videos])
+    precisions = bench_precisions(config)
     rows: list[dict[str, Any]] = []
     for size in sizes:
         cfg = config.model_copy(update={"embed": config.embed.model_copy(update={"image_size": size})})
@@ -61,25 +71,38 @@ def run_embed_bench(
             ("video", "all spaces", frames_list, video_paths, list(cfg.embed.spaces)),
         ]
         for case in cases:
-            measured = sorted((_paired(*case, cfg) for _ in range(rounds)), key=lambda row: row["ratio"])
-            rows.append(measured[len(measured) // 2] | {"rounds": rounds, "ratios": [r["ratio"] for r in measured]})
+            measured = [_measure_case(*case, cfg, precisions) for _ in range(rounds)]
+            for precision in precisions:
+                runs = sorted((m[precision] for m in measured), key=lambda row: row["ratio"])
+                median = runs[len(runs) // 2]
+                rows.append(median | {"rounds": rounds, "ratios": [r["ratio"] for r in runs]})
     return {"device": str(pick_device(config.embed.device)), "threads": torch.get_num_threads(), "embed": rows}
 
 
-def _paired(kind: str, spaces: str, images: list, paths: list[str], names: list[str], config: Config) -> dict[str, Any]:
-    """``add`` of ``paths`` beside the bare forward on the same decoded ``images``, timed right before and right
-    after ``add`` and averaged, so load drift on a shared machine hits both alike."""
-    size = config.embed.image_size
-    before = bare_forward_rate(images, size, config.embed.batch_size, config.embed.device)
-    rate, frames = add_rate(paths, config, names, size)
-    after = bare_forward_rate(images, size, config.embed.batch_size, config.embed.device)
-    # add feeds VGG19 channels-last input (decoded HWC pixels, permuted without a copy), a lever the bare NCHW
-    # forward does not use; the same forward in channels-last is measured too, so the table shows what it buys.
-    channels_last = bare_forward_rate(images, size, config.embed.batch_size, config.embed.device, channels_last=True)
-    return _row(kind, size, spaces, rate, frames, (before + after) / 2) | {
-        "bare_fp32_channels_last_per_s": round(channels_last, 3),
-        "ratio_channels_last": round(rate / channels_last, 3),
-    }
+def _measure_case(
+    kind: str, spaces: str, images: list, paths: list[str], names: list[str], config: Config, precisions: list[str]
+) -> dict[str, dict[str, Any]]:
+    """One round of a case: ``add`` of ``paths`` at each precision, between two bare fp32 forwards on the same
+    decoded ``images`` (averaged, so load drift on a shared machine hits add and its reference alike), then the
+    bare forward in channels-last at each precision. Returns precision → row."""
+    size, batch, device = config.embed.image_size, config.embed.batch_size, config.embed.device
+    before = bare_forward_rate(images, size, batch, device)
+    added = {}
+    for precision in precisions:
+        cfg = config.model_copy(update={"embed": config.embed.model_copy(update={"precision": precision})})
+        added[precision] = add_rate(paths, cfg, names, size)
+    after = bare_forward_rate(images, size, batch, device)
+    rows = {}
+    for precision, (rate, frames) in added.items():
+        # add feeds VGG19 channels-last input (decoded HWC pixels, permuted without a copy), a lever the bare NCHW
+        # forward does not use; the same forward in channels-last at add's precision shows what is left to gain.
+        fast = bare_forward_rate(images, size, batch, device, bf16=precision == "bf16", channels_last=True)
+        rows[precision] = _row(kind, size, spaces, rate, frames, (before + after) / 2) | {
+            "precision": precision,
+            "bare_channels_last_per_s": round(fast, 3),
+            "ratio_channels_last": round(rate / fast, 3),
+        }
+    return rows
 
 
 def _row(kind: str, size: int, spaces: str, rate: float, frames: int, bare: float) -> dict[str, Any]:
@@ -97,16 +120,16 @@ def _row(kind: str, size: int, spaces: str, rate: float, frames: int, bare: floa
 def format_embed_table(report: dict[str, Any]) -> str:
     lines = [
         f"device {report['device']}, {report['threads']} threads\n",
-        "| input | size | spaces | frames | add (frames/s) | bare fp32 VGG19 (frames/s) | add / bare "
-        "| ratios of all rounds | bare channels-last (frames/s) | add / bare channels-last |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| input | size | spaces | precision | frames | add (frames/s) | bare fp32 VGG19 (frames/s) | add / bare fp32 "
+        "| ratios of all rounds | bare channels-last at add's precision (frames/s) | add / that |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["embed"]:
         ratios = ", ".join(f"{x:.2f}" for x in r.get("ratios", [r["ratio"]]))
-        cl = r.get("bare_fp32_channels_last_per_s")
+        cl = r.get("bare_channels_last_per_s")
         cl_cells = f"{cl:.2f} | {r['ratio_channels_last']:.2f}" if cl is not None else "– | –"
         lines.append(
-            f"| {r['input']} | {r['size']} | {r['spaces']} | {r['frames']} | {r['add_per_s']:.2f} "
-            f"| {r['bare_fp32_per_s']:.2f} | {r['ratio']:.2f} | {ratios} | {cl_cells} |"
+            f"| {r['input']} | {r['size']} | {r['spaces']} | {r.get('precision', 'fp32')} | {r['frames']} "
+            f"| {r['add_per_s']:.2f} | {r['bare_fp32_per_s']:.2f} | {r['ratio']:.2f} | {ratios} | {cl_cells} |"
         )
     return "\n".join(lines)

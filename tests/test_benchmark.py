@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fixtures import make_image, make_video
 
 from styledex.benchmark import add_rate, bare_forward_rate, format_embed_table
@@ -29,7 +30,32 @@ def test_bare_forward_rate_is_positive_and_table_has_ratio(tmp_path: Path) -> No
     row = {"input": "image", "size": 32, "spaces": "x", "frames": 2, "add_per_s": 1.0, "bare_fp32_per_s": 2.0,
            "ratio": 0.5}  # fmt: skip
     table = format_embed_table({"device": "cpu", "threads": 2, "embed": [row]})
-    assert "| image | 32 | x | 2 | 1.00 | 2.00 | 0.50 | 0.50 | – | – |" in table
+    assert "| image | 32 | x | fp32 | 2 | 1.00 | 2.00 | 0.50 | 0.50 | – | – |" in table
+
+
+def test_embed_bench_times_bf16_only_where_it_is_native_against_one_fp32_reference(tmp_path: Path, monkeypatch) -> None:
+    import styledex.embed.embedder as embedder_mod
+    from styledex.benchmark import _measure_case, bench_precisions
+
+    config = load_config()
+    cpu = config.model_copy(update={"embed": config.embed.model_copy(update={"device": "cpu"})})
+    monkeypatch.setattr(embedder_mod, "cpu_supports_bf16", lambda: False)
+    assert bench_precisions(cpu) == ["fp32"]
+    monkeypatch.setattr(embedder_mod, "cpu_supports_bf16", lambda: True)
+    assert bench_precisions(cpu) == ["fp32", "bf16"]
+    forced = cpu.model_copy(update={"embed": cpu.embed.model_copy(update={"precision": "fp32"})})
+    assert bench_precisions(forced) == ["fp32"]
+
+    paths = [str(make_image(tmp_path / f"{i}.png", size=(40, 32), seed=i)) for i in range(2)]
+    images = [decode(p).frames[0] for p in paths]
+    small = cpu.model_copy(update={"embed": cpu.embed.model_copy(update={"image_size": 32, "batch_size": 2})})
+    rows = _measure_case("image", "VGG spaces", images, paths, ["adain"], small, ["fp32", "bf16"])
+    assert [rows[p]["precision"] for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+    assert rows["fp32"]["bare_fp32_per_s"] == rows["bf16"]["bare_fp32_per_s"]  # one reference for both
+    for row in rows.values():
+        assert row["frames"] == 2
+        assert row["ratio"] == pytest.approx(row["add_per_s"] / row["bare_fp32_per_s"], rel=0.01)
+        assert row["ratio_channels_last"] == pytest.approx(row["add_per_s"] / row["bare_channels_last_per_s"], rel=0.01)
 
 
 def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ the same depth: the difference in P@5 between it and the index is the index's lo
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,9 @@ from styledex.index import SpaceIndex
 from styledex.index.policy import choose_index
 from styledex.search_bench import exact_topk
 
+TRAIN_POINTS = 100_000  # SpaceIndex.train's default sample
+ADD_CHUNK = 65_536  # rows read from the vector file at a time (1 GB at 3808 dims)
+
 
 def fitted_distractors(vectors: np.ndarray, count: int, *, seed: int = 0, chunk: int = 8192) -> np.ndarray:
     """``count`` unit rows [count, dim] float32 from N(mean, sample covariance) of ``vectors`` [n, dim], n ≥ 2.
@@ -35,20 +38,29 @@ def fitted_distractors(vectors: np.ndarray, count: int, *, seed: int = 0, chunk:
     Row = mean + a·(vectors − mean)/√(n − 1) with a ~ N(0, I_n): exactly the sample covariance, without forming the
     dim × dim matrix; then each row is L2-normalized like every embedding.
     """
+    out = np.empty((count, np.shape(vectors)[1] if np.ndim(vectors) == 2 else 0), dtype=np.float32)
+    for start, block in distractor_chunks(vectors, count, seed=seed, chunk=chunk):
+        out[start : start + block.shape[0]] = block
+    return out
+
+
+def distractor_chunks(
+    vectors: np.ndarray, count: int, *, seed: int = 0, chunk: int = 8192
+) -> Iterator[tuple[int, np.ndarray]]:
+    """`fitted_distractors` a chunk at a time: (first row, rows [≤ chunk, dim]), the same rows in the same order,
+    so a million of them never have to be in memory at once."""
     x = np.asarray(vectors, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"expected at least 2 vectors of shape (n, dim), got {x.shape}")
     mean = x.mean(axis=0)
     centred = (x - mean) / np.float32(np.sqrt(x.shape[0] - 1))
     rng = np.random.default_rng(seed)
-    out = np.empty((count, x.shape[1]), dtype=np.float32)
     for start in range(0, count, chunk):
         stop = min(count, start + chunk)
         block = rng.standard_normal((stop - start, x.shape[0]), dtype=np.float32) @ centred
         block += mean
         block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), np.float32(1e-12))
-        out[start:stop] = block
-    return out
+        yield start, block
 
 
 @dataclass(frozen=True)
@@ -103,19 +115,34 @@ def index_rankings(
     The exact reference ranks by inner product: on unit rows that is also the l2 order.
     """
     real = np.ascontiguousarray(vectors, dtype=np.float32)
-    n = real.shape[0]
-    extra = fitted_distractors(real, distractors, seed=seed) if distractors else real[:0]
-    everything = np.concatenate([real, extra])
-    total = everything.shape[0]
-    choice = choose_index(
-        total, real.shape[1], memory_budget_bytes, policy=index_type, overrides=overrides, space=space
-    )
+    n, dim = real.shape
+    total = n + distractors
+    # Items and distractors go to a float32 file in ``directory``, read back by the build in chunks, by the index's
+    # exact re-ranking and by the exact reference: 1M distractors of the 3808-d gram space are 15 GB, more than
+    # fits beside everything else in this machine's memory.
+    directory.mkdir(parents=True, exist_ok=True)
+    everything = np.lib.format.open_memmap(directory / "vectors.npy", mode="w+", dtype=np.float32, shape=(total, dim))
+    everything[:n] = real
+    if distractors:
+        for start, block in distractor_chunks(real, distractors, seed=seed):
+            everything[n + start : n + start + block.shape[0]] = block
+    everything.flush()
+    choice = choose_index(total, dim, memory_budget_bytes, policy=index_type, overrides=overrides, space=space)
     started = time.perf_counter()
-    index = SpaceIndex.from_vectors(
-        directory, np.arange(total, dtype=np.int64), everything, space=space, metric=metric,  # type: ignore[arg-type]
-        fingerprint="eval", index_type=choice.index_type, index_params=choice.params,
+    index = SpaceIndex.create(
+        directory / "index", space=space, dim=dim, metric=metric, fingerprint="eval",  # type: ignore[arg-type]
+        index_type=choice.index_type, index_params=choice.params,
         policy=choice.manifest_entry(f"eval:{index_type}", total, int(memory_budget_bytes)),
     )  # fmt: skip
+    if not index.is_trained:
+        # The rows SpaceIndex.train would sample from the whole array (same seed), read from the file.
+        rows = np.arange(total)
+        if total > TRAIN_POINTS:
+            rows = np.sort(np.random.default_rng(0).choice(total, size=TRAIN_POINTS, replace=False))
+        index.train(everything[rows], max_points=TRAIN_POINTS)
+    for start in range(0, total, ADD_CHUNK):
+        stop = min(total, start + ADD_CHUNK)
+        index.add(np.arange(start, stop, dtype=np.int64), everything[start:stop])
     build_seconds = time.perf_counter() - started
     index.save()
     size = (index.directory / "index.faiss").stat().st_size
@@ -135,8 +162,13 @@ def index_rankings(
 def exact_top(queries: np.ndarray, everything: np.ndarray, depth: int) -> list[np.ndarray]:
     """Exact inner-product ``depth`` nearest rows of ``everything`` [N, dim] for each row i of ``queries`` [n, dim]
     (rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row)."""
-    n = queries.shape[0]
-    top = exact_topk(lambda: iter([(0, everything)]), queries, np.arange(n), min(depth, everything.shape[0] - 1))
+    n, total = queries.shape[0], everything.shape[0]
+
+    def chunks() -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, total, ADD_CHUNK):
+            yield start, np.asarray(everything[start : start + ADD_CHUNK])
+
+    top = exact_topk(chunks, queries, np.arange(n), min(depth, total - 1))
     out = []
     for row, cand in enumerate(top):
         scores = everything[cand] @ queries[row]

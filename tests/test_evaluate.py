@@ -122,3 +122,24 @@ def test_flat_index_rankings_equal_exact_prefix(tmp_path) -> None:
     assert [r.tolist() for r in ranked.exact_rankings] == [r.tolist() for r in ranked.rankings]
     # with 500 fitted distractors, some of the 40 slots go to them: rankings are truncated, not padded
     assert min(len(r) for r in ranked.rankings) < 40
+
+
+def test_index_rankings_read_in_chunks_equal_one_pass(tmp_path, monkeypatch) -> None:
+    # The vectors file is read back a chunk at a time (1M distractors do not fit in memory): the build, the
+    # re-ranking and the exact reference must not depend on the chunk size.
+    import styledex.eval_index as eval_index
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((40, 32)).astype(np.float32) + 1.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    kwargs = dict(space="adain", metric="ip", index_type="ivfpq", distractors=700, depth=30)
+    whole = index_rankings(vectors, directory=tmp_path / "whole", **kwargs)
+    monkeypatch.setattr(eval_index, "ADD_CHUNK", 97)
+    chunked = index_rankings(vectors, directory=tmp_path / "chunked", **kwargs)
+    assert whole.index_type == "ivfpq" and whole.params == chunked.params
+    assert [r.tolist() for r in chunked.rankings] == [r.tolist() for r in whole.rankings]
+    assert [r.tolist() for r in chunked.exact_rankings] == [r.tolist() for r in whole.exact_rankings]
+    assert (tmp_path / "whole" / "vectors.npy").stat().st_size >= 740 * 32 * 4
+    chunks = list(eval_index.distractor_chunks(vectors, 700, chunk=97))
+    assert [start for start, _ in chunks] == list(range(0, 700, 97))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in chunks]), eval_index.fitted_distractors(vectors, 700))

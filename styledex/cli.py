@@ -224,9 +224,19 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
     if args.distractors < 0 or args.depth < 1:
         raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
+    if args.spaces:
+        from styledex.embed.spaces import available_spaces, resolve
+
+        try:
+            unavailable = [name for name in args.spaces if resolve(name).name not in available_spaces()]
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if unavailable:
+            raise UserError(f"--spaces: {', '.join(unavailable)} cannot embed here; available: "
+                            f"{', '.join(available_spaces())}")
     report = run_eval(
         config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty(), index=args.index,
-        distractors=args.distractors, depth=args.depth,
+        distractors=args.distractors, depth=args.depth, spaces=args.spaces,
     )  # fmt: skip
     if args.json:
         _print_json(report)
@@ -491,6 +501,10 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="styledex", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="YAML file overriding configs/default.yaml")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"),
+        help="VGG19 forward precision, overriding embed.precision (auto: bf16 on CUDA and CPUs with native bf16)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_catalog(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -579,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ev.add_argument("--distractors", type=int, default=100_000, help="fitted vectors added to the index (default 100k)")
     ev.add_argument("--depth", type=int, default=100, help="results asked of the index per query (default 100)")
+    ev.add_argument("--spaces", nargs="+", help="score only these spaces (default: every available space)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("transfer", help="render a content image in a style (styledex models lists the methods)")
@@ -636,6 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        if args.precision is not None:
+            config = config.model_copy(update={"embed": config.embed.model_copy(update={"precision": args.precision})})
         return int(args.func(args, config))
     except (UserError, ConfigError, CatalogError) as exc:
         print(f"styledex: error: {shown(exc)}", file=sys.stderr)

@@ -26,7 +26,7 @@ from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder
-from styledex.embed.spaces import ALIASES, SPACES, available_spaces
+from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
 from styledex.eval_index import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
 
@@ -90,8 +90,11 @@ def run_eval(
     index: str | None = None,
     distractors: int = 100_000,
     depth: int = 100,
+    spaces: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build (or reuse) the benchmark and its catalog, then score every space. Returns a JSON-ready report.
+
+    spaces: score only these (names or aliases; the catalog still holds every available space, so it is shared).
 
     index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq") returns when it holds the
     benchmark plus ``distractors`` fitted vectors, each query asking for its ``depth`` nearest
@@ -111,7 +114,11 @@ def run_eval(
     # Every space's name and weights digest: a space added or retrained gets a new catalog, never a partial one.
     spaces_key = ",".join(f"{name}:{fp}" for name, fp in sorted(embedder.fingerprints().items()))
     fingerprint = hashlib.sha256(spaces_key.encode()).hexdigest()[:16]
-    catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}"
+    # Precision is not in a space's fingerprint (bf16 and fp32 vectors may share a catalog), but eval compares
+    # them: a bf16 catalog gets its own directory.
+    precision = "bf16" if embedder.bf16 else "fp32"
+    suffix = "-bf16" if embedder.bf16 else ""
+    catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}{suffix}"
     with Catalog.open(catalog_dir, create=True) as catalog:
         with catalog.writing():
             if catalog.get_meta("embed") is None:
@@ -119,9 +126,14 @@ def run_eval(
             add_sources(catalog, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
         items = catalog.items(status="ok")
         groups = _labels(items, "group")
-        report: dict[str, Any] = {"benchmark": str(bench), "spaces": {}, "aliases": dict(ALIASES)}
+        report: dict[str, Any] = {
+            "benchmark": str(bench), "precision": precision, "spaces": {}, "aliases": dict(ALIASES)
+        }  # fmt: skip
         report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
-        for name in embedder.names:
+        scored = embedder.names if spaces is None else [resolve(name).name for name in spaces]
+        for name in dict.fromkeys(scored):
+            if name not in embedder.names:
+                raise ValueError(f"space '{name}' cannot be evaluated here; available: {', '.join(embedder.names)}")
             spec = SPACES[name]
             ids, vectors = catalog.load_vectors(name, spec.dim)
             by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
@@ -224,7 +236,7 @@ def format_table(report: dict[str, Any]) -> str:
     counts = report["counts"]
     lines.append(
         f"\n{counts['grid']} grid images, {counts['video']} video clips, {counts['museum']} paintings; "
-        f"{report['seconds']} s"
+        f"VGG19 forward in {report.get('precision', 'fp32')}; {report['seconds']} s"
     )
     return "\n".join(lines)
 

@@ -559,3 +559,28 @@ def test_eval_and_bench_refuse_bad_counts_before_any_work(cli) -> None:
     ]
     run = cli("bench", "--part", "embed", "--rounds", 0)
     assert run.rc == 2 and run.err_lines == ["styledex: error: --rounds must be at least 1, got 0"]
+    run = cli("eval", "--spaces", "style", "colour")
+    assert run.rc == 2 and len(run.err_lines) == 1 and "unknown space 'colour'" in run.err_lines[0]
+
+
+def test_precision_flag_overrides_the_config_and_bf16_vectors_stay_close(cli, tiny_config: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for seed in range(2):
+        make_shapes(folder / f"s{seed}.png", seed=60 + seed)
+    vectors = {}
+    for precision in ("fp32", "bf16"):
+        catalog = tmp_path / precision
+        run = cli("--config", tiny_config, "--precision", precision, "add", folder, "--catalog", catalog, "--json")
+        assert run.json()["added"] == 2
+        with Catalog.open(catalog) as opened:
+            vectors[precision] = opened.load_vectors("adain", 2944)[1]
+    rerun = cli("--config", tiny_config, "--precision", "fp32", "add", folder, "--catalog", tmp_path / "again")
+    assert rerun.rc == 0
+    with Catalog.open(tmp_path / "again") as opened:
+        assert (opened.load_vectors("adain", 2944)[1] == vectors["fp32"]).all()  # fp32 is deterministic
+    assert not (vectors["bf16"] == vectors["fp32"]).all()  # the flag reached the forward pass
+    cosines = (vectors["bf16"] * vectors["fp32"]).sum(axis=1)
+    assert cosines.min() > 0.9995
+    run = cli("--precision", "fp16", "spaces")
+    assert run.rc == 2 and "invalid choice: 'fp16'" in run.err

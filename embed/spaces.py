@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .stats import channels_last_blocks, gram_matrix, instance_normalize, is_channels_last_map, mean_std, upper_triangle
+from .stats import blockwise_on_cpu, channels_last_blocks, gram_matrix, instance_normalize, mean_std, upper_triangle
 from .vgg import LAYER_CHANNELS, STYLE_LAYERS
 
 Kind = Literal["style", "content"]
@@ -235,12 +235,12 @@ class GramProjector:
 def projected_gram(features: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
     """Gram matrix (÷ H·W) of the channels projected by ``projection`` [k, C]: [B, C, H, W] → [B, k, k], fp32.
 
-    A channels-last map (what VGG19 returns on CPU for channels-last input) is read a block of positions at a time
-    as fp32 rows [n, C] (:func:`channels_last_blocks`), projected and accumulated: the map (bf16 under autocast) is
-    never converted whole. Per 256-px image for the five layers: 27 ms for an einsum over the strided NCHW view,
-    18 ms for one matmul over all rows, 7 ms blockwise (fp32 maps) and 24 → 8 ms from bf16 maps.
+    A channels-last map on the CPU (what VGG19 returns there for channels-last input) is read a block of positions
+    at a time as fp32 rows [n, C] (:func:`channels_last_blocks`), projected and accumulated: the map (bf16 under
+    autocast) is never converted whole. Per 256-px image for the five layers: 27 ms for an einsum over the strided
+    NCHW view, 18 ms for one matmul over all rows, 7 ms blockwise (fp32 maps) and 24 → 8 ms from bf16 maps.
     """
-    if not is_channels_last_map(features):
+    if not blockwise_on_cpu(features):
         return gram_matrix(torch.einsum("kc,bchw->bkhw", projection, features.float()))
     b, _, h, w = features.shape
     k = projection.shape[0]

@@ -289,6 +289,10 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         )  # fmt: skip
         if args.plot is not None:
             plot_search_report(report, args.plot)
+    if args.part == "levers":
+        from styledex.levers_bench import run_levers_bench
+
+        report |= run_levers_bench(config, images=args.images, size=args.sizes[0])
     if args.part == "transfer":
         from styledex.transfer_bench import run_transfer_bench
 
@@ -298,6 +302,10 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         return 0
     if "embed" in report:
         print(format_embed_table(report))
+    if "levers" in report:
+        from styledex.levers_bench import format_levers_table
+
+        print(format_levers_table(report))
     if "search" in report:
         print(format_search_table(report))
     if "transfer" in report:
@@ -562,8 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--videos", type=int, default=4, help="video clips timed (benchmark clips)")
     bench.add_argument("--rounds", type=int, default=1, help="embed part: pairs per row (median kept)")
     bench.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="VGG input sides, pixels")
-    bench.add_argument("--part", choices=["all", "embed", "search", "transfer"], default="all",
-                       help="all = embed + search; transfer (minutes) is run on its own")
+    bench.add_argument("--part", choices=["all", "embed", "levers", "search", "transfer"], default="all",
+                       help="all = embed + search; levers (what each speed lever buys, at the first --sizes) and "
+                       "transfer (minutes) are run on their own")
     bench.add_argument("--methods", nargs="+", help="transfer part: these methods only (default: every available)")
     bench.add_argument("--gallery", type=Path, help="transfer part: write the gallery PNG here (docs/gallery.png)")
     bench.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000],

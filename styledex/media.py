@@ -801,6 +801,7 @@ def decode_video(
     sampling: Literal["uniform", "scene"] = "uniform",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_side: int | None = None,
+    seek: bool = True,
 ) -> Media:
     """Sample up to ``frames`` RGB frames from the first video stream of a file.
 
@@ -812,6 +813,9 @@ def decode_video(
     ``sampling="scene"``: one decoding pass scores every frame by its change from the previous one (64-px-wide
     thumbnails); the first frame and the ``frames`` - 1 largest changes (spread at least ~1/(4 × frames) of
     the clip apart where possible) are then fetched at full size, in time order.
+
+    ``seek=False`` finds the same frames by decoding every frame from the start (the fallback when a seek fails;
+    ``styledex bench --part levers`` times the two on a long clip).
 
     Fewer frames come back when the stream has fewer; identical timestamps are never repeated. ``times`` are
     seconds from the stream start. Raises :class:`MediaError` (no video stream, too many pixels, nothing
@@ -825,7 +829,7 @@ def decode_video(
         if src.width and src.height:
             _check_pixels("video", src.width, src.height, max_pixels)
         try:
-            items, duration = _sample(src, frames, sampling, max_side, max_pixels)
+            items, duration = _sample(src, frames, sampling, max_side, max_pixels, seekable=seek)
         except _SeekFailed:
             src.reopen()
             items, duration = _sample(src, frames, sampling, max_side, max_pixels, seekable=False)

@@ -91,3 +91,15 @@ def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact(
     scores[np.arange(3), rows] = -np.inf
     want = np.argsort(-scores, axis=1)[:, :4]
     assert [sorted(g) for g in got.tolist()] == [sorted(w) for w in want.tolist()]
+
+
+def test_levers_table_names_each_baseline() -> None:
+    from styledex.levers_bench import _row, format_levers_table
+
+    rows = [
+        _row("threads", "1", 1.5, "images/s", 0.5, "2 threads"),
+        _row("frame sampling", "seek to each target", 0.25, "s", 14.6, "decode every frame (3.65 s)"),
+    ]
+    table = format_levers_table({"device": "cpu", "threads": 2, "size": 256, "images": 16, "levers": rows})
+    assert "| threads | 1 | 1.50 images/s | 0.50 | 2 threads |" in table
+    assert "| frame sampling | seek to each target | 0.25 s | 14.60 | decode every frame (3.65 s) |" in table

@@ -563,7 +563,7 @@ def test_eval_and_bench_refuse_bad_counts_before_any_work(cli) -> None:
     assert run.rc == 2 and len(run.err_lines) == 1 and "unknown space 'colour'" in run.err_lines[0]
 
 
-def test_precision_flag_overrides_the_config_and_bf16_vectors_stay_close(cli, tiny_config: Path, tmp_path: Path) -> None:
+def test_precision_flag_overrides_the_config_and_bf16_stays_close(cli, tiny_config: Path, tmp_path: Path) -> None:
     folder = tmp_path / "pics"
     folder.mkdir()
     for seed in range(2):

@@ -339,6 +339,48 @@ def test_video_is_sampled_by_seeking_not_by_decoding_everything(tmp_path, monkey
     assert len(decoded) <= 8 * 24  # at most one keyframe interval per target, versus 480 for a full pass
 
 
+def test_seek_false_decodes_every_frame_and_finds_the_same_frames(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "long.mp4", n_frames=240, fps=24, gop=24)
+    by_seeking = media.decode_video(path, frames=4)
+    decoded = []
+    original = media._Decoder.next
+
+    def counting(self):
+        got = original(self)
+        if got is not None:
+            decoded.append(got[0])
+        return got
+
+    monkeypatch.setattr(media._Decoder, "next", counting)
+    every = media.decode_video(path, frames=4, seek=False)
+    assert every.times == by_seeking.times
+    assert [read_frame_index(f) for f in every.frames] == [read_frame_index(f) for f in by_seeking.frames]
+    assert [read_frame_index(f) for f in every.frames] == [30, 90, 150, 210]
+    assert len(decoded) > 210  # every frame up to the last target
+
+
+def test_remuxed_repeats_keep_keyframes_and_lengthen_the_clip(tmp_path):
+    from styledex.levers_bench import remux_repeated
+
+    source = make_video(tmp_path / "clip.mp4", n_frames=48, fps=24, gop=12)
+    long_clip = remux_repeated(source, tmp_path / "long.mp4", 5)
+
+    def packets_keyframes_seconds(path: Path) -> tuple[int, int, float]:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            packets = [p for p in container.demux(stream) if p.pts is not None]
+            seconds = float(max(p.pts for p in packets) * stream.time_base)
+            return len(packets), sum(p.is_keyframe for p in packets), seconds
+
+    packets, keyframes, seconds = packets_keyframes_seconds(long_clip)
+    _, source_keyframes, _ = packets_keyframes_seconds(source)
+    assert packets == 5 * 48 and keyframes == 5 * source_keyframes > 5
+    assert seconds == pytest.approx(10 - 1 / 24, abs=0.01)
+    m = media.decode_video(long_clip, frames=5)  # one sample in each copy, at the same place in it
+    assert [read_frame_index(f) for f in m.frames] == [24] * 5
+    assert m.times == pytest.approx([1 + 2 * i for i in range(5)], abs=0.05)
+
+
 def test_fewer_frames_than_requested_returns_each_once(tmp_path):
     m = decode(make_video(tmp_path / "five.mp4", n_frames=5), frames=8)
     assert [read_frame_index(f) for f in m.frames] == [0, 1, 2, 3, 4]

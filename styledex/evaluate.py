@@ -127,7 +127,8 @@ def run_eval(
         items = catalog.items(status="ok")
         groups = _labels(items, "group")
         report: dict[str, Any] = {
-            "benchmark": str(bench), "precision": precision, "spaces": {}, "aliases": dict(ALIASES)
+            "benchmark": str(bench), "catalog": str(catalog_dir), "precision": precision, "spaces": {},
+            "aliases": dict(ALIASES),
         }  # fmt: skip
         report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
         scored = embedder.names if spaces is None else [resolve(name).name for name in spaces]

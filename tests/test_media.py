@@ -322,9 +322,9 @@ def test_video_gives_n_frames_at_uniform_targets(tmp_path, ext):
     assert all(not np.array_equal(a, b) for a, b in zip(arrays, arrays[1:], strict=False))
 
 
-def test_video_is_sampled_by_seeking_not_by_decoding_everything(tmp_path, monkeypatch):
-    path = make_video(tmp_path / "long.mp4", n_frames=480, fps=24, gop=24)
-    decoded = []
+def _count_decoded_frames(monkeypatch) -> list[int]:
+    """From now on, the pts of every frame the video decoder hands out is appended to the returned list."""
+    decoded: list[int] = []
     original = media._Decoder.next
 
     def counting(self):
@@ -334,6 +334,12 @@ def test_video_is_sampled_by_seeking_not_by_decoding_everything(tmp_path, monkey
         return got
 
     monkeypatch.setattr(media._Decoder, "next", counting)
+    return decoded
+
+
+def test_video_is_sampled_by_seeking_not_by_decoding_everything(tmp_path, monkeypatch):
+    path = make_video(tmp_path / "long.mp4", n_frames=480, fps=24, gop=24)
+    decoded = _count_decoded_frames(monkeypatch)
     m = decode(path, frames=8)
     assert [read_frame_index(f) % 256 for f in m.frames] == [(30 + 60 * i) % 256 for i in range(8)]
     assert len(decoded) <= 8 * 24  # at most one keyframe interval per target, versus 480 for a full pass
@@ -342,16 +348,7 @@ def test_video_is_sampled_by_seeking_not_by_decoding_everything(tmp_path, monkey
 def test_seek_false_decodes_every_frame_and_finds_the_same_frames(tmp_path, monkeypatch):
     path = make_video(tmp_path / "long.mp4", n_frames=240, fps=24, gop=24)
     by_seeking = media.decode_video(path, frames=4)
-    decoded = []
-    original = media._Decoder.next
-
-    def counting(self):
-        got = original(self)
-        if got is not None:
-            decoded.append(got[0])
-        return got
-
-    monkeypatch.setattr(media._Decoder, "next", counting)
+    decoded = _count_decoded_frames(monkeypatch)
     every = media.decode_video(path, frames=4, seek=False)
     assert every.times == by_seeking.times
     assert [read_frame_index(f) for f in every.frames] == [read_frame_index(f) for f in by_seeking.frames]

@@ -494,6 +494,11 @@ class SpaceIndex:
         """
         if self._index.is_trained:
             return
+        count = np.shape(vectors)[0] if np.ndim(vectors) == 2 else 0
+        if count > max_points:
+            # Sampled before any conversion, so a memory-mapped array is read only at the sampled rows.
+            rows = np.sort(np.random.default_rng(seed).choice(count, size=max_points, replace=False))
+            vectors = vectors[rows]
         vecs = self._check_vectors(vectors, "vectors", "n")
         need = max(self._index_params["nlist"], 2 ** self._index_params["nbits"]) if self._index_type == "ivfpq" else 1
         if vecs.shape[0] < need:
@@ -501,9 +506,6 @@ class SpaceIndex:
                 f"ivfpq needs at least {need} training vectors (nlist {self._index_params['nlist']}, "
                 f"2**nbits {2 ** self._index_params['nbits']}), got {vecs.shape[0]}; use flat or hnsw"
             )
-        if vecs.shape[0] > max_points:
-            rows = np.sort(np.random.default_rng(seed).choice(vecs.shape[0], size=max_points, replace=False))
-            vecs = vecs[rows]
         self._index.train(vecs)
         self._apply_search_params()
 

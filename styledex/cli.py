@@ -220,20 +220,15 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 # -- eval ---------------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from styledex.evaluate import format_table, run_eval
+    from styledex.evaluate import eval_spaces, format_table, run_eval
 
     if args.distractors < 0 or args.depth < 1:
         raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
     if args.spaces:
-        from styledex.embed.spaces import available_spaces, resolve
-
         try:
-            unavailable = [name for name in args.spaces if resolve(name).name not in available_spaces()]
+            eval_spaces(args.spaces)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        if unavailable:
-            raise UserError(f"--spaces: {', '.join(unavailable)} cannot embed here; available: "
-                            f"{', '.join(available_spaces())}")
     report = run_eval(
         config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty(), index=args.index,
         distractors=args.distractors, depth=args.depth, spaces=args.spaces,

@@ -28,7 +28,6 @@ from styledex.index import SpaceIndex
 from styledex.index.policy import choose_index
 from styledex.search_bench import exact_topk
 
-TRAIN_POINTS = 100_000  # SpaceIndex.train's default sample
 ADD_CHUNK = 65_536  # rows read from the vector file at a time (1 GB at 3808 dims)
 
 
@@ -134,12 +133,7 @@ def index_rankings(
         index_type=choice.index_type, index_params=choice.params,
         policy=choice.manifest_entry(f"eval:{index_type}", total, int(memory_budget_bytes)),
     )  # fmt: skip
-    if not index.is_trained:
-        # The rows SpaceIndex.train would sample from the whole array (same seed), read from the file.
-        rows = np.arange(total)
-        if total > TRAIN_POINTS:
-            rows = np.sort(np.random.default_rng(0).choice(total, size=TRAIN_POINTS, replace=False))
-        index.train(everything[rows], max_points=TRAIN_POINTS)
+    index.train(everything)  # samples its rows before reading them: the file is not loaded whole
     for start in range(0, total, ADD_CHUNK):
         stop = min(total, start + ADD_CHUNK)
         index.add(np.arange(start, stop, dtype=np.int64), everything[start:stop])

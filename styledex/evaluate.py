@@ -101,6 +101,8 @@ def run_eval(
     (`styledex.eval_index`); each space's row then gets an "index" entry with those metrics and the index's
     parameters, size and build time.
     """
+    if spaces is not None:
+        eval_spaces(spaces)  # a bad name fails before minutes of embedding
     started = time.perf_counter()
     bench = build_benchmark(cache_dir, progress=progress)
     embedder = Embedder(
@@ -117,7 +119,7 @@ def run_eval(
     # Precision is not in a space's fingerprint (bf16 and fp32 vectors may share a catalog), but eval compares
     # them: a bf16 catalog gets its own directory.
     precision = "bf16" if embedder.bf16 else "fp32"
-    suffix = "-bf16" if embedder.bf16 else ""
+    suffix = f"-{precision}" if embedder.bf16 else ""  # fp32 keeps the name earlier catalogs were cached under
     catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}{suffix}"
     with Catalog.open(catalog_dir, create=True) as catalog:
         with catalog.writing():
@@ -131,10 +133,7 @@ def run_eval(
             "aliases": dict(ALIASES),
         }  # fmt: skip
         report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
-        scored = embedder.names if spaces is None else [resolve(name).name for name in spaces]
-        for name in dict.fromkeys(scored):
-            if name not in embedder.names:
-                raise ValueError(f"space '{name}' cannot be evaluated here; available: {', '.join(embedder.names)}")
+        for name in embedder.names if spaces is None else eval_spaces(spaces):
             spec = SPACES[name]
             ids, vectors = catalog.load_vectors(name, spec.dim)
             by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
@@ -154,6 +153,17 @@ def run_eval(
             report["spaces"][name] = row
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def eval_spaces(names: list[str]) -> list[str]:
+    """The real names of the spaces ``names`` asks eval to score (aliases resolved, repeats dropped); ValueError
+    with one line for an unknown space or one that cannot embed here (its weights are not shipped)."""
+    resolved = list(dict.fromkeys(resolve(name).name for name in names))
+    available = available_spaces()
+    missing = [name for name in resolved if name not in available]
+    if missing:
+        raise ValueError(f"--spaces: {', '.join(missing)} cannot embed here; available: {', '.join(available)}")
+    return resolved
 
 
 def _score(

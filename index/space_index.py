@@ -55,6 +55,8 @@ INDEX_TYPE_DEFAULTS: dict[str, dict[str, int]] = {
 }
 # Parameters allowed below 1 (flags and "off" values) or bounded above; every other one must be >= 1.
 _PARAM_RANGES: dict[str, tuple[int, int]] = {"sq8": (0, 1), "opq": (0, 1), "rerank": (0, 100_000), "nbits": (1, 16)}
+# Parameters that only steer queries, so `set_search_params` may change them on a built index.
+_SEARCH_PARAMS: dict[str, set[str]] = {"hnsw": {"ef_search"}, "ivfpq": {"nprobe", "rerank"}}
 # Types whose stored vectors are approximations: `reconstruct` prefers the exact `vector_source` for them.
 _LOSSY = {"ivfpq"}
 # k-means settings for training ivfpq: few iterations and a sample per centroid keep training minutes, not hours,
@@ -461,6 +463,17 @@ class SpaceIndex:
     @property
     def index_params(self) -> dict[str, int]:
         return dict(self._index_params)
+
+    def set_search_params(self, **params: int) -> None:
+        """Change query-time parameters in place (hnsw: ef_search; ivfpq: nprobe, rerank), e.g. to trade speed for
+        recall without a rebuild; a later `save` records them. ValueError for a parameter the index type lacks,
+        one fixed at build time, or a value out of range."""
+        fixed = sorted(set(params) - _SEARCH_PARAMS.get(self._index_type, set()))
+        if fixed:
+            allowed = sorted(_SEARCH_PARAMS.get(self._index_type, set())) or "none"
+            raise ValueError(f"{fixed} cannot change once the {self._index_type} index is built; query-time: {allowed}")
+        self._index_params = resolve_index_params(self._index_type, self._index_params | params)
+        self._apply_search_params()
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

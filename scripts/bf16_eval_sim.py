@@ -22,7 +22,7 @@ from styledex.catalog import Catalog
 from styledex.config import load_config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import SPACES
-from styledex.evaluate import _labels, _score
+from styledex.evaluate import item_labels, space_metrics
 from styledex.pipeline import decode_with_config
 
 VGG_SPACES = ("content", "gram", "adain")
@@ -70,14 +70,14 @@ def main() -> int:
         for name in VGG_SPACES:
             rows = vectors[name]
             simulated[name].append(aggregate_frames(rows) if media.kind == "video" else rows[0])
-    groups = _labels(items, "group")
+    groups = item_labels(items, "group")
     print("| space | precision | " + " | ".join(KEYS) + " | cosine to fp32 (min / mean) |")
     print("|---|---|" + "---|" * (len(KEYS) + 1))
     for name in VGG_SPACES:
         bf16 = np.stack(simulated[name])
         cos = np.sum(bf16 * exact[name], axis=1)
         for label, matrix in (("fp32 (catalog)", exact[name]), ("bf16 (simulated)", bf16)):
-            scores = _score(matrix, items, groups)
+            scores = space_metrics(matrix, items, groups)
             cells = " | ".join(f"{scores[k]:.3f}" for k in KEYS)
             extra = f"{cos.min():.4f} / {cos.mean():.4f}" if label.startswith("bf16") else "–"
             print(f"| {name} | {label} | {cells} | {extra} |")

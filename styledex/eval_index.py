@@ -92,7 +92,21 @@ class IndexRankings:
         }  # fmt: skip
 
 
-def index_rankings(
+@dataclass
+class EvalIndex:
+    """A space's index over the benchmark rows (ids 0..items−1) and distractors (ids items..), built by
+    `build_eval_index`; ``everything`` [items + distractors, dim] is the float32 file of their exact vectors, which
+    the index re-ranks with."""
+
+    index: SpaceIndex
+    everything: np.ndarray
+    reason: str
+    items: int
+    build_seconds: float
+    bytes_per_item: float
+
+
+def build_eval_index(
     vectors: np.ndarray,
     *,
     space: str,
@@ -100,18 +114,15 @@ def index_rankings(
     index_type: str,
     directory: Path,
     distractors: int = 100_000,
-    depth: int = 100,
     memory_budget_bytes: float = 2048 * 2**20,
     overrides: Mapping[str, Mapping[str, int]] | None = None,
     seed: int = 0,
-) -> IndexRankings:
-    """Rank every row of ``vectors`` [n, dim] (unit rows) against the others through a ``index_type`` index.
+) -> EvalIndex:
+    """A ``index_type`` index of ``vectors`` [n, dim] (unit rows) plus ``distractors`` `fitted_distractors`.
 
-    The index holds ids 0..n−1 (the rows) and n..n+distractors−1 (`fitted_distractors`), with the policy's
-    parameters for n + distractors items of this dim under ``memory_budget_bytes`` (config overrides applied);
-    ivfpq re-ranks its candidates with the exact vectors as a catalog's index does. ``directory`` receives the
-    saved index file (its size gives bytes per item). Each row asks for its ``depth`` nearest.
-    The exact reference ranks by inner product: on unit rows that is also the l2 order.
+    The parameters are the policy's for n + distractors items of this dim under ``memory_budget_bytes`` (config
+    overrides applied); ivfpq re-ranks its candidates with the exact vectors as a catalog's index does.
+    ``directory`` receives the vector file and the saved index (its size gives bytes per item).
     """
     real = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = real.shape
@@ -141,15 +152,38 @@ def index_rankings(
     index.save()
     size = (index.directory / "index.faiss").stat().st_size
     index.vector_source = lambda ids: everything[np.asarray(ids, dtype=np.int64)]
+    return EvalIndex(
+        index=index, everything=everything, reason=choice.reason, items=n, build_seconds=round(build_seconds, 1),
+        bytes_per_item=round(size / total, 1),
+    )  # fmt: skip
+
+
+def rank_through(index: SpaceIndex, vectors: np.ndarray, depth: int) -> list[np.ndarray]:
+    """Per row i of ``vectors`` [n, dim] (ids 0..n−1 of ``index``), the other rows < n among its ``depth``
+    nearest in ``index``, best first (the row itself excluded, distractors dropped)."""
+    real = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = real.shape[0]
     rankings: list[np.ndarray] = []
     for row in range(n):
         found = index.search(real[row : row + 1], depth, exclude=[{row}])[0]
         rankings.append(np.array([i for i, _ in found if i < n], dtype=np.int64))
+    return rankings
+
+
+def index_rankings(vectors: np.ndarray, *, depth: int = 100, **build: Any) -> IndexRankings:
+    """Rank every row of ``vectors`` [n, dim] (unit rows) against the others through the index
+    `build_eval_index` makes of them (``build``: its keyword arguments: space, metric, index_type, directory,
+    distractors, ...) and, as the reference, through an exact search of the same items and distractors. Each row
+    asks for its ``depth`` nearest. The exact reference ranks by inner product: on unit rows that is also the l2
+    order.
+    """
+    built = build_eval_index(vectors, **build)
+    real = np.ascontiguousarray(vectors, dtype=np.float32)
     return IndexRankings(
-        rankings=rankings, exact_rankings=exact_top(real, everything, depth), index_type=choice.index_type,
-        params=index.index_params, reason=choice.reason, items=n,
-        distractors=int(distractors), depth=depth, build_seconds=round(build_seconds, 1),
-        bytes_per_item=round(size / total, 1),
+        rankings=rank_through(built.index, real, depth), exact_rankings=exact_top(real, built.everything, depth),
+        index_type=built.index.index_type, params=built.index.index_params, reason=built.reason, items=built.items,
+        distractors=len(built.everything) - built.items, depth=depth, build_seconds=built.build_seconds,
+        bytes_per_item=built.bytes_per_item,
     )  # fmt: skip
 
 

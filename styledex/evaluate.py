@@ -78,7 +78,7 @@ def top1_same_label(
     return float(np.mean([nearest[q] >= 0 and labels[nearest[q]] == labels[q] for q in queries]))
 
 
-def _labels(items: list[dict[str, Any]], key: str) -> np.ndarray:
+def item_labels(items: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([str(item["metadata"].get(key, "")) for item in items])
 
 
@@ -127,7 +127,7 @@ def run_eval(
                 catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
             add_sources(catalog, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
         items = catalog.items(status="ok")
-        groups = _labels(items, "group")
+        groups = item_labels(items, "group")
         report: dict[str, Any] = {
             "benchmark": str(bench), "catalog": str(catalog_dir), "precision": precision, "spaces": {},
             "aliases": dict(ALIASES),
@@ -138,7 +138,7 @@ def run_eval(
             ids, vectors = catalog.load_vectors(name, spec.dim)
             by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
             matrix = np.stack([by_id[it["id"]] for it in items])
-            row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **_score(matrix, items, groups)}
+            row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **space_metrics(matrix, items, groups)}
             if index is not None:
                 if progress:
                     print(f"{name}: building {index} with {distractors} distractors", file=sys.stderr)
@@ -148,8 +148,8 @@ def run_eval(
                         distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
                         overrides=config.index.overrides(),
                     )  # fmt: skip
-                row["index"] = ranked.summary() | _score(matrix, items, groups, ranked.rankings)
-                row["index"]["exact_at_depth"] = _score(matrix, items, groups, ranked.exact_rankings)
+                row["index"] = ranked.summary() | space_metrics(matrix, items, groups, ranked.rankings)
+                row["index"]["exact_at_depth"] = space_metrics(matrix, items, groups, ranked.exact_rankings)
             report["spaces"][name] = row
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -166,7 +166,7 @@ def eval_spaces(names: list[str]) -> list[str]:
     return resolved
 
 
-def _score(
+def space_metrics(
     matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, rankings: list[np.ndarray] | None = None
 ) -> dict[str, float]:
     """The metrics of one space: matrix [n, dim] = the vectors of ``items`` in order; rankings as in
@@ -175,7 +175,7 @@ def _score(
     pool = np.flatnonzero(np.isin(groups, ("grid", "video")))
     pool_items = [items[i] for i in pool]
     pool_rankings = None if rankings is None else restrict(rankings, pool)
-    content, style = _labels(pool_items, "content"), _labels(pool_items, "style")
+    content, style = item_labels(pool_items, "content"), item_labels(pool_items, "style")
     pool_groups = groups[pool]
     for subset, wanted in (("image", ("grid",)), ("video", ("video",))):
         in_subset = np.isin(pool_groups, wanted)
@@ -185,7 +185,7 @@ def _score(
     museum = np.flatnonzero(groups == "museum")
     museum_rankings = None if rankings is None else restrict(rankings, museum)
     out["museum_artist_top1"] = top1_same_label(
-        matrix[museum], _labels([items[i] for i in museum], "style"), rankings=museum_rankings
+        matrix[museum], item_labels([items[i] for i in museum], "style"), rankings=museum_rankings
     )
     return out
 

@@ -303,6 +303,34 @@ def test_ivfpq_recall_against_flat_with_and_without_rerank(tmp_path):
 
 
 @pytestmark_trained
+def test_search_params_change_queries_not_the_build(tmp_path):
+    ids, vectors = _clustered()
+    queries = vectors[:40] + 0.05 * np.random.default_rng(4).standard_normal((40, DIM)).astype(np.float32)
+    truth, _ = _brute_force(ids, vectors, queries, 10, "ip")
+    index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"nprobe": 1, "rerank": 0})
+    one_list = _recall(index.search(queries, 10), truth)
+    # Every list visited: each query scans all codes, so only PQ ordering errors remain; re-ranking 200 exact
+    # candidates then finds the true 10 (their PQ ranks sit far inside 200 for 8-byte codes of 32-d vectors).
+    index.set_search_params(nprobe=IVFPQ["nlist"])
+    all_lists = _recall(index.search(queries, 10), truth)
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+    index.vector_source = lambda wanted: np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
+    index.set_search_params(rerank=200)
+    assert _recall(index.search(queries, 10), truth) == 1.0
+    assert one_list < all_lists < 1.0
+    assert index.index_params == IVFPQ | {"nprobe": IVFPQ["nlist"], "rerank": 200, "nbits": 8, "opq": 0}
+    index.save()
+    assert SpaceIndex.open(tmp_path / "gram").index_params["nprobe"] == IVFPQ["nlist"]
+    with pytest.raises(ValueError, match=r"\['m'\] cannot change once the ivfpq index is built; query-time"):
+        index.set_search_params(m=4)
+    with pytest.raises(ValueError, match="out of range"):
+        index.set_search_params(rerank=-1)
+    flat = _index(tmp_path / "flat", ids[:50], vectors[:50])
+    with pytest.raises(ValueError, match="query-time: none"):
+        flat.set_search_params(nprobe=2)
+
+
+@pytestmark_trained
 def test_ivfpq_needs_training_data(tmp_path):
     empty = SpaceIndex.create(tmp_path / "e", space="e", dim=DIM, metric="ip", fingerprint="f", index_type="ivfpq",
                               index_params=IVFPQ)  # fmt: skip

@@ -331,6 +331,27 @@ def test_search_params_change_queries_not_the_build(tmp_path):
 
 
 @pytestmark_trained
+def test_ivfpq_reranks_ten_candidates_per_result(tmp_path):
+    # Deep queries need slack beyond k: at 1M items 101 candidates for 100 results lost 0.044 P@5, 1000 none.
+    ids, vectors = _clustered()
+    index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"nprobe": 32, "rerank": 100})
+    asked: list[int] = []
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+
+    def source(wanted):
+        asked.append(len(wanted))
+        return np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
+
+    index.vector_source = source
+    # max(rerank 100, 10 x (k + excluded)), at most every item (3000)
+    cases = ((5, None, 100), (10, None, 100), (30, None, 300), (30, [{1, 2}], 320), (400, None, 3000))
+    for k, exclude, expected in cases:
+        asked.clear()
+        found = index.search(vectors[:1], k, exclude=exclude)[0]
+        assert asked == [expected] and len(found) == k
+
+
+@pytestmark_trained
 def test_ivfpq_needs_training_data(tmp_path):
     empty = SpaceIndex.create(tmp_path / "e", space="e", dim=DIM, metric="ip", fingerprint="f", index_type="ivfpq",
                               index_params=IVFPQ)  # fmt: skip

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -310,7 +311,6 @@ def _bench_catalog_size(
                 build_s = train_s + time.perf_counter() - t0
                 catalog.replace_index(index, dim=spec.dim)
                 size = (catalog.index_dir(space) / "index.faiss").stat().st_size
-                searcher = Searcher(catalog)
                 raw = _raw_faiss(index, k)
                 common = {
                     "items": items, "space": space, "index": variant, "vectors": kind, "k": k, "queries": queries,
@@ -318,35 +318,45 @@ def _bench_catalog_size(
                     "bytes_per_item": round(size / items, 1),
                 }  # fmt: skip
                 raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
-                found = [
-                    [h[0] for h in index.search(q[None, :], k, exclude=[{int(i)}])[0]]
-                    for q, i in zip(query_vecs, query_ids, strict=True)
-                ]
-                recall = recall_at_k(found, truth)
-
-                def inprocess(item_id: int, searcher: Searcher = searcher, space: str = space) -> None:
-                    query = searcher.query_vectors_for_item(item_id, [space])
-                    searcher.search(query, {space: 1.0}, k, exclude=[item_id])
-
+                recall = recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
                 by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
-                ways: list[tuple[str, Callable[[int], Any], float]] = [
-                    ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall),
-                    ("inprocess", inprocess, recall),
-                ]
-                if http:
-                    with _http_server(directory) as client:
-
-                        def over_http(item_id: int, client: Any = client, space: str = space) -> None:
-                            client.get(f"/items/{item_id}/similar", params={"space": space, "k": k}).raise_for_status()
-
-                        ways.append(("http", over_http, recall))
-                        rows += _time_ways(ways, query_ids, common)
-                else:
-                    rows += _time_ways(ways, query_ids, common)
+                faiss_way = ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall)
+                rows += _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
                 progress(_progress_line(rows[-1]))
     finally:
         catalog.close()
     return rows
+
+
+def _styledex_top(index: SpaceIndex, query_vecs: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:
+    """The ids `SpaceIndex.search` returns for each query row (its own id excluded), as styledex answers."""
+    return [
+        [h[0] for h in index.search(q[None, :], k, exclude=[{int(i)}])[0]]
+        for q, i in zip(query_vecs, query_ids, strict=True)
+    ]
+
+
+def _time_catalog_ways(
+    catalog: Catalog, space: str, k: int, http: bool, faiss_way: tuple[str, Callable[[int], Any], float],
+    recall: float, query_ids: np.ndarray, common: dict[str, Any],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rows for `faiss_way`, ``inprocess`` (`Searcher` through ``catalog``, whose index of ``space`` is the one
+    measured) and, with ``http``, ``GET /items/{id}/similar`` to a server over the catalog's folder."""
+    searcher = Searcher(catalog)
+
+    def inprocess(item_id: int) -> None:
+        query = searcher.query_vectors_for_item(item_id, [space])
+        searcher.search(query, {space: 1.0}, k, exclude=[item_id])
+
+    ways = [faiss_way, ("inprocess", inprocess, recall)]
+    if not http:
+        return _time_ways(ways, query_ids, common)
+    with _http_server(catalog.directory) as client:
+
+        def over_http(item_id: int) -> None:
+            client.get(f"/items/{item_id}/similar", params={"space": space, "k": k}).raise_for_status()
+
+        return _time_ways([*ways, ("http", over_http, recall)], query_ids, common)
 
 
 def _time_ways(
@@ -359,10 +369,13 @@ def _time_ways(
 
 
 def _bench_index_only(
-    items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, tmp: Path,
-    progress: Callable[[str], None], train_items: int = 100_000,
+    items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
+    tmp: Path, progress: Callable[[str], None], train_items: int = 100_000,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Rows for a size too large for a catalog: indexes fed chunk by chunk, a memmap for the exact vectors."""
+    """Rows for a size too large to hold in memory: a memmap of the vectors feeds the index chunk by chunk and the
+    exact brute force; with ``http`` a real catalog of the same vectors is written too (one space at a time) and the
+    index is measured through it as in `_bench_catalog_size`, otherwise ``inprocess`` is `SpaceIndex.search` with
+    the memmap as its exact vectors. Item ids are row + 1, as in a catalog."""
     rows: list[dict[str, Any]] = []
     for space in spaces:
         spec = resolve(space)
@@ -373,51 +386,63 @@ def _bench_index_only(
             exact[start : start + len(block)] = block
         exact.flush()
         progress(f"{items} items ({kind}) {space}: vectors on disk")
+        catalog = None
+        if http:
+            started = time.perf_counter()
+            catalog = build_synthetic_catalog(tmp / f"catalog-{items}-{kind}-{space}", items, spaces=[space], kind=kind)
+            progress(f"{items} items ({kind}) {space}: catalog written in {time.perf_counter() - started:.0f} s")
         query_rows = np.sort(np.random.default_rng(1).choice(items, size=queries, replace=False))
-        query_vecs = np.asarray(exact[query_rows])
+        query_vecs, query_ids = np.asarray(exact[query_rows]), query_rows + 1
 
         def chunks(exact: np.ndarray = exact) -> Iterator[tuple[int, np.ndarray]]:
             for start in range(0, items, SyntheticVectors.CHUNK):
                 yield start, np.asarray(exact[start : start + SyntheticVectors.CHUNK])
 
-        truth = exact_topk(chunks, query_vecs, query_rows, k)  # row numbers = ids here
+        truth = exact_topk(chunks, query_vecs, query_rows, k) + 1
         for variant in variants:
             if variant == "flat":
                 progress(f"{items} items: flat skipped (exact answers come from the chunked brute force)")
                 continue
-            directory = tmp / f"index-{space}-{variant}"
-            index, train_s = _build(variant, directory, space, "synthetic", exact[:train_items], items)
+            if catalog is None:
+                directory, fingerprint = tmp / f"index-{space}-{variant}", "synthetic"
+            else:
+                directory, fingerprint = catalog.index_dir(space), CatalogSpaces.of(catalog).spaces[space]
+            index, train_s = _build(variant, directory, space, fingerprint, exact[:train_items], items)
             t0 = time.perf_counter()
             for start, block in chunks():
-                index.add(np.arange(start, start + len(block), dtype=np.int64), block)
+                index.add(np.arange(start + 1, start + 1 + len(block), dtype=np.int64), block)
             build_s = train_s + time.perf_counter() - t0
-            index.save()
+            if catalog is None:
+                index.save()
+                index.vector_source = lambda ids, exact=exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
+            else:
+                catalog.replace_index(index, dim=spec.dim)  # re-ranks with the catalog's rows from now on
             size = (index.directory / "index.faiss").stat().st_size
-            index.vector_source = lambda ids, exact=exact: np.asarray(exact[np.asarray(ids, dtype=np.int64)])
             raw = _raw_faiss(index, k)
             common = {
                 "items": items, "space": space, "index": variant, "vectors": kind, "k": k, "queries": queries,
                 "params": index.index_params, "build_seconds": round(build_s, 2),
                 "bytes_per_item": round(size / items, 1),
-                "note": "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap",
             }  # fmt: skip
-            raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_rows, k), truth)
-            found = [
-                [h[0] for h in index.search(q[None, :], k, exclude=[{int(i)}])[0]]
-                for q, i in zip(query_vecs, query_rows, strict=True)
-            ]
-            by_id = dict(zip(query_rows.tolist(), query_vecs, strict=True))
+            raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
+            recall = recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
+            by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
+            faiss_way = ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall)
+            if catalog is None:
 
-            def inprocess(item_id: int, index: SpaceIndex = index, by_id: dict = by_id) -> None:
-                index.search(by_id[item_id][None, :], k, exclude=[{item_id}])
+                def inprocess(item_id: int, index: SpaceIndex = index, by_id: dict = by_id) -> None:
+                    index.search(by_id[item_id][None, :], k, exclude=[{item_id}])
 
-            ways = [
-                ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall),
-                ("inprocess", inprocess, recall_at_k(found, truth)),
-            ]
-            rows += _time_ways(ways, query_rows, common)
+                note = "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap"
+                ways = [faiss_way, ("inprocess", inprocess, recall)]
+                rows += [row | {"note": note} for row in _time_ways(ways, query_ids, common)]
+            else:
+                rows += _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
             progress(_progress_line(rows[-1]))
             del index
+        if catalog is not None:
+            catalog.close()
+            shutil.rmtree(catalog.directory)
         del exact
         memmap_path.unlink()
     return rows
@@ -471,7 +496,7 @@ def run_search_bench(
                 if n <= CATALOG_MAX_ITEMS:
                     rows += _bench_catalog_size(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
                 else:
-                    rows += _bench_index_only(n, spaces, index_types, queries_n, k, kind, Path(tmp), say)
+                    rows += _bench_index_only(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
     finally:
         faiss.omp_set_num_threads(previous_threads)
     return {"search": rows, "search_setup": {"threads": threads, "cpus": os.cpu_count(), "k": k}}

@@ -76,6 +76,27 @@ def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
     assert plot_search_report(report, tmp_path / "plot.png").stat().st_size > 0
 
 
+def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above CATALOG_MAX_ITEMS the vectors stream from a memmap (1M x 2944-d does not fit in memory beside the
+    # rest); the index built and the answers must be those of the in-memory path, over HTTP through a real
+    # catalog too, and without HTTP from the memmap alone.
+    import styledex.search_bench as search_bench
+
+    kwargs = dict(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq"))
+    in_memory = search_bench.run_search_bench(**kwargs)["search"]
+    monkeypatch.setattr(search_bench, "CATALOG_MAX_ITEMS", 100)
+    streamed = search_bench.run_search_bench(**kwargs)["search"]
+    memmap_only = search_bench.run_search_bench(**kwargs, http=False)["search"]
+    assert [(r["index"], r["via"]) for r in streamed] == [("ivfpq", via) for via in ("faiss", "inprocess", "http")]
+    assert [(r["index"], r["via"]) for r in memmap_only] == [("ivfpq", via) for via in ("faiss", "inprocess")]
+    assert all("memmap" in r["note"] for r in memmap_only) and not any("note" in r for r in streamed)
+    want = {r["via"]: (r["recall_at_10"], r["params"]) for r in in_memory if r["index"] == "ivfpq"}
+    assert {r["via"]: (r["recall_at_10"], r["params"]) for r in streamed} == want
+    assert {r["via"]: (r["recall_at_10"], r["params"]) for r in memmap_only} == {
+        via: want[via] for via in ("faiss", "inprocess")
+    }
+
+
 def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact() -> None:
     from styledex.search_bench import SyntheticVectors, exact_topk
 

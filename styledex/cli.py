@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--isotropic-items", type=int, default=10_000,
                        help="search part: also this size with isotropic vectors, the ANN worst case (0: skip)")
     bench.add_argument("--threads", type=int, default=1, help="search part: FAISS threads (0: FAISS's default)")
-    bench.add_argument("--work-dir", type=Path, help="search part: scratch directory (1M items: ~12 GB per space)")
+    bench.add_argument("--work-dir", type=Path, help="search part: scratch directory (1M items: ~25 GB per space)")
     bench.add_argument("--plot", type=Path, help="search part: write the latency/recall PNG here")
     bench.set_defaults(func=cmd_bench)
 

@@ -12,10 +12,12 @@ For each catalog size, space and index type (flat, hnsw, ivfpq, ivfpq+opq) one r
 
 Each query asks for the k nearest items of a random catalog item, excluding itself.
 
-Catalogs of up to ``CATALOG_MAX_ITEMS`` items are real SQLite catalogs. Above that (1M items of 2944 floats are
-11.8 GB of raw vectors per space) no catalog is built: the vectors go to a float32 memmap on disk, which stands in
-for the catalog's raw vectors (ivfpq re-ranking reads it), ``inprocess`` is ``SpaceIndex.search`` over that index,
-there is no ``http`` row and no flat index (exact answers come from a chunked brute-force pass over the memmap).
+Up to ``CATALOG_MAX_ITEMS`` items the bench writes a SQLite catalog and holds its vectors in memory. Above that (1M
+items of 2944 floats are 11.8 GB of raw vectors per space) the vectors go to a float32 memmap on disk, which feeds
+the index chunk by chunk and the exact brute-force pass, and (with HTTP on) a real SQLite catalog of the same vectors
+is written one space at a time (another ~12.5 GB), so the index is measured through the catalog and the server as
+at smaller sizes; with ``http=False`` no catalog is written, ``inprocess`` is ``SpaceIndex.search`` with the memmap
+as its exact vectors. No flat index is built there (exact answers come from the brute-force pass).
 
 Synthetic vectors (``SyntheticVectors``). Isotropic Gaussian vectors have no neighbourhood structure at all, the worst
 case for every ANN index and unlike real embeddings, so the default generator ("clustered") mimics the measured
@@ -472,7 +474,7 @@ def run_search_bench(
 
     isotropic_items: also measure isotropic vectors at this size (the ANN worst case). threads: FAISS OpenMP
     threads during the run (1: one query's latency on one core, as a busy server sees it; None: FAISS's default).
-    work_dir: where catalogs and memmaps go (default a temporary directory; 1M × 2944-d needs 12 GB of disk).
+    work_dir: where catalogs and memmaps go (default a temporary directory; 1M × 2944-d needs ~25 GB of disk with HTTP).
     """
     import faiss
 

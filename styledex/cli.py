@@ -571,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", nargs="+", help="transfer part: these methods only (default: every available)")
     bench.add_argument("--gallery", type=Path, help="transfer part: write the gallery PNG here (docs/gallery.png)")
     bench.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000],
-                       help="search part: synthetic catalog sizes (above 200000: index only, no catalog)")
+                       help="search part: synthetic catalog sizes (above 200000: vectors streamed from disk)")
     bench.add_argument("--queries", type=int, default=300, help="queries timed per way of searching")
     bench.add_argument("--search-spaces", nargs="+", default=["adain"], help="search part: spaces (real dims)")
     bench.add_argument("--index-types", nargs="+", default=["flat", "hnsw", "ivfpq"],

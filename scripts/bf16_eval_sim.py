@@ -21,8 +21,7 @@ from tqdm import tqdm
 from styledex.catalog import Catalog
 from styledex.config import load_config
 from styledex.embed.embedder import Embedder, aggregate_frames
-from styledex.embed.spaces import SPACES
-from styledex.evaluate import item_labels, space_metrics
+from styledex.evaluate import item_labels, items_matrix, space_metrics
 from styledex.pipeline import decode_with_config
 
 VGG_SPACES = ("content", "gram", "adain")
@@ -58,11 +57,7 @@ def main() -> int:
     simulate_bf16(embedder._vgg())
     with Catalog.open(catalogs[-1]) as catalog:
         items = catalog.items(status="ok")
-        exact = {}
-        for name in VGG_SPACES:
-            ids, vectors = catalog.load_vectors(name, SPACES[name].dim)
-            by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
-            exact[name] = np.stack([by_id[it["id"]] for it in items])
+        exact = {name: items_matrix(catalog, items, name) for name in VGG_SPACES}
     simulated: dict[str, list[np.ndarray]] = {name: [] for name in VGG_SPACES}
     for item in tqdm(items, unit="item", file=sys.stderr):
         media = decode_with_config(item["path"], config)

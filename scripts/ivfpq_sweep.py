@@ -20,13 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from styledex.catalog import Catalog
 from styledex.config import load_config
-from styledex.embed.spaces import SPACES, resolve
+from styledex.embed.spaces import resolve
 from styledex.eval_index import build_eval_index, exact_top, rank_through
-from styledex.evaluate import item_labels, space_metrics
+from styledex.evaluate import item_labels, items_matrix, question_keys, space_metrics
 
 
 def main(argv: list[str]) -> int:
@@ -39,16 +37,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rerank", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--workdir", type=Path, default=None, help="where the vector file goes (default: a tempdir)")
     args = parser.parse_args(argv)
-    spec = SPACES[resolve(args.space).name]
+    spec = resolve(args.space)
     config = load_config(None)
     with Catalog.open(args.catalog) as catalog:
         items = catalog.items(status="ok")
-        ids, vectors = catalog.load_vectors(spec.name, spec.dim)
-    by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
-    matrix = np.stack([by_id[it["id"]] for it in items])
+        matrix = items_matrix(catalog, items, spec.name)
     groups = item_labels(items, "group")
-    question = "style" if spec.kind == "style" else "content"
-    keys = [f"{subset}_{question}_p5" for subset in ("image", "video")]
+    keys = question_keys(spec.kind)
 
     workdir = Path(tempfile.mkdtemp(dir=args.workdir))
     try:

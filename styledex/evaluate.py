@@ -135,9 +135,7 @@ def run_eval(
         report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
         for name in embedder.names if spaces is None else eval_spaces(spaces):
             spec = SPACES[name]
-            ids, vectors = catalog.load_vectors(name, spec.dim)
-            by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
-            matrix = np.stack([by_id[it["id"]] for it in items])
+            matrix = items_matrix(catalog, items, name)
             row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **space_metrics(matrix, items, groups)}
             if index is not None:
                 if progress:
@@ -153,6 +151,20 @@ def run_eval(
             report["spaces"][name] = row
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def items_matrix(catalog: Catalog, items: list[dict[str, Any]], space: str) -> np.ndarray:
+    """The item-level vectors of ``items`` (rows of `Catalog.items`) in ``space``, in that order: [n, dim] float32."""
+    ids, vectors = catalog.load_vectors(space, SPACES[space].dim)
+    by_id = {int(i): row for i, row in zip(ids, vectors, strict=True)}
+    return np.stack([by_id[it["id"]] for it in items])
+
+
+def question_keys(kind: str) -> list[str]:
+    """The P@5 keys of the question a space of ``kind`` ("style" or "content") answers, images then videos: the
+    ones an index's loss is taken over (the largest drop among them)."""
+    question = "style" if kind == "style" else "content"
+    return [f"{subset}_{question}_p5" for subset in ("image", "video")]
 
 
 def eval_spaces(names: list[str]) -> list[str]:
@@ -265,9 +277,10 @@ def _index_table(spaces: dict[str, Any], indexed: dict[str, dict[str, Any]]) -> 
         exact, at_depth = spaces[name], ix["exact_at_depth"]
         params = ", ".join(f"{k} {v}" for k, v in ix["params"].items())
         question = "style" if exact["kind"] == "style" else "content"
-        keys = [f"{subset}_{question}_p5" for subset in ("image", "video")] + ["museum_artist_top1"]
-        cells = " | ".join(f"{exact[k]:.3f} / {at_depth[k]:.3f} / {ix[k]:.3f}" for k in keys)
-        loss = max(at_depth[k] - ix[k] for k in keys[:2])
+        p5_keys = question_keys(exact["kind"])
+        shown = [*p5_keys, "museum_artist_top1"]
+        cells = " | ".join(f"{exact[k]:.3f} / {at_depth[k]:.3f} / {ix[k]:.3f}" for k in shown)
+        loss = max(at_depth[k] - ix[k] for k in p5_keys)
         lines.append(
             f"| {name} | {ix['index']} | {ix['items']} + {ix['distractors']} | {params} | {ix['bytes_per_item']:.0f} "
             f"| {ix['build_seconds']} | {question} | {cells} | {loss:.3f} |"

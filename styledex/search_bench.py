@@ -370,7 +370,7 @@ def _time_ways(
     ]
 
 
-def _bench_index_only(
+def _bench_streamed(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
     tmp: Path, progress: Callable[[str], None], train_items: int = 100_000,
 ) -> list[dict[str, Any]]:  # fmt: skip
@@ -498,7 +498,7 @@ def run_search_bench(
                 if n <= CATALOG_MAX_ITEMS:
                     rows += _bench_catalog_size(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
                 else:
-                    rows += _bench_index_only(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
+                    rows += _bench_streamed(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
     finally:
         faiss.omp_set_num_threads(previous_threads)
     return {"search": rows, "search_setup": {"threads": threads, "cpus": os.cpu_count(), "k": k}}

@@ -279,8 +279,10 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
             raise UserError(f"--index-types: unknown {', '.join(unknown)}; expected some of {expected}")
         report |= run_search_bench(
             items=args.items, queries=args.queries, space=args.search_spaces, index_types=args.index_types,
-            isotropic_items=args.isotropic_items or None, threads=args.threads or None, work_dir=args.work_dir,
-            progress=None if args.json else lambda line: print(line, file=sys.stderr, flush=True),
+            isotropic_items=args.isotropic_items or None, threads=args.threads or None,
+            build_threads=args.build_threads or None, work_dir=args.work_dir,
+            # stderr even with --json (stdout holds the report): a run killed after hours still leaves its rows
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )  # fmt: skip
         if args.plot is not None:
             plot_search_report(report, args.plot)
@@ -578,7 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="search part: flat, hnsw, hnsw-sq8, ivfpq, ivfpq+opq")
     bench.add_argument("--isotropic-items", type=int, default=10_000,
                        help="search part: also this size with isotropic vectors, the ANN worst case (0: skip)")
-    bench.add_argument("--threads", type=int, default=1, help="search part: FAISS threads (0: FAISS's default)")
+    bench.add_argument("--threads", type=int, default=1,
+                       help="search part: FAISS threads for the timed queries (0: FAISS's default)")
+    bench.add_argument("--build-threads", type=int, default=0,
+                       help="search part: FAISS threads while building the indexes (0: every core)")
     bench.add_argument("--work-dir", type=Path, help="search part: scratch directory (1M items: ~25 GB per space)")
     bench.add_argument("--plot", type=Path, help="search part: write the latency/recall PNG here")
     bench.set_defaults(func=cmd_bench)

@@ -17,7 +17,10 @@ items of 2944 floats are 11.8 GB of raw vectors per space) the vectors go to a f
 the index chunk by chunk and the exact brute-force pass, and (with HTTP on) a real SQLite catalog of the same vectors
 is written one space at a time (another ~12.5 GB), so the index is measured through the catalog and the server as
 at smaller sizes; with ``http=False`` no catalog is written, ``inprocess`` is ``SpaceIndex.search`` with the memmap
-as its exact vectors. No flat index is built there (exact answers come from the brute-force pass).
+as its exact vectors. There an index type whose copies would not fit in the memory available is skipped (with
+HTTP the server holds its own copy beside the bench's: a 1M flat or hnsw index of 2944-d vectors is ~12 GB each).
+
+FAISS builds on every core (``build_threads``) and answers the timed queries on ``threads`` (one by default).
 
 Synthetic vectors (``SyntheticVectors``). Isotropic Gaussian vectors have no neighbourhood structure at all, the worst
 case for every ANN index and unlike real embeddings, so the default generator ("clustered") mimics the measured
@@ -58,7 +61,7 @@ from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import resolve
 from styledex.index import SpaceIndex
-from styledex.index.policy import choose_index
+from styledex.index.policy import IndexChoice, choose_index, estimate_bytes_per_item
 from styledex.search import CatalogSpaces, Searcher
 
 BENCH_SPACES = ("adain",)
@@ -91,8 +94,33 @@ class SyntheticProfile:
 SPACE_PROFILES: dict[str, SyntheticProfile] = {
     "adain": SyntheticProfile(mean_norm=0.945, alpha=1.59, noise_share=0.03),
     "content": SyntheticProfile(mean_norm=0.37, alpha=0.67, noise_share=0.33),
+    # fit_profile on the same 320 items (it gives adain 0.945 / 1.64 / 0.035, content 0.369 / 0.73 / 0.34).
+    "gram": SyntheticProfile(mean_norm=0.885, alpha=1.57, noise_share=0.044),
+    "predictor": SyntheticProfile(mean_norm=0.95, alpha=2.56, noise_share=0.003),
+    "cin": SyntheticProfile(mean_norm=0.941, alpha=3.04, noise_share=0.0005),
 }
 _DEFAULT_PROFILE = SyntheticProfile(mean_norm=0.5, alpha=1.0, noise_share=0.2)
+
+
+def fit_profile(vectors: np.ndarray, rank: int = 64) -> SyntheticProfile:
+    """The clustered generator's ``mean_norm``, ``alpha`` and ``noise_share`` fitted to real vectors [n, dim].
+
+    mean_norm: |mean| of the L2-normalized rows. alpha: minus the log-log slope of the centred covariance's leading
+    ``rank`` eigenvalues against their rank. noise_share: from the share t of the centred variance in those
+    components; the generator's noise spreads evenly over all ``dim`` directions, so t = (1 - s) + s·rank/dim and
+    s = (1 - t) / (1 - rank/dim). With fewer rows than dimensions t is over-estimated (only n - 1 directions vary).
+    """
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    mean = unit.mean(axis=0)
+    eigen = np.linalg.svd(unit - mean, compute_uv=False) ** 2
+    eigen /= eigen.sum()
+    r = min(rank, len(eigen))
+    alpha = -np.polyfit(np.log(np.arange(1, r + 1)), np.log(eigen[:r]), 1)[0]
+    noise_share = max(0.0, (1 - eigen[:r].sum()) / (1 - r / vectors.shape[1]))
+    return SyntheticProfile(
+        mean_norm=round(float(np.linalg.norm(mean)), 3), alpha=round(float(alpha), 2),
+        noise_share=round(float(noise_share), 4), rank=rank,
+    )  # fmt: skip
 
 
 class SyntheticVectors:
@@ -254,15 +282,61 @@ def _http_server(directory: Path) -> Iterator[Any]:
         thread.join(timeout=10)
 
 
+def _choice(variant: str, space: str, count: int) -> IndexChoice:
+    """The policy's parameters for bench label ``variant`` forced on ``count`` items of ``space``."""
+    spec = resolve(space)
+    index_type, extra = INDEX_VARIANTS[variant]
+    return choose_index(
+        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra}, space=spec.name
+    )
+
+
+def _memory_shortfall(variant: str, space: str, count: int, copies: int) -> str | None:
+    """Why ``copies`` of the index would not fit in the memory available now (one line), or None if they fit.
+
+    With HTTP the server in this process opens its own copy of the saved index beside the bench's, so a 1M flat
+    or hnsw index of 2944-d vectors (~12 GB each) needs twice that."""
+    choice = _choice(variant, space, count)
+    need = estimate_bytes_per_item(choice.index_type, resolve(space).dim, count, choice.params) * count * copies
+    available = _available_memory_bytes()
+    if available is None or need <= 0.9 * available:
+        return None
+    copies_text = "1 copy needs" if copies == 1 else f"{copies} copies need"
+    return f"{copies_text} ~{need / 2**30:.1f} GiB, {available / 2**30:.1f} GiB available"
+
+
+def _available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None (the guard is skipped)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+@contextmanager
+def _faiss_threads(threads: int | None) -> Iterator[None]:
+    """FAISS's OpenMP threads set to ``threads`` inside the block (None: left as they are), restored after."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    if threads is not None:
+        faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 def _build(
     variant: str, directory: Path, space: str, fingerprint: str, train: np.ndarray, count: int
 ) -> tuple[SpaceIndex, float]:
     """An empty-but-trained index of ``variant`` for ``count`` items, and the training seconds."""
     spec = resolve(space)
-    index_type, extra = INDEX_VARIANTS[variant]
-    choice = choose_index(
-        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra}, space=spec.name
-    )
+    choice = _choice(variant, space, count)
     index = SpaceIndex.create(
         directory, space=space, dim=spec.dim, metric=spec.metric, fingerprint=fingerprint,  # type: ignore[arg-type]
         index_type=choice.index_type, index_params=choice.params,
@@ -289,7 +363,7 @@ def _drop_self(labels: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[i
 
 def _bench_catalog_size(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
-    tmp: Path, progress: Callable[[str], None],
+    tmp: Path, progress: Callable[[str], None], build_threads: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows for one catalog size: a real SQLite catalog, every variant of every space, three ways each."""
     rows: list[dict[str, Any]] = []
@@ -307,10 +381,11 @@ def _bench_catalog_size(
             truth = ids[truth_rows]
             for variant in variants:
                 fingerprint = CatalogSpaces.of(catalog).spaces[space]
-                index, train_s = _build(variant, catalog.index_dir(space), space, fingerprint, vectors, items)
-                t0 = time.perf_counter()
-                index.add(ids, vectors)
-                build_s = train_s + time.perf_counter() - t0
+                with _faiss_threads(build_threads):
+                    index, train_s = _build(variant, catalog.index_dir(space), space, fingerprint, vectors, items)
+                    t0 = time.perf_counter()
+                    index.add(ids, vectors)
+                    build_s = train_s + time.perf_counter() - t0
                 catalog.replace_index(index, dim=spec.dim)
                 size = (catalog.index_dir(space) / "index.faiss").stat().st_size
                 raw = _raw_faiss(index, k)
@@ -323,8 +398,10 @@ def _bench_catalog_size(
                 recall = recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
                 by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
                 faiss_way = ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall)
-                rows += _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
-                progress(_progress_line(rows[-1]))
+                new_rows = _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
+                rows += new_rows
+                for row in new_rows:
+                    progress(_progress_line(row))
     finally:
         catalog.close()
     return rows
@@ -372,12 +449,13 @@ def _time_ways(
 
 def _bench_streamed(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
-    tmp: Path, progress: Callable[[str], None], train_items: int = 100_000,
+    tmp: Path, progress: Callable[[str], None], build_threads: int | None = None, train_items: int = 100_000,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows for a size too large to hold in memory: a memmap of the vectors feeds the index chunk by chunk and the
     exact brute force; with ``http`` a real catalog of the same vectors is written too (one space at a time) and the
     index is measured through it as in `_bench_catalog_size`, otherwise ``inprocess`` is `SpaceIndex.search` with
-    the memmap as its exact vectors. Item ids are row + 1, as in a catalog."""
+    the memmap as its exact vectors. Item ids are row + 1, as in a catalog. A variant whose index would not fit in
+    the memory available (twice over with HTTP: the server opens its own copy) is skipped with a progress line."""
     rows: list[dict[str, Any]] = []
     for space in spaces:
         spec = resolve(space)
@@ -402,18 +480,20 @@ def _bench_streamed(
 
         truth = exact_topk(chunks, query_vecs, query_rows, k) + 1
         for variant in variants:
-            if variant == "flat":
-                progress(f"{items} items: flat skipped (exact answers come from the chunked brute force)")
+            shortfall = _memory_shortfall(variant, space, items, copies=2 if http else 1)
+            if shortfall is not None:
+                progress(f"{items} items ({kind}) {space} {variant}: skipped, {shortfall}")
                 continue
             if catalog is None:
                 directory, fingerprint = tmp / f"index-{space}-{variant}", "synthetic"
             else:
                 directory, fingerprint = catalog.index_dir(space), CatalogSpaces.of(catalog).spaces[space]
-            index, train_s = _build(variant, directory, space, fingerprint, exact[:train_items], items)
-            t0 = time.perf_counter()
-            for start, block in chunks():
-                index.add(np.arange(start + 1, start + 1 + len(block), dtype=np.int64), block)
-            build_s = train_s + time.perf_counter() - t0
+            with _faiss_threads(build_threads):
+                index, train_s = _build(variant, directory, space, fingerprint, exact[:train_items], items)
+                t0 = time.perf_counter()
+                for start, block in chunks():
+                    index.add(np.arange(start + 1, start + 1 + len(block), dtype=np.int64), block)
+                build_s = train_s + time.perf_counter() - t0
             if catalog is None:
                 index.save()
                 index.vector_source = lambda ids, exact=exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
@@ -437,10 +517,12 @@ def _bench_streamed(
 
                 note = "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap"
                 ways = [faiss_way, ("inprocess", inprocess, recall)]
-                rows += [row | {"note": note} for row in _time_ways(ways, query_ids, common)]
+                new_rows = [row | {"note": note} for row in _time_ways(ways, query_ids, common)]
             else:
-                rows += _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
-            progress(_progress_line(rows[-1]))
+                new_rows = _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
+            rows += new_rows
+            for row in new_rows:
+                progress(_progress_line(row))
             del index
         if catalog is not None:
             catalog.close()
@@ -451,9 +533,11 @@ def _bench_streamed(
 
 
 def _progress_line(row: dict[str, Any]) -> str:
+    """One row's figures on one line (printed as each row is measured, so a killed run still leaves them)."""
     return (
-        f"{row['items']} {row['space']} {row['index']} ({row['vectors']}): build {row['build_seconds']} s, "
-        f"{row['bytes_per_item']} B/item, recall@10 {row['recall_at_10']}, {row['via']} p99 {row['p99_ms']} ms"
+        f"{row['items']} {row['space']} {row['index']} ({row['vectors']}) {row['via']}: p50 {row['p50_ms']} / p99 "
+        f"{row['p99_ms']} ms, recall@10 {row['recall_at_10']}, build {row['build_seconds']} s, "
+        f"{row['bytes_per_item']} B/item"
     )
 
 
@@ -467,41 +551,35 @@ def run_search_bench(
     isotropic_items: int | None = None,
     http: bool = True,
     threads: int | None = 1,
+    build_threads: int | None = None,
     work_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The ``search`` rows of ``styledex bench`` (see the module docstring), for every size × space × index type.
 
     isotropic_items: also measure isotropic vectors at this size (the ANN worst case). threads: FAISS OpenMP
-    threads during the run (1: one query's latency on one core, as a busy server sees it; None: FAISS's default).
+    threads while queries are timed (1: one query's latency on one core, as a busy server sees it; None: FAISS's
+    default). build_threads: FAISS threads while indexes are trained and filled (None: every core).
     work_dir: where catalogs and memmaps go (default a temporary directory; 1M × 2944-d needs ~25 GB of disk with HTTP).
     """
-    import faiss
-
     sizes = [items] if isinstance(items, int) else list(items)
     spaces = [space] if isinstance(space, str) else list(space)
     unknown = sorted(set(index_types) - set(INDEX_VARIANTS))
     if unknown:
         raise ValueError(f"unknown index type(s) {unknown}; expected some of {sorted(INDEX_VARIANTS)}")
     say = progress or (lambda line: None)
-    previous_threads = faiss.omp_get_max_threads()
-    if threads is not None:
-        faiss.omp_set_num_threads(threads)
+    build_threads = build_threads or os.cpu_count() or 1
     rows: list[dict[str, Any]] = []
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-    try:
-        with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-            runs = [(n, "clustered") for n in sizes] + ([(isotropic_items, "isotropic")] if isotropic_items else [])
-            for n, kind in runs:
-                queries_n = min(queries, n)
-                if n <= CATALOG_MAX_ITEMS:
-                    rows += _bench_catalog_size(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
-                else:
-                    rows += _bench_streamed(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say)
-    finally:
-        faiss.omp_set_num_threads(previous_threads)
-    return {"search": rows, "search_setup": {"threads": threads, "cpus": os.cpu_count(), "k": k}}
+    with _faiss_threads(threads), tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        runs = [(n, "clustered") for n in sizes] + ([(isotropic_items, "isotropic")] if isotropic_items else [])
+        for n, kind in runs:
+            queries_n = min(queries, n)
+            bench_size = _bench_catalog_size if n <= CATALOG_MAX_ITEMS else _bench_streamed
+            rows += bench_size(n, spaces, index_types, queries_n, k, kind, http, Path(tmp), say, build_threads)
+    setup = {"threads": threads, "build_threads": build_threads, "cpus": os.cpu_count(), "k": k}
+    return {"search": rows, "search_setup": setup}
 
 
 def format_search_table(report: dict[str, Any]) -> str:

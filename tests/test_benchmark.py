@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,14 +88,47 @@ def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: py
     monkeypatch.setattr(search_bench, "CATALOG_MAX_ITEMS", 100)
     streamed = search_bench.run_search_bench(**kwargs)["search"]
     memmap_only = search_bench.run_search_bench(**kwargs, http=False)["search"]
-    assert [(r["index"], r["via"]) for r in streamed] == [("ivfpq", via) for via in ("faiss", "inprocess", "http")]
-    assert [(r["index"], r["via"]) for r in memmap_only] == [("ivfpq", via) for via in ("faiss", "inprocess")]
+    assert [(r["index"], r["via"]) for r in streamed] == [
+        (index, via) for index in ("flat", "ivfpq") for via in ("faiss", "inprocess", "http")
+    ]
+    assert [(r["index"], r["via"]) for r in memmap_only] == [
+        (index, via) for index in ("flat", "ivfpq") for via in ("faiss", "inprocess")
+    ]
     assert all("memmap" in r["note"] for r in memmap_only) and not any("note" in r for r in streamed)
-    want = {r["via"]: (r["recall_at_10"], r["params"]) for r in in_memory if r["index"] == "ivfpq"}
-    assert {r["via"]: (r["recall_at_10"], r["params"]) for r in streamed} == want
-    assert {r["via"]: (r["recall_at_10"], r["params"]) for r in memmap_only} == {
-        via: want[via] for via in ("faiss", "inprocess")
-    }
+
+    def figures(rows: list[dict]) -> dict:
+        return {(r["index"], r["via"]): (r["recall_at_10"], r["params"], r["bytes_per_item"]) for r in rows}
+
+    want = figures(in_memory)
+    assert figures(streamed) == want
+    assert figures(memmap_only) == {key: value for key, value in want.items() if key[1] != "http"}
+    assert all(r["recall_at_10"] == 1.0 for r in streamed if r["index"] == "flat")
+
+
+def test_search_bench_skips_an_index_whose_copies_would_not_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 300 predictor vectors as flat: 300 x (4 x 100 + 8) B = 122,400 B per copy; with HTTP the server holds a second.
+    import styledex.search_bench as search_bench
+
+    monkeypatch.setattr(search_bench, "CATALOG_MAX_ITEMS", 100)
+    monkeypatch.setattr(search_bench, "_available_memory_bytes", lambda: 200_000)
+    lines: list[str] = []
+    kwargs = dict(items=300, queries=10, k=5, space="predictor", index_types=("flat",), progress=lines.append)
+    assert search_bench.run_search_bench(**kwargs)["search"] == []
+    assert any("flat: skipped, 2 copies need" in line for line in lines)
+    alone = search_bench.run_search_bench(**kwargs, http=False)
+    assert [r["via"] for r in alone["search"]] == ["faiss", "inprocess"]
+    assert alone["search_setup"]["build_threads"] == os.cpu_count()
+
+
+def test_fit_profile_recovers_the_generator_it_describes() -> None:
+    from styledex.search_bench import SPACE_PROFILES, SyntheticVectors, fit_profile
+
+    for space, dim in (("adain", 2944), ("content", 2048)):
+        truth = SPACE_PROFILES[space]
+        fitted = fit_profile(SyntheticVectors(dim, truth).rows(0, 4000))
+        assert fitted.mean_norm == pytest.approx(truth.mean_norm, abs=0.01)
+        assert fitted.alpha == pytest.approx(truth.alpha, abs=0.05)
+        assert fitted.noise_share == pytest.approx(truth.noise_share, abs=0.01)
 
 
 def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact() -> None:

@@ -42,6 +42,7 @@ normalized) is reported at one size as the worst case.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import shutil
@@ -447,6 +448,26 @@ def _time_ways(
     ]
 
 
+@dataclass
+class _StreamedSpace:
+    """One space of a streamed size: its vectors on disk, the queries and their exact answers, the catalog (None
+    without HTTP)."""
+
+    space: str
+    items: int
+    kind: str
+    k: int
+    exact: np.ndarray  # [items, dim] float32 memmap, row = item id - 1
+    query_vecs: np.ndarray  # [queries, dim]
+    query_ids: np.ndarray  # [queries] item ids
+    truth: np.ndarray  # [queries, k] item ids of the exact top k
+    catalog: Catalog | None
+
+    def chunks(self) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, self.items, SyntheticVectors.CHUNK):
+            yield start, np.asarray(self.exact[start : start + SyntheticVectors.CHUNK])
+
+
 def _bench_streamed(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
     tmp: Path, progress: Callable[[str], None], build_threads: int | None = None, train_items: int = 100_000,
@@ -472,64 +493,72 @@ def _bench_streamed(
             catalog = build_synthetic_catalog(tmp / f"catalog-{items}-{kind}-{space}", items, spaces=[space], kind=kind)
             progress(f"{items} items ({kind}) {space}: catalog written in {time.perf_counter() - started:.0f} s")
         query_rows = np.sort(np.random.default_rng(1).choice(items, size=queries, replace=False))
-        query_vecs, query_ids = np.asarray(exact[query_rows]), query_rows + 1
-
-        def chunks(exact: np.ndarray = exact) -> Iterator[tuple[int, np.ndarray]]:
-            for start in range(0, items, SyntheticVectors.CHUNK):
-                yield start, np.asarray(exact[start : start + SyntheticVectors.CHUNK])
-
-        truth = exact_topk(chunks, query_vecs, query_rows, k) + 1
+        query_vecs = np.asarray(exact[query_rows])
+        streamed = _StreamedSpace(space, items, kind, k, exact, query_vecs, query_rows + 1, np.empty(0), catalog)
+        streamed.truth = exact_topk(streamed.chunks, query_vecs, query_rows, k) + 1
         for variant in variants:
             shortfall = _memory_shortfall(variant, space, items, copies=2 if http else 1)
             if shortfall is not None:
                 progress(f"{items} items ({kind}) {space} {variant}: skipped, {shortfall}")
                 continue
-            if catalog is None:
-                directory, fingerprint = tmp / f"index-{space}-{variant}", "synthetic"
-            else:
-                directory, fingerprint = catalog.index_dir(space), CatalogSpaces.of(catalog).spaces[space]
-            with _faiss_threads(build_threads):
-                index, train_s = _build(variant, directory, space, fingerprint, exact[:train_items], items)
-                t0 = time.perf_counter()
-                for start, block in chunks():
-                    index.add(np.arange(start + 1, start + 1 + len(block), dtype=np.int64), block)
-                build_s = train_s + time.perf_counter() - t0
-            if catalog is None:
-                index.save()
-                index.vector_source = lambda ids, exact=exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
-            else:
-                catalog.replace_index(index, dim=spec.dim)  # re-ranks with the catalog's rows from now on
-            size = (index.directory / "index.faiss").stat().st_size
-            raw = _raw_faiss(index, k)
-            common = {
-                "items": items, "space": space, "index": variant, "vectors": kind, "k": k, "queries": queries,
-                "params": index.index_params, "build_seconds": round(build_s, 2),
-                "bytes_per_item": round(size / items, 1),
-            }  # fmt: skip
-            raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
-            recall = recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
-            by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
-            faiss_way = ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall)
-            if catalog is None:
-
-                def inprocess(item_id: int, index: SpaceIndex = index, by_id: dict = by_id) -> None:
-                    index.search(by_id[item_id][None, :], k, exclude=[{item_id}])
-
-                note = "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap"
-                ways = [faiss_way, ("inprocess", inprocess, recall)]
-                new_rows = [row | {"note": note} for row in _time_ways(ways, query_ids, common)]
-            else:
-                new_rows = _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
+            new_rows = _bench_streamed_variant(streamed, variant, tmp, build_threads, train_items)
             rows += new_rows
             for row in new_rows:
                 progress(_progress_line(row))
-            del index
+            # The index is only held by the catalog now (and the server's copy by reference cycles): free both
+            # before the next one is built, at 1M items two may not fit beside each other.
+            if catalog is not None:
+                catalog.release_index(space)
+            gc.collect()
         if catalog is not None:
             catalog.close()
             shutil.rmtree(catalog.directory)
-        del exact
+        del exact, streamed
         memmap_path.unlink()
     return rows
+
+
+def _bench_streamed_variant(
+    streamed: _StreamedSpace, variant: str, tmp: Path, build_threads: int | None, train_items: int
+) -> list[dict[str, Any]]:
+    """The rows of one index type of `_bench_streamed`: build it from the memmap, then time it."""
+    s, catalog = streamed, streamed.catalog
+    dim = s.exact.shape[1]
+    if catalog is None:
+        directory, fingerprint = tmp / f"index-{s.space}-{variant}", "synthetic"
+    else:
+        directory, fingerprint = catalog.index_dir(s.space), CatalogSpaces.of(catalog).spaces[s.space]
+    with _faiss_threads(build_threads):
+        index, train_s = _build(variant, directory, s.space, fingerprint, s.exact[:train_items], s.items)
+        t0 = time.perf_counter()
+        for start, block in s.chunks():
+            index.add(np.arange(start + 1, start + 1 + len(block), dtype=np.int64), block)
+        build_s = train_s + time.perf_counter() - t0
+    if catalog is None:
+        index.save()
+        index.vector_source = lambda ids, exact=s.exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
+    else:
+        catalog.replace_index(index, dim=dim)  # re-ranks with the catalog's rows from now on
+    size = (index.directory / "index.faiss").stat().st_size
+    raw = _raw_faiss(index, s.k)
+    common = {
+        "items": s.items, "space": s.space, "index": variant, "vectors": s.kind, "k": s.k,
+        "queries": len(s.query_ids), "params": index.index_params, "build_seconds": round(build_s, 2),
+        "bytes_per_item": round(size / s.items, 1),
+    }  # fmt: skip
+    raw_recall = recall_at_k(_drop_self(raw(s.query_vecs), s.query_ids, s.k), s.truth)
+    recall = recall_at_k(_styledex_top(index, s.query_vecs, s.query_ids, s.k), s.truth)
+    by_id = dict(zip(s.query_ids.tolist(), s.query_vecs, strict=True))
+    faiss_way = ("faiss", lambda i: raw(by_id[i][None, :]), raw_recall)
+    if catalog is not None:
+        return _time_catalog_ways(catalog, s.space, s.k, True, faiss_way, recall, s.query_ids, common)
+
+    def inprocess(item_id: int) -> None:
+        index.search(by_id[item_id][None, :], s.k, exclude=[{item_id}])
+
+    note = "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap"
+    ways = [faiss_way, ("inprocess", inprocess, recall)]
+    return [row | {"note": note} for row in _time_ways(ways, s.query_ids, common)]
 
 
 def _progress_line(row: dict[str, Any]) -> str:

@@ -186,6 +186,45 @@ def test_hnsw_finds_nearest_and_roundtrips(tmp_path):
     assert opened.index_type == "hnsw" and opened.index_params["ef_search"] == 100 and len(opened) == 199
 
 
+def test_hnsw_remove_marks_nodes_dead_without_rebuilding_and_compacts_past_the_share(tmp_path, monkeypatch):
+    import styledex.index.space_index as space_index
+
+    ids, vectors = _data(n=400)
+    index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"ef_search": 200})
+    queries = vectors[:40]
+    gone = {int(i) for i in ids[:60]}  # 15% of the graph: below COMPACT_DEAD_SHARE, so no rebuild
+    monkeypatch.setattr(SpaceIndex, "rebuild", lambda *a: pytest.fail("a removal below the share rebuilt the graph"))
+    assert index.remove(sorted(gone)) == 60
+    monkeypatch.undo()
+    assert len(index) == 340 and not gone & set(index.ids().tolist()) and all(i not in index for i in gone)
+    with pytest.raises(KeyError):
+        index.reconstruct(int(ids[0]))
+    np.testing.assert_array_equal(index.reconstruct(int(ids[70])), vectors[70])
+
+    # k live results per query, the same ones an exact search over the items left finds (400 items, ef 200).
+    live_ids, live_vecs = ids[60:], vectors[60:]
+    want, _ = _brute_force(live_ids, live_vecs, queries, 10, "ip")
+    got = index.search(queries, 10)
+    assert [[i for i, _ in row] for row in got] == want.tolist()
+
+    # The dead marks are saved with the graph: the manifest counts live items and a reopened index answers alike.
+    index.save()
+    assert json.loads((tmp_path / "gram" / "manifest.json").read_text())["count"] == 340
+    opened = SpaceIndex.open(tmp_path / "gram")
+    assert len(opened) == 340 and opened.search(queries, 10) == got
+
+    # A removed id can come back (as a new node); past the share the graph is rebuilt from the live nodes only.
+    opened.add(ids[:1], vectors[:1])
+    assert opened.search(vectors[:1], 1)[0][0][0] == int(ids[0]) and len(opened) == 341
+    assert opened.remove(ids[1:60].tolist() + ids[60:100].tolist()) == 40  # 60 + 40 dead of 401 nodes: no rebuild
+    assert opened._index.ntotal == 401
+    opened.remove([int(ids[100])])  # 101 dead of 401 nodes > 25%: compacted
+    assert opened._index.ntotal == len(opened) == 300 == space_index.faiss.downcast_index(opened._index.index).ntotal
+    want, _ = _brute_force(np.concatenate([ids[:1], ids[101:]]), np.concatenate([vectors[:1], vectors[101:]]),
+                           queries, 10, "ip")  # fmt: skip
+    assert [[i for i, _ in row] for row in opened.search(queries, 10)] == want.tolist()
+
+
 def test_fuse_weighted_mean_with_lowest_score_fill():
     results = {
         "style": [(1, 0.9), (2, 0.5), (3, 0.1)],

@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import faiss
 import numpy as np
@@ -41,7 +42,14 @@ def test_auto_policy_boundaries() -> None:
     # Below the flat threshold but over budget: not flat.
     assert choose_index(4_000, 2944, 10 * 2**20).index_type != "flat"
     big = choose_index(200_000, 2944, GB2)
-    assert big.index_type == "ivfpq" and "200000 >= 200000" in big.reason
+    assert big.index_type == "ivfpq" and "200000 >= 200000 items and float32 hnsw does not fit" in big.reason
+    # From ivfpq_min_items on, float32 hnsw still wins where it fits (100-d predictor: ~680 B/item, 3.2M in 2 GiB);
+    # sq8 hnsw does not (990-d cin: ~4.2 KB/item float32, ~1.3 KB sq8).
+    assert choose_index(1_000_000, 100, GB2, space="predictor") == ("hnsw", {"sq8": 0}, mock.ANY)
+    assert choose_index(3_500_000, 100, GB2, space="predictor").index_type == "ivfpq"
+    assert choose_index(400_000, 990, GB2, space="cin").params == {"sq8": 0}
+    assert choose_index(1_000_000, 990, GB2, space="cin").index_type == "ivfpq"
+    assert choose_index(190_000, 990, 300 * 2**20, space="cin").params == {"sq8": 1}
     # Thresholds come from the caller (the config).
     assert choose_index(5_000, 2944, GB2, flat_max_items=4_999).index_type == "hnsw"
 
@@ -167,12 +175,13 @@ def test_reindex_bad_arguments_are_one_line_errors(synthetic_catalog: Path, tmp_
 
 def test_spaces_with_spread_variance_get_finer_pq_codes() -> None:
     # measured with `styledex eval --index ivfpq` (see PQ_SUBVECTOR_DIMS): 2-d sub-vectors for predictor, 3-d for cin
+    # (auto gives predictor float32 hnsw at 1M: ivfpq is forced where it would not be chosen)
     budget = 2048 * 2**20
-    assert choose_index(1_000_000, 100, budget, space="predictor").params["m"] == 50
+    assert choose_index(1_000_000, 100, budget, policy="ivfpq", space="predictor").params["m"] == 50
     assert choose_index(1_000_000, 990, budget, space="cin").params["m"] == 330
     assert choose_index(1_000_000, 2944, budget, space="adain").params["m"] == 368
-    assert choose_index(1_000_000, 100, budget).params["m"] == 10  # an unnamed space keeps 8+ dims per sub-vector
+    assert choose_index(1_000_000, 100, budget, policy="ivfpq").params["m"] == 10  # unnamed space: 8+ dims each
     # still within the budget's 2 KB per item at 1M
     for space, dim in (("predictor", 100), ("cin", 990)):
-        choice = choose_index(1_000_000, dim, budget, space=space)
+        choice = choose_index(1_000_000, dim, budget, policy="ivfpq", space=space)
         assert estimate_bytes_per_item("ivfpq", dim, 1_000_000, {"nbits": 8} | choice.params) < 500

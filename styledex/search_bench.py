@@ -636,15 +636,19 @@ def plot_search_report(report: dict[str, Any], path: Path) -> Path:
 
     rows = [r for r in report["search"] if r.get("vectors", "clustered") == "clustered"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    # Colour: index type; marker: space (more than ten lines would repeat matplotlib's colour cycle).
+    colours = {variant: f"C{i}" for i, variant in enumerate(INDEX_VARIANTS)}
+    markers = dict(zip(dict.fromkeys(r["space"] for r in rows), "os^DvP*X", strict=False))
     for (space, variant), group in _groups(rows).items():
         by_items: dict[int, dict[str, float]] = {}
         for r in group:
             by_items.setdefault(r["items"], {})[r["via"]] = r["p99_ms"]
         xs = sorted(by_items)
         ys = [by_items[x].get("http", by_items[x].get("inprocess", math.nan)) for x in xs]
-        left.plot(xs, ys, marker="o", label=f"{space} {variant}")
+        style = {"color": colours.get(variant), "marker": markers.get(space, "o"), "label": f"{space} {variant}"}
+        left.plot(xs, ys, **style)
         points = {r["items"]: (r["bytes_per_item"], r["recall_at_10"]) for r in group if r["via"] == "inprocess"}
-        right.scatter([p[0] for p in points.values()], [p[1] for p in points.values()], label=f"{space} {variant}")
+        right.scatter([p[0] for p in points.values()], [p[1] for p in points.values()], **style)
         for n, (b, rec) in points.items():
             right.annotate(f"{n // 1000}k", (b, rec), textcoords="offset points", xytext=(4, 4), fontsize=7)
     left.set(xscale="log", yscale="log", xlabel="items", ylabel="p99 latency (ms): HTTP, else in-process",

@@ -597,8 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
     ev.add_argument(
-        "--index", choices=("flat", "hnsw", "ivfpq"),
-        help="also score the rankings this index type returns with the benchmark hidden among --distractors",
+        "--index", choices=("auto", "flat", "hnsw", "ivfpq"),
+        help="also score the rankings this index type (auto: the one the policy picks for that many items) returns "
+        "with the benchmark hidden among --distractors",
     )  # fmt: skip
     ev.add_argument("--distractors", type=int, default=100_000, help="fitted vectors added to the index (default 100k)")
     ev.add_argument("--depth", type=int, default=100, help="results asked of the index per query (default 100)")

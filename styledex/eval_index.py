@@ -116,12 +116,15 @@ def build_eval_index(
     distractors: int = 100_000,
     memory_budget_bytes: float = 2048 * 2**20,
     overrides: Mapping[str, Mapping[str, int]] | None = None,
+    thresholds: Mapping[str, int] | None = None,
     seed: int = 0,
 ) -> EvalIndex:
     """A ``index_type`` index of ``vectors`` [n, dim] (unit rows) plus ``distractors`` `fitted_distractors`.
 
     The parameters are the policy's for n + distractors items of this dim under ``memory_budget_bytes`` (config
     overrides applied); ivfpq re-ranks its candidates with the exact vectors as a catalog's index does.
+    ``index_type`` "auto" lets the policy pick the type, with ``thresholds`` (``flat_max_items``,
+    ``ivfpq_min_items``, as the config gives them; the policy's defaults where absent).
     ``directory`` receives the vector file and the saved index (its size gives bytes per item).
     """
     real = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -137,7 +140,9 @@ def build_eval_index(
         for start, block in distractor_chunks(real, distractors, seed=seed):
             everything[n + start : n + start + block.shape[0]] = block
     everything.flush()
-    choice = choose_index(total, dim, memory_budget_bytes, policy=index_type, overrides=overrides, space=space)
+    choice = choose_index(
+        total, dim, memory_budget_bytes, policy=index_type, overrides=overrides, space=space, **(thresholds or {})
+    )
     started = time.perf_counter()
     index = SpaceIndex.create(
         directory / "index", space=space, dim=dim, metric=metric, fingerprint="eval",  # type: ignore[arg-type]

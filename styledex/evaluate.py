@@ -96,7 +96,8 @@ def run_eval(
 
     spaces: score only these (names or aliases; the catalog still holds every available space, so it is shared).
 
-    index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq") returns when it holds the
+    index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq"; "auto": the one the config's
+    policy picks for that many items) returns when it holds the
     benchmark plus ``distractors`` fitted vectors, each query asking for its ``depth`` nearest
     (`styledex.eval_index`); each space's row then gets an "index" entry with those metrics and the index's
     parameters, size and build time.
@@ -144,7 +145,10 @@ def run_eval(
                     ranked = index_rankings(
                         matrix, space=name, metric=spec.metric, index_type=index, directory=Path(tmp),
                         distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
-                        overrides=config.index.overrides(),
+                        overrides=config.index.overrides(), thresholds={
+                            "flat_max_items": config.index.flat_max_items,
+                            "ivfpq_min_items": config.index.ivfpq_min_items,
+                        },
                     )  # fmt: skip
                 row["index"] = ranked.summary() | space_metrics(matrix, items, groups, ranked.rankings)
                 row["index"]["exact_at_depth"] = space_metrics(matrix, items, groups, ranked.exact_rankings)

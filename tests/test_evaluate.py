@@ -124,6 +124,18 @@ def test_flat_index_rankings_equal_exact_prefix(tmp_path) -> None:
     assert min(len(r) for r in ranked.rankings) < 40
 
 
+def test_auto_index_is_the_policys_choice_with_the_config_thresholds(tmp_path) -> None:
+    # 50 items + 500 distractors: flat under the default flat_max_items (5000), hnsw once the config lowers it.
+    rng = np.random.default_rng(4)
+    vectors = rng.standard_normal((50, 24)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    kwargs = dict(space="adain", metric="ip", index_type="auto", distractors=500, depth=20)
+    small = index_rankings(vectors, directory=tmp_path / "a", **kwargs)
+    assert small.index_type == "flat" and "550 <= 5000 items" in small.reason
+    lowered = index_rankings(vectors, directory=tmp_path / "b", thresholds={"flat_max_items": 100}, **kwargs)
+    assert lowered.index_type == "hnsw" and lowered.params["sq8"] == 0 and "float32 hnsw fits" in lowered.reason
+
+
 def test_index_rankings_read_in_chunks_equal_one_pass(tmp_path, monkeypatch) -> None:
     # The vectors file is read back a chunk at a time (1M distractors do not fit in memory): the build, the
     # re-ranking and the exact reference must not depend on the chunk size.

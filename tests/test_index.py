@@ -225,6 +225,28 @@ def test_hnsw_remove_marks_nodes_dead_without_rebuilding_and_compacts_past_the_s
     assert [[i for i, _ in row] for row in opened.search(queries, 10)] == want.tolist()
 
 
+def test_one_query_flat_search_runs_on_one_faiss_thread_and_restores_the_setting(tmp_path, monkeypatch):
+    import faiss
+
+    ids, vectors = _data()
+    index = _index(tmp_path, ids, vectors)
+    batch = index.search(vectors[:5], 4)
+    seen: list[int] = []
+    real_search = index._index.search
+    monkeypatch.setattr(index._index, "search", lambda *a, **kw: seen.append(faiss.omp_get_max_threads())
+                        or real_search(*a, **kw))  # fmt: skip
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        singles = [index.search(vectors[i : i + 1], 4)[0] for i in range(5)]
+        assert faiss.omp_get_max_threads() == 2  # the caller's setting is back
+        index.search(vectors[:5], 4)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    assert seen == [1] * 5 + [2]  # one query: one thread; a batch keeps the caller's threads
+    assert singles == batch
+
+
 def test_fuse_weighted_mean_with_lowest_score_fill():
     results = {
         "style": [(1, 0.9), (2, 0.5), (3, 0.1)],

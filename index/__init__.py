@@ -4,6 +4,8 @@ This package knows nothing of the embedders or the catalog: it takes ids and vec
 """
 
 from .fusion import fuse, parse_mix
-from .space_index import INDEX_TYPE_DEFAULTS, IndexMismatchError, SpaceIndex, make_faiss_index
+from .space_index import INDEX_TYPE_DEFAULTS, IndexMismatchError, SpaceIndex, faiss_threads, make_faiss_index
 
-__all__ = ["INDEX_TYPE_DEFAULTS", "IndexMismatchError", "SpaceIndex", "fuse", "make_faiss_index", "parse_mix"]
+__all__ = [
+    "INDEX_TYPE_DEFAULTS", "IndexMismatchError", "SpaceIndex", "faiss_threads", "fuse", "make_faiss_index", "parse_mix",
+]

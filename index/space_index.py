@@ -204,11 +204,12 @@ def _faiss_ids(faiss_index: Any) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _omp_threads(threads: int) -> Iterator[None]:
-    """FAISS's OpenMP threads for the calling thread set to ``threads`` inside the block, restored after (the
-    setting is per thread: a server's worker threads each keep their own)."""
+def faiss_threads(threads: int | None) -> Iterator[None]:
+    """FAISS's OpenMP threads for the calling thread set to ``threads`` inside the block (None: left as they are),
+    restored after. The setting is per thread: a server's worker threads each keep their own."""
     previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads)
+    if threads is not None:
+        faiss.omp_set_num_threads(threads)
     try:
         yield
     finally:
@@ -271,8 +272,6 @@ class SpaceIndex:
         self._index = faiss_index
         # A Python-side copy of the ids present: O(1) membership and duplicate checks without asking FAISS.
         self._id_set: set[int] = {int(i) for i in _faiss_ids(faiss_index)}
-        # Removed hnsw nodes still in the graph (FAISS's ntotal counts them).
-        self._dead = int(faiss_index.ntotal) - len(self._id_set)
         # Set by the caller (the catalog's revision when it last synced this index); written by `save`.
         self.revision = int(revision)
         # Why this index type was chosen ({"chosen_by": "auto", "count": ..., "reason": ...}); saved in the manifest.
@@ -509,7 +508,12 @@ class SpaceIndex:
 
     def __len__(self) -> int:
         """Items present (removed hnsw nodes not counted)."""
-        return int(self._index.ntotal) - self._dead
+        return len(self._id_set)
+
+    @property
+    def _dead(self) -> int:
+        """Removed hnsw nodes still in the graph (FAISS's ntotal counts them; 0 for other types)."""
+        return int(self._index.ntotal) - len(self._id_set)
 
     def __contains__(self, item_id: object) -> bool:
         # Only integers are ids: 3.0 or "3" are not.
@@ -608,7 +612,6 @@ class SpaceIndex:
             faiss.copy_array_to_vector(id_map, self._index.id_map)
             self._index.construct_rev_map()
             removed = int(dying.sum())
-            self._dead += removed
             self._id_set.difference_update(int(i) for i in present)
             if self._dead > COMPACT_DEAD_SHARE * self._index.ntotal:
                 self._compact()
@@ -632,15 +635,15 @@ class SpaceIndex:
 
         An ivfpq index is retrained on the new vectors.
         """
-        old_index, old_set, old_dead = self._index, self._id_set, self._dead
+        old_index, old_set = self._index, self._id_set
         self._index = make_faiss_index(self._index_type, self._dim, self._metric, self._index_params)
-        self._id_set, self._dead = set(), 0
+        self._id_set = set()
         try:
             self.train(vectors)
             self.add(ids, vectors)
         except Exception:
             # Leave the index as it was if the new content is rejected.
-            self._index, self._id_set, self._dead = old_index, old_set, old_dead
+            self._index, self._id_set = old_index, old_set
             raise
 
     # ---------------------------------------------------------------- reading
@@ -697,7 +700,7 @@ class SpaceIndex:
             params = faiss.SearchParametersHNSW(sel=live_selector, efSearch=self._index_params["ef_search"])
             scores, labels = self._index.search(q, fetch, params=params)
         elif self._index_type == "flat" and q.shape[0] == 1:
-            with _omp_threads(_FLAT_SINGLE_QUERY_THREADS):
+            with faiss_threads(_FLAT_SINGLE_QUERY_THREADS):
                 scores, labels = self._index.search(q, fetch)
         else:
             scores, labels = self._index.search(q, fetch)

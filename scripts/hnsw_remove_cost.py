@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from styledex.embed.spaces import resolve
-from styledex.index import SpaceIndex
+from styledex.index import SpaceIndex, faiss_threads
 from styledex.search_bench import SyntheticVectors
 
 
@@ -49,16 +48,14 @@ def main() -> None:
             index_type="hnsw", index_params={"sq8": 0},
         )  # fmt: skip
         build_s = time.perf_counter() - started
-        all_cores = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        before_ms = _p50_search_ms(index, queries)
-        timings = {}
-        for label, doomed in (("remove_1_ms", ids[:1]), ("remove_100_ms", ids[1:101])):
-            started = time.perf_counter()
-            index.remove(doomed)
-            timings[label] = round((time.perf_counter() - started) * 1000, 2)
-        after_ms = _p50_search_ms(index, queries)
-        faiss.omp_set_num_threads(all_cores)
+        with faiss_threads(1):
+            before_ms = _p50_search_ms(index, queries)
+            timings = {}
+            for label, doomed in (("remove_1_ms", ids[:1]), ("remove_100_ms", ids[1:101])):
+                started = time.perf_counter()
+                index.remove(doomed)
+                timings[label] = round((time.perf_counter() - started) * 1000, 2)
+            after_ms = _p50_search_ms(index, queries)
         started = time.perf_counter()
         index._compact()
         compact_s = time.perf_counter() - started

@@ -61,7 +61,7 @@ import numpy as np
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import resolve
-from styledex.index import SpaceIndex
+from styledex.index import SpaceIndex, faiss_threads
 from styledex.index.policy import IndexChoice, choose_index, estimate_bytes_per_item
 from styledex.search import CatalogSpaces, Searcher
 
@@ -318,20 +318,6 @@ def _available_memory_bytes() -> int | None:
     return None
 
 
-@contextmanager
-def _faiss_threads(threads: int | None) -> Iterator[None]:
-    """FAISS's OpenMP threads set to ``threads`` inside the block (None: left as they are), restored after."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    if threads is not None:
-        faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
 def _build(
     variant: str, directory: Path, space: str, fingerprint: str, train: np.ndarray, count: int
 ) -> tuple[SpaceIndex, float]:
@@ -358,6 +344,26 @@ def _raw_faiss(index: SpaceIndex, k: int) -> Callable[[np.ndarray], np.ndarray]:
     return search
 
 
+def _measured(
+    index: SpaceIndex, variant: str, kind: str, build_s: float, query_vecs: np.ndarray, query_ids: np.ndarray,
+    truth: np.ndarray,
+) -> tuple[dict[str, Any], tuple[str, Callable[[int], Any], float], float]:  # fmt: skip
+    """What every way of timing a built, saved index shares: its row fields (size, build, params), the ``faiss``
+    way (FAISS's own search of a query item's vector) with its recall, and the recall styledex's answer gets.
+    truth: [queries, k] item ids of the exact top k."""
+    k, items = truth.shape[1], len(index)
+    size = (index.directory / "index.faiss").stat().st_size
+    common = {
+        "items": items, "space": index.space, "index": variant, "vectors": kind, "k": k, "queries": len(query_ids),
+        "params": index.index_params, "build_seconds": round(build_s, 2), "bytes_per_item": round(size / items, 1),
+    }  # fmt: skip
+    raw = _raw_faiss(index, k)
+    raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
+    by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
+    faiss_way = ("faiss", lambda item_id: raw(by_id[item_id][None, :]), raw_recall)
+    return common, faiss_way, recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
+
+
 def _drop_self(labels: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:
     return [[int(i) for i in row if i != q and i != -1][:k] for row, q in zip(labels, query_ids, strict=True)]
 
@@ -382,23 +388,13 @@ def _bench_catalog_size(
             truth = ids[truth_rows]
             for variant in variants:
                 fingerprint = CatalogSpaces.of(catalog).spaces[space]
-                with _faiss_threads(build_threads):
+                with faiss_threads(build_threads):
                     index, train_s = _build(variant, catalog.index_dir(space), space, fingerprint, vectors, items)
                     t0 = time.perf_counter()
                     index.add(ids, vectors)
                     build_s = train_s + time.perf_counter() - t0
                 catalog.replace_index(index, dim=spec.dim)
-                size = (catalog.index_dir(space) / "index.faiss").stat().st_size
-                raw = _raw_faiss(index, k)
-                common = {
-                    "items": items, "space": space, "index": variant, "vectors": kind, "k": k, "queries": queries,
-                    "params": index.index_params, "build_seconds": round(build_s, 2),
-                    "bytes_per_item": round(size / items, 1),
-                }  # fmt: skip
-                raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
-                recall = recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
-                by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
-                faiss_way = ("faiss", lambda i, raw=raw, by_id=by_id: raw(by_id[i][None, :]), raw_recall)
+                common, faiss_way, recall = _measured(index, variant, kind, build_s, query_vecs, query_ids, truth)
                 new_rows = _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
                 rows += new_rows
                 for row in new_rows:
@@ -464,8 +460,13 @@ class _StreamedSpace:
     catalog: Catalog | None
 
     def chunks(self) -> Iterator[tuple[int, np.ndarray]]:
-        for start in range(0, self.items, SyntheticVectors.CHUNK):
-            yield start, np.asarray(self.exact[start : start + SyntheticVectors.CHUNK])
+        return _memmap_chunks(self.exact)
+
+
+def _memmap_chunks(exact: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows in memory) covering a memmap [n, dim], `SyntheticVectors.CHUNK` rows at a time."""
+    for start in range(0, len(exact), SyntheticVectors.CHUNK):
+        yield start, np.asarray(exact[start : start + SyntheticVectors.CHUNK])
 
 
 def _bench_streamed(
@@ -494,8 +495,8 @@ def _bench_streamed(
             progress(f"{items} items ({kind}) {space}: catalog written in {time.perf_counter() - started:.0f} s")
         query_rows = np.sort(np.random.default_rng(1).choice(items, size=queries, replace=False))
         query_vecs = np.asarray(exact[query_rows])
-        streamed = _StreamedSpace(space, items, kind, k, exact, query_vecs, query_rows + 1, np.empty(0), catalog)
-        streamed.truth = exact_topk(streamed.chunks, query_vecs, query_rows, k) + 1
+        truth = exact_topk(lambda exact=exact: _memmap_chunks(exact), query_vecs, query_rows, k) + 1
+        streamed = _StreamedSpace(space, items, kind, k, exact, query_vecs, query_rows + 1, truth, catalog)
         for variant in variants:
             shortfall = _memory_shortfall(variant, space, items, copies=2 if http else 1)
             if shortfall is not None:
@@ -528,7 +529,7 @@ def _bench_streamed_variant(
         directory, fingerprint = tmp / f"index-{s.space}-{variant}", "synthetic"
     else:
         directory, fingerprint = catalog.index_dir(s.space), CatalogSpaces.of(catalog).spaces[s.space]
-    with _faiss_threads(build_threads):
+    with faiss_threads(build_threads):
         index, train_s = _build(variant, directory, s.space, fingerprint, s.exact[:train_items], s.items)
         t0 = time.perf_counter()
         for start, block in s.chunks():
@@ -539,19 +540,11 @@ def _bench_streamed_variant(
         index.vector_source = lambda ids, exact=s.exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
     else:
         catalog.replace_index(index, dim=dim)  # re-ranks with the catalog's rows from now on
-    size = (index.directory / "index.faiss").stat().st_size
-    raw = _raw_faiss(index, s.k)
-    common = {
-        "items": s.items, "space": s.space, "index": variant, "vectors": s.kind, "k": s.k,
-        "queries": len(s.query_ids), "params": index.index_params, "build_seconds": round(build_s, 2),
-        "bytes_per_item": round(size / s.items, 1),
-    }  # fmt: skip
-    raw_recall = recall_at_k(_drop_self(raw(s.query_vecs), s.query_ids, s.k), s.truth)
-    recall = recall_at_k(_styledex_top(index, s.query_vecs, s.query_ids, s.k), s.truth)
-    by_id = dict(zip(s.query_ids.tolist(), s.query_vecs, strict=True))
-    faiss_way = ("faiss", lambda i: raw(by_id[i][None, :]), raw_recall)
+    common, faiss_way, recall = _measured(index, variant, s.kind, build_s, s.query_vecs, s.query_ids, s.truth)
     if catalog is not None:
         return _time_catalog_ways(catalog, s.space, s.k, True, faiss_way, recall, s.query_ids, common)
+
+    by_id = dict(zip(s.query_ids.tolist(), s.query_vecs, strict=True))
 
     def inprocess(item_id: int) -> None:
         index.search(by_id[item_id][None, :], s.k, exclude=[{item_id}])
@@ -601,7 +594,7 @@ def run_search_bench(
     rows: list[dict[str, Any]] = []
     if work_dir is not None:
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-    with _faiss_threads(threads), tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+    with faiss_threads(threads), tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         runs = [(n, "clustered") for n in sizes] + ([(isotropic_items, "isotropic")] if isotropic_items else [])
         for n, kind in runs:
             queries_n = min(queries, n)

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from styledex.progress import progress_bar
+
 log = logging.getLogger(__name__)
 
 VERSION = "v1"  # bump when the generation code changes what it writes: the cache dir name and fingerprint follow
@@ -536,8 +538,6 @@ def build(
     progress: bool = True,
 ) -> BuildReport:
     """Build (or resume, or reuse) the benchmark described by ``recipe``; see :func:`build_benchmark`."""
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     out = (Path(cache_dir) if cache_dir is not None else default_cache_dir(recipe)).expanduser().resolve()
     fingerprint = recipe.fingerprint()
@@ -563,7 +563,7 @@ def build(
     todo = [it for it in plan.items if not (out / it.rel).is_file()]
     if todo:
         renderer = _Renderer(recipe)
-        with tqdm(total=len(todo), desc="styledex bench", unit="item", disable=not progress) as bar:
+        with progress_bar(total=len(todo), desc="benchmark data", unit="item", enabled=progress) as bar:
             for it in todo:
                 renderer.render(it, out / it.rel)
                 report.generated.append(out / it.rel)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Media, MediaError, decode
+from styledex.progress import progress_bar
 
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
@@ -360,7 +359,7 @@ def add_sources(
     known = frozenset(catalog.ok_hashes())
     seen: set[str] = set(known)
     last_save = time.monotonic()
-    bar = tqdm(total=len(sources), unit="item", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    bar = progress_bar(total=len(sources), desc="styledex add", unit="item", enabled=progress)
 
     def decode_batch(batch: Sequence[Source]) -> list[Decoded]:
         with ThreadPoolExecutor(max_workers=2) as pool:

@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw, ImageOps
 from styledex.embed.embedder import Embedder
 from styledex.embed.transfer import get_method, list_models, transfer
 from styledex.embed.transfer.registry import TransferError
+from styledex.progress import progress_bar
 
 QUALITY_SIZE = 256  # output side for the quality pairs, pixels
 GATYS_STEPS = 50  # gatys is an optimization: fewer steps than its default keep the bench to minutes
@@ -98,14 +99,12 @@ def run_transfer_bench(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Quality and speed rows for ``methods`` (default: every available one); optionally writes the gallery PNG."""
-    from tqdm import tqdm
-
     rows_in = [r for r in list_models() if r["available"] and (methods is None or r["method"] in methods)]
     content_imgs, painting_imgs = _heldout(photos, paintings)
     embedder = Embedder(["adain", "content"], image_size=QUALITY_SIZE)
     results: list[dict[str, Any]] = []
     renders: dict[str, list[tuple[Pair, Image.Image]]] = {}
-    for row in tqdm(rows_in, desc="transfer bench", disable=not progress):
+    for row in progress_bar(rows_in, desc="transfer bench", unit="method", enabled=progress):
         method = row["method"]
         try:
             get_method(method)

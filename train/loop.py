@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
 from styledex.embed.transfer.imaging import pick_device
+from styledex.progress import progress_bar
 
 
 class TrainConfig(BaseModel):
@@ -206,8 +206,8 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
 
     for module in task.modules.values():
         module.train()
-    bar = tqdm(range(start_step, cfg.steps), initial=start_step, total=cfg.steps, disable=not progress,
-               desc=f"train {task.name}", unit="step", dynamic_ncols=True)
+    bar = progress_bar(range(start_step, cfg.steps), initial=start_step, total=cfg.steps, enabled=progress,
+                       desc=f"train {task.name}", unit="step")
     done = cfg.steps
     for i in bar:
         if cfg.time_limit_s is not None and seconds >= cfg.time_limit_s:

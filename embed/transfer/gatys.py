@@ -34,9 +34,10 @@ This module imports nothing from styledex outside ``styledex.embed``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -188,7 +189,7 @@ def style_transfer(
     style_masks: Sequence[Image.Image] | None = None,
     coarse_style: Image.Image | None = None,
     device: str | None = None,
-    progress: bool | None = None,
+    progress: bool | None | Callable[[Iterable[int]], Any] = None,
     seed: int = 0,
 ) -> GatysResult:
     """Render ``content`` (resized to ``size`` long side) in the style of ``style`` (each resized to that long side).
@@ -207,7 +208,8 @@ def style_transfer(
         coarse_style: scale control: the Gram targets of relu3_1..relu5_1 come from this image, those of relu1_1
             and relu2_1 from ``style`` (one style image; not combinable with ``masks``).
         device: ``cuda``/``cpu``; ``None`` picks CUDA when available.
-        progress: a tqdm bar over the steps; ``None`` shows it only when stderr is a terminal.
+        progress: a tqdm bar over the steps; ``None`` shows it only when stderr is a terminal; a callable wraps
+            the step range in the caller's own bar (a tqdm-like iterable; its ``set_postfix`` gets the loss).
 
     Raises :class:`TransferError` (one line) for a request the caller can fix.
     """
@@ -289,8 +291,11 @@ def style_transfer(
         losses = [float(loss_of(x))]
     from tqdm.auto import tqdm
 
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(range(steps), desc="gatys", unit="step", disable=not show, leave=False)
+    if callable(progress):
+        bar = progress(range(steps))
+    else:
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(range(steps), desc="gatys", unit="step", disable=not show, leave=False)
     for _ in bar:
         opt.step(closure)
         with torch.no_grad():
@@ -308,7 +313,8 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], style_name: str
             tv_weight: float = 0.0, lr: float = 0.02, preserve_color: str | None = None,
             masks: Sequence[Image.Image] | None = None, style_masks: Sequence[Image.Image] | None = None,
             coarse_style: Image.Image | None = None,
-            device: str | None = None, progress: bool | None = None, seed: int = 0) -> Image.Image:
+            device: str | None = None, progress: bool | None | Callable[[Iterable[int]], Any] = None,
+            seed: int = 0) -> Image.Image:
     """The ``transfer`` entry point: :func:`style_transfer` (one style image, or one per mask)."""
     if style_name is not None:
         raise TransferError("method 'gatys' has no named styles; give --style IMAGE")

@@ -179,8 +179,10 @@ def resolve(name: str) -> SpaceSpec:
     """A space by name or alias (``style``, ``content``); unknown → ValueError naming the known ones."""
     real = ALIASES.get(name, name)
     if real not in SPACES:
-        known = sorted(SPACES) + sorted(ALIASES)
-        raise ValueError(f"unknown space '{name}'; expected one of {', '.join(known)}")
+        # An alias may share its space's name (``content``): each name once, and where an alias points.
+        known = ", ".join(sorted(set(SPACES) | set(ALIASES)))
+        pointers = ", ".join(f"{alias} = {target}" for alias, target in sorted(ALIASES.items()) if alias != target)
+        raise ValueError(f"unknown space '{name}'; expected one of {known}" + (f" ({pointers})" if pointers else ""))
     return SPACES[real]
 
 

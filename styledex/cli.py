@@ -1,10 +1,11 @@
-"""The ``styledex`` command: add, list, search, spaces, remove, reindex, serve, eval, demo, bench, transfer, train,
-models.
+"""The ``styledex`` command line: add, list, search, spaces, remove, reindex, serve, eval, demo, bench, transfer,
+train and models.
 
 Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
 
 Errors a user can fix (a missing path, an unreadable manifest, an unknown space or id) print one line to stderr
-and exit 2; ``add --strict`` exits 1 when any item failed.
+and exit 2; ``add --strict`` exits 1 when any item failed. A reader that closes the pipe early
+(``styledex list | head -1``) ends the command quietly with status 0, as standard Unix tools do.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import yaml
 
 from styledex.catalog import DB_NAME, Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
+from styledex.extras import MissingExtra, require_extra
 from styledex.textout import escape_unencodable_output, shown, unicode_capable
 
 EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 1
+DESCRIPTION = "Find images and short videos by style or by content, as two separate questions."
 
 
 class UserError(Exception):
@@ -66,7 +69,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     catalog = Catalog.open(directory, create=True)
     with catalog, catalog.writing():
         embedder = catalog_embedder(catalog, config)
-        progress = not args.quiet and not args.json and sys.stderr.isatty()
+        progress = not args.quiet  # on stderr: a bar on a terminal, a line every few seconds elsewhere
         summary = add_sources(catalog, sources, config, embedder, progress=progress)
     if args.json:
         _print_json(summary.as_dict())
@@ -130,19 +133,25 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
             results = searcher.search(queries, weights, k)
         else:
             results = {}
+            query_paths: dict[str, str] = {}
             for item_id in args.id:
                 try:
                     queries = searcher.query_vectors_for_item(item_id, list(weights))
                 except KeyError:
                     raise UserError(f"no item with id {item_id} (ok items only)") from None
                 results[str(item_id)] = searcher.search(queries, weights, k, exclude=[item_id])
+                query_paths[str(item_id)] = (catalog.item(item_id) or {}).get("path", "")
     if args.json:
         _print_json(results)
     else:
-        single = args.file if args.file is not None else f"anchor {args.anchor}" if args.anchor is not None else None
-        groups = {single: results} if single is not None else {f"id {q}": r for q, r in results.items()}
+        if args.file is not None:
+            groups = {f"query {shown(args.file)}": results}
+        elif args.anchor is not None:
+            groups = {f"query: CIN style {shown(args.anchor)}": results}
+        else:
+            groups = {f"query #{q} {shown(query_paths[q])}": hits for q, hits in results.items()}
         for query, hits in groups.items():
-            print(f"{shown(query)} — space {shown(args.space)}")
+            print(f"{query} — space {shown(args.space)}")
             for rank, hit in enumerate(hits, 1):
                 where = f"  frame {hit['frame']} @ {hit['time']}s" if "frame" in hit else ""
                 print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {shown(hit['path'])}{where}")
@@ -220,6 +229,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 # -- eval ---------------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    require_extra("data", "eval")
     from styledex.evaluate import eval_spaces, format_table, run_eval
 
     if args.distractors < 0 or args.depth < 1:
@@ -230,7 +240,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     report = run_eval(
-        config, cache_dir=args.cache, progress=not args.json and sys.stderr.isatty(), index=args.index,
+        config, cache_dir=args.cache, progress=True, index=args.index,
         distractors=args.distractors, depth=args.depth, spaces=args.spaces,
     )  # fmt: skip
     if args.json:
@@ -242,15 +252,19 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
 # -- demo -----------------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    require_extra("data", "demo")
     from styledex.demo import run_demo
 
     directory = _catalog_dir(args, config)
-    report = run_demo(directory, config, progress=not args.json and sys.stderr.isatty())
+    report = run_demo(directory, config, progress=True)
     if args.json:
         _print_json(report)
         return 0
     add = report["add"]
-    print(f"demo catalog {shown(directory)}: added {add['added']}, skipped {add['skipped']}, failed {add['failed']}")
+    print(
+        f"demo: {add['added']} items added, {add['skipped']} already there, {add['failed']} failed; catalog in "
+        f"{shown(directory.absolute())}, its pictures and clips in {shown(report['data'])}"
+    )
     print(f"query #{report['query']['id']}: {shown(report['query']['path'])}")
     for question, hits in report["answers"].items():
         print(f"\n{question} search (more {'in this look' if question == 'style' else 'of this subject'}):")
@@ -262,6 +276,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    require_extra("bench", "bench")
     from styledex.benchmark import format_embed_table, run_embed_bench
     from styledex.search_bench import INDEX_VARIANTS, format_search_table, plot_search_report, run_search_bench
 
@@ -366,7 +381,9 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
             raise UserError(f"--option expects KEY=VALUE, got {item!r}")
         options[key.replace("-", "_")] = yaml.safe_load(value)
     if args.method == "gatys":
-        options["progress"] = not args.quiet and sys.stderr.isatty()
+        from styledex.progress import progress_bar
+
+        options["progress"] = False if args.quiet else lambda steps: progress_bar(steps, desc="gatys", unit="step")
     content = _read_image(args.content, config)
     styles = [_read_image(path, config) for path in args.style or []]
     start = time.perf_counter()
@@ -386,6 +403,7 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
 
 # -- train ----------------------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    require_extra("data", "train")
     from styledex.train import TrainError, load_train_config, train
     from styledex.train.data import DataError
 
@@ -504,7 +522,7 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
 
 # -- parser -------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="styledex", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="styledex", description=DESCRIPTION)
     parser.add_argument("--config", help="YAML file overriding configs/default.yaml")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"),
@@ -533,7 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_list)
 
     search = with_catalog(sub.add_parser("search", help="items similar in style or content"))
-    search.add_argument("--space", default="style", help="space name, style, content, or a mix style:0.7,content:0.3")
+    search.add_argument(
+        "--space", default="style",
+        help="a space (styledex spaces lists them), the alias style or content, or a weighted mix such as "
+        "style:0.7,content:0.3 (default: style)",
+    )  # fmt: skip
     search.add_argument("-k", type=int, help="results per query (1..1000, default 10)")
     query = search.add_mutually_exclusive_group(required=True)
     query.add_argument("--id", type=int, nargs="+", help="query by catalog item id(s)")
@@ -658,18 +680,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     escape_unencodable_output()  # an arrow or an odd file name must not crash the output on an ASCII terminal
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         config = load_config(args.config)
         if args.precision is not None:
             config = config.model_copy(update={"embed": config.embed.model_copy(update={"precision": args.precision})})
-        return int(args.func(args, config))
-    except (UserError, ConfigError, CatalogError) as exc:
+        status = int(args.func(args, config))
+        sys.stdout.flush()  # a closed pipe must show here, inside the handler, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except SystemExit:  # argparse after --help or a usage error: its output may meet a closed pipe too
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        raise
+    except (UserError, ConfigError, CatalogError, MissingExtra) as exc:
         print(f"styledex: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("styledex: interrupted; committed batches are kept: run the same command to resume", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """The reader closed stdout's pipe (``styledex list | head -1``): what is left to print has no reader. Point
+    stdout at /dev/null so Python's own flush at exit does not raise BrokenPipeError a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (a test's StringIO)
+        pass
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,9 @@ media: {frames: 3}
 catalog: {items_per_batch: 4}
 """
 
+# "styledex add: 3/8 item (38%) in 00:04, 0.75 item/s, 00:07 left" (styledex.progress, stderr not a terminal)
+PROGRESS_LINE = re.compile(r"^[\w ]+: \d+(/\d+)? \w+( \(\d+%\))? in [\d:]+, ")
+
 SESSION_VIDEO_FRAMES = 4  # passed as --frames to the session `add`, overriding the config's 3
 
 
@@ -48,6 +52,16 @@ class Run:
     @property
     def err_lines(self) -> list[str]:
         return [line for line in self.err.splitlines() if line.strip()]
+
+    @property
+    def progress_lines(self) -> list[str]:
+        """The stderr lines that report progress (styledex.progress writes them where stderr is not a terminal)."""
+        return [line for line in self.err_lines if PROGRESS_LINE.match(line)]
+
+    @property
+    def err_besides_progress(self) -> str:
+        """stderr less its progress lines: where a traceback or a warning would show."""
+        return "".join(line for line in self.err.splitlines(keepends=True) if not PROGRESS_LINE.match(line))
 
 
 def run_inprocess(*args: str | os.PathLike[str]) -> Run:

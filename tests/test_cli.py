@@ -242,7 +242,7 @@ def test_search_human_output(cli, tiny_catalog: TinyCatalog) -> None:
     run = cli("search", "--catalog", tiny_catalog.directory, "--id", ids["A"], "--space", "content", "-k", 8)
     assert run.rc == 0 and run.err == ""
     lines = run.out.splitlines()
-    assert lines[0].startswith(f"id {ids['A']}") and "content" in lines[0]
+    assert lines[0] == f"query #{ids['A']} {tiny_catalog.paths['A'].absolute()} — space content"
     assert len(lines) == 1 + 8
     assert any(str(tiny_catalog.paths["A_restyled"].absolute()) in line for line in lines[1:])
     assert not any(line.endswith(str(tiny_catalog.paths["A"].absolute())) for line in lines[1:])
@@ -509,7 +509,7 @@ def test_unusable_catalog_paths_and_arguments_are_one_line_errors(cli, tiny_conf
     assert not (tmp_path / "c").exists()
 
 
-def test_add_human_output_and_progress_is_silent_off_a_terminal(
+def test_add_human_output_and_progress_lines_off_a_terminal(
     cli, cli_proc, tiny_config: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "pics"
@@ -520,7 +520,10 @@ def test_add_human_output_and_progress_is_silent_off_a_terminal(
     catalog = tmp_path / "catalog"
     run = cli_proc("--config", tiny_config, "add", folder, "--catalog", catalog)
     assert run.rc == 0, run.err
-    assert run.err == ""  # stderr is a pipe: no progress bar
+    # stderr is a pipe: whole progress lines instead of a bar (the first at once, the last when done), nothing else
+    assert run.err_lines == run.progress_lines and "\r" not in run.err
+    assert run.progress_lines[0].startswith("styledex add: 0/3 item (0%) in 00:00, ")
+    assert run.progress_lines[-1].startswith("styledex add: 3/3 item (100%) in ")
     lines = run.out.splitlines()
     assert lines[0].startswith("added 2, skipped 0 (already in catalog), failed 1")
     assert str(catalog) in lines[0]

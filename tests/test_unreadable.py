@@ -91,7 +91,7 @@ def test_unreadable_file_and_folder_each_fail_with_permission_denied(
 
     run = run_unprivileged("--config", tiny_config, "add", media, "--catalog", catalog, "--json")
     assert run.rc == 0, run.err  # failed items are not a failed command (without --strict)
-    assert run.err == ""  # no traceback, no warning
+    assert run.err_besides_progress == ""  # no traceback, no warning
     summary = json.loads(run.out)
     assert (summary["added"], summary["skipped"], summary["failed"]) == (1, 0, 2)
     # The folder it could not list is reported as one failure (its inner.png cannot even be named).
@@ -109,7 +109,7 @@ def test_unreadable_file_and_folder_each_fail_with_permission_denied(
 
     # The human output, with --strict: exit 1, one line per failure, nothing on stderr.
     run = run_unprivileged("--config", tiny_config, "add", media, "--catalog", catalog, "--strict")
-    assert (run.rc, run.err) == (1, "")
+    assert (run.rc, run.err_besides_progress) == (1, "")
     head, *lines = run.out.splitlines()
     assert head.startswith("added 0, skipped 1 (already in catalog), failed 2 in ")
     assert lines == [

@@ -359,13 +359,14 @@ def add_sources(
     known = frozenset(catalog.ok_hashes())
     seen: set[str] = set(known)
     last_save = time.monotonic()
+    # closed on the way out, also by an error, so its last line (how far the add got) precedes the error's
     bar = progress_bar(total=len(sources), desc="styledex add", unit="item", enabled=progress)
 
     def decode_batch(batch: Sequence[Source]) -> list[Decoded]:
         with ThreadPoolExecutor(max_workers=2) as pool:
             return list(pool.map(lambda s: decode_source(s, config, known), batch))
 
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
+    with bar, ThreadPoolExecutor(max_workers=1) as prefetch:
         batches = list(_chunks(sources, config.catalog.items_per_batch))
         pending = prefetch.submit(decode_batch, batches[0]) if batches else None
         for i in range(len(batches)):
@@ -395,6 +396,5 @@ def add_sources(
             if time.monotonic() - last_save > config.catalog.index_save_seconds:
                 catalog.save_indexes()
                 last_save = time.monotonic()
-    bar.close()
     summary.seconds = time.perf_counter() - started
     return summary

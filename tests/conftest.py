@@ -59,6 +59,11 @@ class Run:
         return [line for line in self.err_lines if PROGRESS_LINE.match(line)]
 
     @property
+    def error_lines(self) -> list[str]:
+        """The stderr lines that are not progress: a user error is exactly one of them."""
+        return [line for line in self.err_lines if not PROGRESS_LINE.match(line)]
+
+    @property
     def err_besides_progress(self) -> str:
         """stderr less its progress lines: where a traceback or a warning would show."""
         return "".join(line for line in self.err.splitlines(keepends=True) if not PROGRESS_LINE.match(line))

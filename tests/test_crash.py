@@ -429,7 +429,7 @@ def _remove_trial(
         assert sorted(rerun.json()["removed"]) == sorted(ids)
         assert_saved_indexes_current(catalog_dir)
     else:  # already removed: the rerun says so, on one line, and changes nothing
-        assert rerun.rc == 2 and rerun.out == "" and len(rerun.err_lines) == 1
+        assert rerun.rc == 2 and rerun.out == "" and len(rerun.error_lines) == 1
         assert f"no item with id(s) {', '.join(map(str, sorted(ids)[:20]))}" in rerun.err
     assert check_consistent(catalog_dir, search=False) == after_ids
     return outcome, survived == after_ids
@@ -546,9 +546,10 @@ def test_full_disk_during_the_commit_fails_cleanly(tiny_catalog: TinyCatalog, tm
     # with the pages around them, so SQLite cannot write the first transaction to its log.
     with file_size_limit(40 * 1024):
         run = run_inprocess("--config", config, "add", folder, "--catalog", catalog_dir, "--json")
-    assert run.rc == 2 and run.out == "" and len(run.err_lines) == 1, run.err
-    assert run.err.startswith(f"styledex: error: cannot add 1 item(s) in catalog {catalog_dir}: ")
-    assert run.err.rstrip().endswith("nothing of this write was kept")
+    assert run.rc == 2 and run.out == "" and len(run.error_lines) == 1, run.err
+    (error,) = run.error_lines
+    assert error.startswith(f"styledex: error: cannot add 1 item(s) in catalog {catalog_dir}: ")
+    assert error.endswith("nothing of this write was kept")
     assert _after_full_disk(catalog_dir, before, config, folder) == before
 
 
@@ -560,9 +561,10 @@ def test_full_disk_during_an_index_save_fails_cleanly(tiny_catalog: TinyCatalog,
     assert _index_bytes(catalog_dir, "content") * 10 // 9 + 1024 < limit
     with file_size_limit(limit):
         run = run_inprocess("--config", config, "add", folder, "--catalog", catalog_dir, "--json")
-    assert run.rc == 2 and run.out == "" and len(run.err_lines) == 1, run.err
-    assert run.err.startswith(f"styledex: error: cannot save the 'adain' index of catalog {catalog_dir}: ")
-    assert "File too large" in run.err
+    assert run.rc == 2 and run.out == "" and len(run.error_lines) == 1, run.err
+    (error,) = run.error_lines
+    assert error.startswith(f"styledex: error: cannot save the 'adain' index of catalog {catalog_dir}: ")
+    assert "File too large" in error
     assert not list((catalog_dir / "index").glob("*/*.tmp")), "half-written files are removed"
     # The first item was committed before the failed save and is kept; its indexes are rebuilt from the rows.
     survived = _after_full_disk(catalog_dir, before, config, folder)

@@ -142,7 +142,7 @@ def test_a_real_process_exits_as_documented_with_one_line_per_failure(added: Add
     run = run_subprocess(*args, "--strict")
     failed = added.summary["failed"]
     assert run.rc == 1, (run.rc, run.err)  # --strict: some item failed
-    assert run.err == ""  # no traceback, no warning, no FFmpeg log line
+    assert run.err_besides_progress == ""  # no traceback, no warning, no FFmpeg log line
     head, *lines = run.out.splitlines()
     assert head.startswith(f"added 0, skipped {added.summary['added']} (already in catalog), failed {failed} in ")
     assert len(lines) == failed and all(line.startswith("  failed: ") for line in lines)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from styledex.catalog import Catalog
 from styledex.config import load_config
 from styledex.embed.embedder import Embedder, aggregate_frames
-from styledex.evaluate import item_labels, items_matrix, space_metrics
+from styledex.evaluation.retrieval import item_labels, items_matrix, space_metrics
 from styledex.pipeline import decode_with_config
 
 VGG_SPACES = ("content", "gram", "adain")
@@ -45,7 +45,7 @@ def simulate_bf16(encoder: torch.nn.Module) -> None:
 
 
 def main() -> int:
-    from styledex.benchdata import build_benchmark
+    from styledex.evaluation.benchdata import build_benchmark
 
     config = load_config()
     bench = build_benchmark(progress=False)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from styledex.embed.embedder import Embedder
-from styledex.embed.throughput import bare_forward_rate
+from styledex.evaluation.throughput import bare_forward_rate
 
 VGG_SPACES = ["content", "gram", "adain"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from styledex.embed.spaces import resolve
+from styledex.evaluation.search_bench import SyntheticVectors
 from styledex.index import SpaceIndex, faiss_threads
-from styledex.search_bench import SyntheticVectors
 
 
 def _p50_search_ms(index: SpaceIndex, queries: np.ndarray) -> float:

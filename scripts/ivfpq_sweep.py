@@ -4,11 +4,12 @@
     python scripts/ivfpq_sweep.py CATALOG --space adain --distractors 1000000 \\
         --nprobe 256 512 1024 --rerank 100 300 1000 --workdir /var/tmp/sweep
 
-Builds the space's ivfpq index over the benchmark + fitted distractors once (`styledex.eval_index`, the policy's
-build parameters, as `styledex eval --index ivfpq` does), then ranks every benchmark item at each (nprobe, rerank)
-pair and prints a Markdown table: P@5 of the space's question on images and videos, the loss against an exact search
-at the same depth (what `eval`'s "index loss" column reports), and milliseconds per query on this machine. The
-workdir holds the vector file (4·dim bytes per item: 11.8 GB for adain at 1M); it is removed at the end.
+Builds the space's ivfpq index over the benchmark + fitted distractors once (`styledex.evaluation.index_eval`, the
+policy's build parameters, as `styledex eval --index ivfpq` does), then ranks every benchmark item at each (nprobe,
+rerank) pair and prints a Markdown table: P@5 of the space's question on images and videos, the loss against an
+exact search at the same depth (what `eval`'s "index loss" column reports), and milliseconds per query on this
+machine. The workdir holds the vector file (4·dim bytes per item: 11.8 GB for adain at 1M); it is removed at the
+end.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 from styledex.catalog import Catalog
 from styledex.config import load_config
 from styledex.embed.spaces import resolve
-from styledex.eval_index import build_eval_index, exact_top, rank_through
-from styledex.evaluate import item_labels, items_matrix, question_keys, space_metrics
+from styledex.evaluation.index_eval import build_eval_index, exact_top, rank_through
+from styledex.evaluation.retrieval import item_labels, items_matrix, question_keys, space_metrics
 
 
 def main(argv: list[str]) -> int:

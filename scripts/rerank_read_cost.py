@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from styledex.embed.spaces import resolve
-from styledex.search_bench import build_synthetic_catalog
+from styledex.evaluation.search_bench import build_synthetic_catalog
 
 
 def main(argv: list[str]) -> int:

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from styledex.benchdata import build_benchmark
 from styledex.embed.embedder import images_to_tensor
 from styledex.embed.stats import gram_matrix, instance_normalize, mean_std, upper_triangle
 from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
-from styledex.evaluate import retrieval_metrics
+from styledex.evaluation.benchdata import build_benchmark
+from styledex.evaluation.retrieval import retrieval_metrics
 from styledex.media import decode
 
 LAYERS = (*STYLE_LAYERS, "relu4_2")

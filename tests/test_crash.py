@@ -38,9 +38,9 @@ from fixtures import make_image
 
 from styledex.catalog import DB_NAME, ITEM_FRAME, Catalog
 from styledex.embed.spaces import SPACES
+from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import IndexMismatchError, SpaceIndex
 from styledex.search import Searcher
-from styledex.search_bench import build_synthetic_catalog
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="kill timing reads /proc/<pid>/fd")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from styledex.eval_index import fitted_distractors, index_rankings, restrict
-from styledex.evaluate import precision_and_ap, ranked_precision_and_ap, retrieval_metrics, top1_same_label
+from styledex.evaluation.index_eval import fitted_distractors, index_rankings, restrict
+from styledex.evaluation.retrieval import precision_and_ap, ranked_precision_and_ap, retrieval_metrics, top1_same_label
 
 
 def test_precision_and_ap_known_ranking() -> None:
@@ -139,7 +139,7 @@ def test_auto_index_is_the_policys_choice_with_the_config_thresholds(tmp_path) -
 def test_index_rankings_read_in_chunks_equal_one_pass(tmp_path, monkeypatch) -> None:
     # The vectors file is read back a chunk at a time (1M distractors do not fit in memory): the build, the
     # re-ranking and the exact reference must not depend on the chunk size.
-    import styledex.eval_index as eval_index
+    import styledex.evaluation.index_eval as eval_index
 
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((40, 32)).astype(np.float32) + 1.0

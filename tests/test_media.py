@@ -357,7 +357,7 @@ def test_seek_false_decodes_every_frame_and_finds_the_same_frames(tmp_path, monk
 
 
 def test_remuxed_repeats_keep_keyframes_and_lengthen_the_clip(tmp_path):
-    from styledex.levers_bench import remux_repeated
+    from styledex.evaluation.levers_bench import remux_repeated
 
     source = make_video(tmp_path / "clip.mp4", n_frames=48, fps=24, gop=12)
     long_clip = remux_repeated(source, tmp_path / "long.mp4", 5)

@@ -15,10 +15,10 @@ from conftest import run_inprocess
 
 from styledex.catalog import Catalog
 from styledex.config import INDEX_PARAM_NAMES, ConfigError, load_config
+from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import INDEX_TYPE_DEFAULTS
 from styledex.index.policy import choose_index, estimate_bytes_per_item, ivfpq_m_choices, ivfpq_nlist
 from styledex.search import Searcher
-from styledex.search_bench import build_synthetic_catalog
 
 GB2 = 2048 * 2**20
 

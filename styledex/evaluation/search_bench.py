@@ -507,9 +507,11 @@ def _bench_streamed(
             for row in new_rows:
                 progress(_progress_line(row))
             # The index is only held by the catalog now (and the server's copy by reference cycles): free both
-            # before the next one is built, at 1M items two may not fit beside each other.
+            # before the next one is built, at 1M items two may not fit beside each other. A catalog opened anew
+            # holds no index until its next search.
             if catalog is not None:
-                catalog.release_index(space)
+                catalog.close()
+                catalog = streamed.catalog = Catalog.open(catalog.directory)
             gc.collect()
         if catalog is not None:
             catalog.close()

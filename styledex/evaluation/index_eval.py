@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from styledex.evaluation.search_bench import exact_topk
 from styledex.index import SpaceIndex
 from styledex.index.policy import choose_index
-from styledex.search_bench import exact_topk
 
 ADD_CHUNK = 65_536  # rows read from the vector file at a time (1 GB at 3808 dims)
 

@@ -29,11 +29,11 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from styledex.benchdata import build_benchmark, resolve_source
-from styledex.benchmark import add_rate
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, pick_device, use_bf16
-from styledex.embed.throughput import bare_forward_rate
+from styledex.evaluation.benchdata import build_benchmark, resolve_source
+from styledex.evaluation.embed_bench import add_rate
+from styledex.evaluation.throughput import bare_forward_rate
 from styledex.media import decode, decode_video
 from styledex.pipeline import Source, decode_source
 

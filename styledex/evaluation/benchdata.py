@@ -20,7 +20,7 @@ written last, so an interrupted build picks up where it stopped. A build whose m
 work at all. Changing the recipe (or :data:`VERSION`) changes its fingerprint; a directory built from another
 fingerprint is cleared first.
 
-Usage: ``python -m styledex.benchdata [--force] [--cache DIR]``.
+Usage: ``python -m styledex.evaluation.benchdata [--force] [--cache DIR]``.
 """
 
 from __future__ import annotations
@@ -610,8 +610,10 @@ def build_benchmark(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m styledex.benchdata [--force] [--cache DIR] [--quiet]``: build, print path and counts."""
-    parser = argparse.ArgumentParser(prog="python -m styledex.benchdata", description=__doc__.splitlines()[0])
+    """``python -m styledex.evaluation.benchdata [--force] [--cache DIR] [--quiet]``: build, print path and counts."""
+    parser = argparse.ArgumentParser(
+        prog="python -m styledex.evaluation.benchdata", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--force", action="store_true", help="regenerate every file")
     parser.add_argument(
         "--cache",

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from styledex import __version__
 from styledex.catalog import CatalogError
 from styledex.config import Config, load_config
+from styledex.operations import InvalidRequest, NotFound, OperationError, Refused, TimedOut, Unavailable
 
 from . import routes_catalog, routes_explain, routes_search
 from .metrics import Metrics, MetricsMiddleware
@@ -34,6 +35,14 @@ from .service import Service
 from .uploads import DEFAULT_MAX_UPLOAD_BYTES, BodyLimitMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
+# What each kind of operation error answers (styledex.operations.errors); a CatalogError (busy, empty) is 409.
+OPERATION_STATUS: tuple[tuple[type[OperationError], int], ...] = (
+    (NotFound, 404),
+    (InvalidRequest, 422),
+    (Refused, 403),
+    (Unavailable, 501),
+    (TimedOut, 504),
+)
 log = logging.getLogger("styledex.serve")
 ROUTERS = (routes_catalog.router, routes_search.router, routes_explain.router)
 
@@ -169,6 +178,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             if allowed:  # else a mount (static files) refused: its own answer stands
                 exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allowed})
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(OperationError)
+    async def operation_error(_: Request, exc: OperationError) -> JSONResponse:
+        # The one place an operation's typed error becomes an HTTP status.
+        status = next((code for kind, code in OPERATION_STATUS if isinstance(exc, kind)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(CatalogError)
     async def catalog_conflict(_: Request, exc: CatalogError) -> JSONResponse:

@@ -22,8 +22,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import HTTPException
-
+from styledex.operations import Refused
 from styledex.pipeline import Source
 
 CONFIG_KEY = "serve.ingest_roots"
@@ -59,7 +58,7 @@ class IngestRoots:
         return real is not None and any(real.is_relative_to(root) for root in self.roots)
 
     def check_arguments(self, paths: Sequence[str]) -> None:
-        """403 naming the first argument that is not allowed (every one, when there are no roots)."""
+        """Refused (403) naming the first argument that is not allowed (every one, when there are no roots)."""
         for raw in paths:
             if self.allows(raw):
                 continue
@@ -69,7 +68,7 @@ class IngestRoots:
             else:
                 allowed = ", ".join(str(root) for root in self.roots)
                 detail = f"path {shown} is outside the ingest roots ({allowed}); {HOW_TO_ALLOW}"
-            raise HTTPException(403, detail)
+            raise Refused(detail)
 
     def split(self, sources: Sequence[Source]) -> tuple[list[Source], list[dict[str, str]]]:
         """(sources to add, failures for those outside the roots). Kept as well, for the pipeline to fail with

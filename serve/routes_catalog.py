@@ -12,8 +12,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from styledex.search import describe_spaces
-
 from .schemas import MALFORMED_MULTIPART, Added, AddPaths, Error, Health, Item, ItemPage
 from .service import Service
 
@@ -60,8 +58,7 @@ def health(service: ServiceDep) -> dict[str, Any]:
 def spaces(service: ServiceDep) -> list[dict[str, Any]]:
     """Every embedding space (the same list as ``styledex spaces --json``): kind, dim, metric, aliases, and for
     the spaces this catalog holds, their fingerprint and item count."""
-    with service.reading() as catalog:
-        return describe_spaces(catalog)
+    return service.session.spaces()
 
 
 @router.get("/items", response_model=None, responses={200: {"model": ItemPage}}, tags=["catalog"])
@@ -73,11 +70,8 @@ def list_items(
     status: Annotated[str, Query(pattern="^(ok|failed|all)$", description="ok (default), failed or all")] = "ok",
 ) -> dict[str, Any]:
     """Catalog items in id order, a page at a time; ``total`` counts every item that passes the filters."""
-    kind = kind or None
     wanted = None if status == "all" else status
-    with service.reading() as catalog:
-        items = catalog.items(status=wanted, kind=kind, offset=offset, limit=limit)
-        total = catalog.count(wanted) if kind is None else len(catalog.items(status=wanted, kind=kind))
+    items, total = service.session.list_items(status=wanted, kind=kind or None, offset=offset, limit=limit)
     return {"items": items, "total": total}
 
 
@@ -88,11 +82,7 @@ def list_items(
     tags=["catalog"],
 )
 def get_item(item_id: ItemId, service: ServiceDep) -> dict[str, Any]:
-    with service.reading() as catalog:
-        item = catalog.item(item_id)
-    if item is None:
-        raise HTTPException(404, f"no item with id {item_id}")
-    return item
+    return service.session.item(item_id)
 
 
 @router.get(

@@ -45,9 +45,8 @@ def _respond(png: bytes, numbers: dict[str, Any], fmt: Format) -> Response:
 
 
 def _item_media(service: Service, item_id: int) -> tuple[dict[str, Any], Any]:
-    with service.reading() as catalog:
-        item = service.ok_item(catalog, item_id)
-    return item, service.decode_item(item)
+    item = service.session.ok_item(item_id)
+    return item, service.session.decode_item(item)
 
 
 # Model-bound (a rendering, unless cached): at most serve.max_heavy_requests at once, then 503.
@@ -62,7 +61,7 @@ def explain(
 ) -> Response:
     """A panel: the query, the match, each one's content in the other's style, and for style which VGG layers'
     statistics agree most, for content where the two correspond (a heat map)."""
-    kind = mix_kind(service.weights(space))
+    kind = mix_kind(service.session.weights(space))
     key = (query, match, kind, method)
     cached = service.explanations.get(key)
     if cached is None:
@@ -88,7 +87,7 @@ def explain_upload(
     method: Annotated[ExplainMethod, Form(description=METHOD_HELP)] = "auto",
 ) -> Response:
     """The same panel for an uploaded query (decoded from a temporary file, not added)."""
-    kind = mix_kind(service.weights(space))
+    kind = mix_kind(service.session.weights(space))
     match_item, match_media = _item_media(service, match)
     with service.decoded_upload(file.file, file.filename) as query_media:
         label = f"upload {Path(file.filename or 'query').name}"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
+from styledex.operations import InvalidRequest
 from styledex.search import ItemFilter
 
 from .overload import heavy_slot
@@ -32,7 +33,7 @@ def _filter(kind: str | None, where: list[str]) -> ItemFilter:
     try:
         return ItemFilter.parse(kind or None, where)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise InvalidRequest(str(exc)) from None
 
 
 @router.get("/items/{item_id}/similar", response_model=None, responses={200: {"model": Results}, **_ERRORS})
@@ -46,7 +47,7 @@ def similar(
 ) -> dict[str, Any]:
     """Items most like this one in ``space``, best first; the item itself is left out."""
     where_filter = _filter(kind, where or [])
-    results = service.similar(item_id, space, k or service.config.search.k, where_filter)
+    results = service.session.similar(item_id, space, k or service.config.search.k, where_filter)
     return {"results": results}
 
 
@@ -68,7 +69,7 @@ def search(
     sampled frames' vectors, as for catalog videos). The upload is decoded from a temporary file and not kept.
     Model-bound: 503 with Retry-After past ``serve.max_heavy_requests`` such requests at once."""
     where_filter = _filter(kind, where or [])
-    weights = service.weights(space)  # before decoding: a bad space costs nothing
+    weights = service.session.weights(space)  # before decoding: a bad space costs nothing
     with service.decoded_upload(file.file, file.filename) as media:
-        results = service.search_media(media, weights, k or service.config.search.k, where_filter)
+        results = service.session.search_media(media, weights, k or service.config.search.k, where_filter)
     return {"results": results}

@@ -1,21 +1,15 @@
-"""What every request of one app shares: the catalog's read side, the searcher, one embedder, caches and locks.
+"""What every request of one app shares: the catalog session, caches, the explanation pool and the server's rules.
 
-Reads go through one SQLite connection and the in-memory FAISS indexes, under a lock (neither is made for
-concurrent use). Each search asks the catalog for its revision and reloads an index that lags it, so items
-written by this app or by ``styledex add`` in another process appear without a restart.
-
-Writes open a connection of their own and take the catalog's write lock (one writer across processes): the
-read side keeps answering while an upload is decoded and embedded, and notices the new revision afterwards.
-
-Model calls (the VGG19 forward that embeds queries and uploads, the explanation renderer) take turns: one
-forward already keeps both cores of the target machine busy. The embedder is built once, on first use, from the
-catalog's own settings (``styledex.search.catalog_embedder``), and shared by searches and adds.
+Every catalog operation (search, add, remove, list, look up) is a :class:`styledex.operations.CatalogSession`
+method, the same the CLI calls; this module adds only what belongs to serving: uploads stored in the catalog
+folder, the folders server paths may come from, thumbnails and explanations cached in memory, explanations
+rendered in a pool a request can stop waiting for, and the bearer token. Errors are the operations' typed ones
+(:mod:`styledex.operations.errors`), mapped to HTTP statuses in one place (``styledex.serve.app``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import io
 import tempfile
 import threading
@@ -25,46 +19,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from fastapi import HTTPException
 from PIL import Image
 
 from styledex.catalog import Catalog
 from styledex.config import Config
-from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import SPACES
 from styledex.embed.transfer.registry import TransferError
-from styledex.media import Media, MediaError, decode
-from styledex.pipeline import InputError, Source, add_sources, file_sha256, read_sources
-from styledex.search import CatalogSpaces, ItemFilter, Searcher, catalog_embedder, parse_space_mix, remove_items
+from styledex.media import Media, MediaError
+from styledex.operations import CatalogSession, InvalidRequest, TimedOut, Unavailable
+from styledex.pipeline import InputError, Source, file_sha256, read_sources
 
 from .ingest_roots import IngestRoots
 from .overload import HeavyGate
 from .uploads import save_upload, upload_suffix
 
 UPLOADS_DIR = "uploads"
-
-
-class SerializedEmbedder(Embedder):
-    """An :class:`Embedder` whose forward passes run one at a time under ``lock`` (shared by request threads)."""
-
-    def __init__(
-        self,
-        spaces: Sequence[str],
-        *,
-        lock: threading.Lock,
-        image_size: int = 256,
-        batch_size: int = 8,
-        device: str = "auto",
-        threads: int | None = None,
-        precision: str = "auto",
-    ) -> None:
-        super().__init__(spaces, image_size=image_size, batch_size=batch_size, device=device, threads=threads,
-                         precision=precision)
-        self._lock = lock
-
-    def embed(self, images: Sequence[Image.Image]) -> dict[str, Any]:
-        with self._lock:
-            return super().embed(images)
 
 
 class LRU:
@@ -105,7 +74,7 @@ def mix_kind(weights: dict[str, float]) -> Literal["style", "content"]:
 
 
 class Service:
-    """One catalog served: see the module docstring for how reads, writes and model calls share it."""
+    """One catalog served: the shared :class:`CatalogSession` plus what only a server needs (module docstring)."""
 
     def __init__(self, directory: Path, config: Config, *, token: str | None, max_upload_bytes: int) -> None:
         self.directory = directory
@@ -113,15 +82,9 @@ class Service:
         self.token = token or None
         self.max_upload_bytes = max_upload_bytes
         self.uploads = directory / UPLOADS_DIR
-        self._catalog = Catalog.open(directory)  # CatalogError when there is none: the app is not created
-        self._read_lock = threading.RLock()
-        self._write_lock = threading.Lock()
-        self._embedder_lock = threading.Lock()
-        self.model_lock = threading.Lock()
+        self.session = CatalogSession(directory, config)  # CatalogError when there is none: no app is created
         # Explanations render here, so a request can stop waiting after serve.explain_timeout_s.
         self._explain_pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="explain")
-        self._searcher: Searcher | None = None
-        self._embedder: Embedder | None = None
         self.thumbnails = LRU(512)
         self.explanations = LRU(32)
         self.ingest_roots = IngestRoots(config.serve.ingest_roots)
@@ -129,95 +92,23 @@ class Service:
 
     def close(self) -> None:
         self._explain_pool.shutdown(wait=False, cancel_futures=True)
-        self._catalog.close()
-
-    # -- catalog access ---------------------------------------------------------------------------------------
-    @contextmanager
-    def reading(self) -> Iterator[Catalog]:
-        with self._read_lock:
-            yield self._catalog
-
-    @contextmanager
-    def writing(self) -> Iterator[Catalog]:
-        """A connection of its own holding the catalog's write lock; indexes saved on leaving.
-
-        CatalogError (409) when another process is writing: the client retries rather than hanging on a
-        possibly long ``styledex add``.
-        """
-        with self._write_lock:
-            catalog = Catalog.open(self.directory)
-            with catalog, catalog.writing(wait=False):
-                yield catalog
-
-    def searcher(self) -> Searcher:
-        """The shared searcher (call under :meth:`reading`); CatalogError while nothing was ever added."""
-        if self._searcher is None:
-            CatalogSpaces.of(self._catalog)  # no settings yet: raise before building anything
-            self._searcher = Searcher(self._catalog, embedder=self.embedder(self._catalog))
-        return self._searcher
-
-    def embedder(self, catalog: Catalog) -> Embedder:
-        """The one embedder of this app, built on first use from ``catalog``'s settings (stored there first if
-        the catalog has none yet, which only a writer may do)."""
-        with self._embedder_lock:
-            if self._embedder is None:
-                factory = functools.partial(SerializedEmbedder, lock=self.model_lock)
-                self._embedder = catalog_embedder(catalog, self.config, factory=factory)
-            return self._embedder
+        self.session.close()
 
     def item_count(self) -> int:
-        with self.reading() as catalog:
+        with self.session.reading() as catalog:
             return catalog.count("ok")
 
-    def ok_item(self, catalog: Catalog, item_id: int) -> dict[str, Any]:
-        """The item, or 404 when there is none and 422 when it failed to decode (it has no vectors)."""
-        item = catalog.item(item_id)
-        if item is None:
-            raise HTTPException(404, f"no item with id {item_id}")
-        if item["status"] != "ok":
-            raise HTTPException(422, f"item {item_id} failed to decode ({item['error']}): it cannot be searched")
-        return item
-
-    def weights(self, space: str) -> dict[str, float]:
-        """``space`` (name, alias or mix) → {space: weight} for this catalog; 422 when unknown or malformed."""
-        with self.reading():
-            available = list(self.searcher().settings.spaces)
-        try:
-            return parse_space_mix(space, available)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-
     # -- media ------------------------------------------------------------------------------------------------
-    def decode_file(self, path: Path | str, frames: int | None = None) -> Media:
-        media = self.config.media
-        return decode(
-            path,
-            frames=frames or media.frames,
-            sampling=media.sampling,
-            max_pixels=media.max_pixels,
-            max_side=media.max_side,
-        )
-
-    def decode_item(self, item: dict[str, Any]) -> Media:
-        """An item's media decoded again, with as many frames as were sampled when it was added."""
-        path = Path(item["path"])
-        if not path.is_file():
-            raise HTTPException(404, f"the file of item {item['id']} is gone: {path}")
-        try:
-            return self.decode_file(path, frames=item["frames"])
-        except MediaError as exc:
-            raise HTTPException(404, f"the file of item {item['id']} cannot be decoded any more: {exc}") from None
-
     @contextmanager
     def decoded_upload(self, source: BinaryIO, filename: str | None) -> Iterator[Media]:
-        """An uploaded query decoded from a temporary file (removed afterwards); 413 over the limit, 422 when it
-        cannot be decoded."""
+        """An uploaded query decoded from a temporary file (removed afterwards); 413 over the limit,
+        InvalidRequest (422) when it cannot be decoded."""
         with tempfile.TemporaryDirectory(prefix="styledex-query-") as tmp:
             path, _ = save_upload(source, Path(tmp), upload_suffix(filename), self.max_upload_bytes)
             try:
-                media = self.decode_file(path)
+                media = self.session.decode_file(path)
             except MediaError as exc:
-                raise HTTPException(422, f"cannot decode upload {filename or '(unnamed)'!r}: {exc}") from None
+                raise InvalidRequest(f"cannot decode upload {filename or '(unnamed)'!r}: {exc}") from None
             yield media
 
     def thumbnail(self, item_id: int, size: int) -> bytes:
@@ -226,9 +117,7 @@ class Service:
         cached = self.thumbnails.get(key)
         if cached is not None:
             return cached
-        with self.reading() as catalog:
-            item = self.ok_item(catalog, item_id)
-        media = self.decode_item(item)
+        media = self.session.decode_item(self.session.ok_item(item_id))
         frame = media.frames[len(media.frames) // 2].copy()
         frame.thumbnail((size, size), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
@@ -236,25 +125,6 @@ class Service:
         data = buffer.getvalue()
         self.thumbnails.put(key, data)
         return data
-
-    # -- search -----------------------------------------------------------------------------------------------
-    def similar(self, item_id: int, space: str, k: int, where: ItemFilter) -> list[dict[str, Any]]:
-        with self.reading() as catalog:
-            self.ok_item(catalog, item_id)
-            weights = self.weights(space)
-            searcher = self.searcher()
-            try:
-                queries = searcher.query_vectors_for_item(item_id, list(weights))
-            except KeyError:
-                raise HTTPException(404, f"item {item_id} has no vectors in {', '.join(weights)}") from None
-            return searcher.search(queries, weights, k, exclude=[item_id], where=where)
-
-    def search_media(self, media: Media, weights: dict[str, float], k: int, where: ItemFilter) -> list[dict[str, Any]]:
-        with self.reading():
-            searcher = self.searcher()
-        queries = searcher.query_vectors_for_media(media)  # the model, outside the catalog lock
-        with self.reading():
-            return searcher.search(queries, weights, k, where=where)
 
     # -- explain ----------------------------------------------------------------------------------------------
     def explain(
@@ -269,10 +139,10 @@ class Service:
         try:
             from .explain import render_explanation
         except ImportError as exc:
-            raise HTTPException(501, f"explanations are not available: {exc}") from None
+            raise Unavailable(f"explanations are not available: {exc}") from None
 
         def render() -> tuple[bytes, dict[str, Any]]:
-            with self.model_lock:
+            with self.session.model_lock:
                 return render_explanation(
                     query, match, space_kind=kind, query_label=query_label, match_label=match_label, method=method
                 )
@@ -282,19 +152,18 @@ class Service:
         try:
             return future.result(timeout=timeout)
         except TransferError as exc:  # a method whose weights are not shipped (or that refuses this input)
-            raise HTTPException(422, str(exc)) from None
+            raise InvalidRequest(str(exc)) from None
         except concurrent.futures.TimeoutError:
             # A render still queued behind others is dropped; a running one cannot be stopped: it finishes in
             # the background and its result is lost.
             future.cancel()
-            detail = f"the explanation took longer than {timeout:g} s (serve.explain_timeout_s)"
-            raise HTTPException(504, detail) from None
+            raise TimedOut(f"the explanation took longer than {timeout:g} s (serve.explain_timeout_s)") from None
 
     # -- writes -----------------------------------------------------------------------------------------------
     def add_uploads(self, files: Sequence[tuple[str, BinaryIO]]) -> dict[str, Any]:
         """Store each upload as ``<catalog>/uploads/<sha256><ext>`` and add it; the client's file name is kept
         only as the item's ``name`` metadata. Stored files that end up in no item are deleted again."""
-        with self.writing() as catalog:
+        with self.session.writing(wait=False) as catalog:
             entries: list[tuple[str, Source]] = []
             stored: list[tuple[Path, str]] = []
             try:
@@ -309,8 +178,8 @@ class Service:
 
     def add_paths(self, paths: Sequence[str]) -> dict[str, Any]:
         """Add files, folders or manifests on the server's disk (as ``styledex add`` does), under
-        ``serve.ingest_roots`` only: 403 for an argument outside them, and a file a folder or manifest leads to
-        outside them is left out with its reason in ``failed`` (``styledex.serve.ingest_roots``)."""
+        ``serve.ingest_roots`` only: Refused (403) for an argument outside them, and a file a folder or manifest
+        leads to outside them is left out with its reason in ``failed`` (``styledex.serve.ingest_roots``)."""
         self.ingest_roots.check_arguments(paths)  # before anything is opened
         entries: list[tuple[str, Source]] = []
         failed: list[dict[str, str]] = []
@@ -323,7 +192,7 @@ class Service:
             failed += refused
             single = len(sources) + len(refused) == 1
             entries += [(raw if single else source.path, source) for source in sources]
-        with self.writing() as catalog:
+        with self.session.writing(wait=False) as catalog:
             return self._ingest(catalog, entries, failed)
 
     def _ingest(
@@ -332,12 +201,9 @@ class Service:
         """Run the pipeline over ``entries`` ((name, source)); ids in input order (new items, or the item that
         already holds the same content), one failure per entry that did not make it."""
         ok_paths: list[str] = []
-        summary = add_sources(
+        summary = self.session.add_in(
             catalog,
             [source for _, source in entries],
-            self.config,
-            self.embedder(catalog),
-            progress=False,
             on_batch=lambda records: ok_paths.extend(r.path for r in records if r.status == "ok"),
         )
         added = dict(zip(ok_paths, summary.added, strict=True))
@@ -355,15 +221,15 @@ class Service:
         return {"ids": list(dict.fromkeys(ids)), "failed": failed}
 
     def remove(self, item_id: int) -> None:
-        """Remove an item from the catalog and every index (404 when there is none); an uploaded file that no
-        item holds any more is deleted."""
-        with self.writing() as catalog:
-            item = catalog.item(item_id)
-            if item is None:
-                raise HTTPException(404, f"no item with id {item_id}")
-            remove_items(catalog, [item_id])
-            if Path(item["path"]).parent == self.uploads and item["sha256"]:
-                _unlink_unless_held(catalog, Path(item["path"]), item["sha256"])
+        """Remove an item from the catalog and every index (NotFound, 404, when there is none); an uploaded
+        file that no item holds any more is deleted."""
+
+        def forget_upload(catalog: Catalog, items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if Path(item["path"]).parent == self.uploads and item["sha256"]:
+                    _unlink_unless_held(catalog, Path(item["path"]), item["sha256"])
+
+        self.session.remove([item_id], wait=False, after=forget_upload)
         self.thumbnails.discard(lambda key: key[0] != item_id)
         self.explanations.discard(lambda key: item_id not in key[:2])
 

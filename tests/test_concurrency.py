@@ -214,8 +214,8 @@ def test_a_reindex_reaches_a_running_server(served: TestClient, catalog_copy: Pa
         return [(hit["id"], hit["score"]) for hit in response.json()["results"]]
 
     def served_types() -> dict[str, str]:
-        with service.reading():
-            return {space: service.searcher().index(space).index_type for space in CATALOG_SPACES}
+        with service.session.reading():
+            return {space: service.session.searcher().index(space).index_type for space in CATALOG_SPACES}
 
     before = similar()
     assert served_types() == dict.fromkeys(CATALOG_SPACES, "flat")

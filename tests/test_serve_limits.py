@@ -254,7 +254,7 @@ def gated_app(
     config = _with_serve(load_config(tiny_catalog.config), max_heavy_requests=1, heavy_queue_timeout_s=wait_s)
     app = create_app(tiny_catalog.directory, config=config, token=None)
     gated = Gated()
-    monkeypatch.setattr(app.state.service, "search_media", gated)
+    monkeypatch.setattr(app.state.service.session, "search_media", gated)
     with TestClient(app) as client:
         try:
             yield client, gated

@@ -1,0 +1,340 @@
+"""One catalog opened for the operations every adapter offers: list, look up, search, add, remove, reindex, spaces.
+
+The CLI opens a session per command; the HTTP service keeps one for its lifetime and calls it from many request
+threads, so a session is safe to share:
+
+- Reads go through one SQLite connection and the in-memory FAISS indexes under a lock (neither is made for
+  concurrent use). Each search asks the catalog for its revision and reloads an index that lags it, so items
+  written by another session or process appear without reopening.
+- Writes open a connection of their own and take the catalog's write lock (one writer across processes), so the
+  read side keeps answering while a batch is decoded and embedded. ``wait=False`` makes a busy catalog an
+  immediate :class:`~styledex.catalog.CatalogError` instead of a wait.
+- Model calls (the VGG19 forward that embeds queries and new items) take turns under :attr:`model_lock`: one
+  forward already keeps every core busy. The embedder is built once, on first use, from the catalog's own
+  settings (:func:`styledex.search.catalog_embedder`), and shared by searches and adds.
+
+Errors a caller can fix are :mod:`styledex.operations.errors`; a busy or empty catalog is a CatalogError.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from styledex.catalog import Catalog, ItemRecord
+from styledex.config import Config, IndexConfig
+from styledex.embed.embedder import Embedder
+from styledex.embed.spaces import resolve
+from styledex.media import Media, MediaError, decode
+from styledex.pipeline import AddSummary, Source, add_sources
+from styledex.search import (
+    CatalogSpaces,
+    ItemFilter,
+    Searcher,
+    anchor_query,
+    catalog_embedder,
+    describe_spaces,
+    parse_space_mix,
+    remove_items,
+)
+
+from .errors import InvalidRequest, NotFound
+
+REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
+
+
+class SerializedEmbedder(Embedder):
+    """An :class:`Embedder` whose forward passes run one at a time under ``lock`` (shared by threads)."""
+
+    def __init__(self, spaces: Sequence[str], *, lock: threading.Lock, **kwargs: Any) -> None:
+        super().__init__(spaces, **kwargs)
+        self._lock = lock
+
+    def embed(self, images: Sequence[Image.Image]) -> dict[str, Any]:
+        with self._lock:
+            return super().embed(images)
+
+
+class CatalogSession:
+    """The catalog at ``directory`` (``create=True`` makes it if missing; else CatalogError when there is none)
+    with ``config``'s media, embedding and index settings. See the module docstring for how it may be shared."""
+
+    def __init__(self, directory: Path | str, config: Config, *, create: bool = False) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self._catalog = Catalog.open(self.directory, create=create)
+        self._read_lock = threading.RLock()
+        self._embedder_lock = threading.Lock()
+        self.model_lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._embedder: Embedder | None = None
+
+    def close(self) -> None:
+        self._catalog.close()
+
+    def __enter__(self) -> CatalogSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- access ---------------------------------------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator[Catalog]:
+        """The read connection, held exclusively for the block."""
+        with self._read_lock:
+            yield self._catalog
+
+    @contextmanager
+    def writing(self, *, wait: bool = True) -> Iterator[Catalog]:
+        """A connection of its own holding the catalog's write lock; indexes saved on leaving. With
+        ``wait=False`` a catalog another process is writing raises CatalogError at once."""
+        catalog = Catalog.open(self.directory)
+        with catalog, catalog.writing(wait=wait):
+            yield catalog
+
+    def embedder(self, catalog: Catalog) -> Embedder:
+        """The one embedder of this session, built on first use from ``catalog``'s settings (stored there first
+        if the catalog has none yet, which only a writer may do)."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                factory = functools.partial(SerializedEmbedder, lock=self.model_lock)
+                self._embedder = catalog_embedder(catalog, self.config, factory=factory)
+            return self._embedder
+
+    def searcher(self) -> Searcher:
+        """The shared searcher (call under :meth:`reading`); CatalogError while nothing was ever added."""
+        if self._searcher is None:
+            CatalogSpaces.of(self._catalog)  # no settings yet: raise before building anything
+            self._searcher = Searcher(self._catalog, embedder=self.embedder(self._catalog))
+        return self._searcher
+
+    # -- looking things up ------------------------------------------------------------------------------------
+    def item(self, item_id: int) -> dict[str, Any]:
+        """The item's row, whatever its status; NotFound when there is none."""
+        with self.reading() as catalog:
+            item = catalog.item(item_id)
+        if item is None:
+            raise NotFound(f"no item with id {item_id}")
+        return item
+
+    def ok_item(self, item_id: int) -> dict[str, Any]:
+        """The item, which must be searchable: NotFound when there is none, InvalidRequest when it failed."""
+        item = self.item(item_id)
+        if item["status"] != "ok":
+            raise InvalidRequest(f"item {item_id} failed to decode ({item['error']}): it cannot be searched")
+        return item
+
+    def weights(self, space: str) -> dict[str, float]:
+        """``space`` (a name, an alias or a mix ``style:0.7,content:0.3``) → {space: weight} for this catalog;
+        InvalidRequest when unknown, malformed or not in this catalog."""
+        with self.reading():
+            available = list(self.searcher().settings.spaces)
+        try:
+            return parse_space_mix(space, available)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    def list_items(
+        self, *, status: str | None = "ok", kind: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """(a page of items in id order, how many items pass the filters in all)."""
+        with self.reading() as catalog:
+            items = catalog.items(status=status, kind=kind, offset=offset, limit=limit)
+            if limit is None and offset == 0:
+                return items, len(items)
+            total = catalog.count(status) if kind is None else len(catalog.items(status=status, kind=kind))
+        return items, total
+
+    def spaces(self) -> list[dict[str, Any]]:
+        """Every registered space, with fingerprint and count for those this catalog holds."""
+        with self.reading() as catalog:
+            return describe_spaces(catalog)
+
+    # -- media ------------------------------------------------------------------------------------------------
+    def decode_file(self, path: Path | str, frames: int | None = None) -> Media:
+        """``path`` decoded with the config's media settings (MediaError when it cannot be)."""
+        media = self.config.media
+        return decode(
+            path, frames=frames or media.frames, sampling=media.sampling, max_pixels=media.max_pixels,
+            max_side=media.max_side,
+        )  # fmt: skip
+
+    def decode_query(self, path: Path | str, label: str | None = None) -> Media:
+        """A query file decoded: NotFound when missing, InvalidRequest naming ``label`` (default: the path) when
+        it cannot be decoded."""
+        if not Path(path).exists():
+            raise NotFound(f"no such file: {path}")
+        try:
+            return self.decode_file(path)
+        except MediaError as exc:
+            raise InvalidRequest(f"cannot decode {label or path}: {exc}") from None
+
+    def decode_item(self, item: dict[str, Any]) -> Media:
+        """An item's media decoded again, with as many frames as were sampled when it was added."""
+        path = Path(item["path"])
+        if not path.is_file():
+            raise NotFound(f"the file of item {item['id']} is gone: {path}")
+        try:
+            return self.decode_file(path, frames=item["frames"])
+        except MediaError as exc:
+            raise NotFound(f"the file of item {item['id']} cannot be decoded any more: {exc}") from None
+
+    # -- search -----------------------------------------------------------------------------------------------
+    def similar(self, item_id: int, space: str, k: int, where: ItemFilter | None = None) -> list[dict[str, Any]]:
+        """Items most like item ``item_id`` in ``space``, best first, the item itself left out."""
+        self.ok_item(item_id)
+        weights = self.weights(space)
+        with self.reading():
+            searcher = self.searcher()
+            try:
+                queries = searcher.query_vectors_for_item(item_id, list(weights))
+            except KeyError:
+                raise NotFound(f"item {item_id} has no vectors in {', '.join(weights)}") from None
+            return searcher.search(queries, weights, k, exclude=[item_id], where=where)
+
+    def search_media(
+        self, media: Media, weights: dict[str, float], k: int, where: ItemFilter | None = None
+    ) -> list[dict[str, Any]]:
+        """Items most like decoded ``media`` (a video: the normalized mean of its frames' vectors)."""
+        with self.reading():
+            searcher = self.searcher()
+        queries = searcher.query_vectors_for_media(media)  # the model, outside the catalog lock
+        with self.reading():
+            return searcher.search(queries, weights, k, where=where)
+
+    def search_file(
+        self, path: Path | str, space: str, k: int, where: ItemFilter | None = None
+    ) -> list[dict[str, Any]]:
+        """Items most like the image or video at ``path`` (searched, not added)."""
+        weights = self.weights(space)  # before decoding: a bad space costs nothing
+        return self.search_media(self.decode_query(path), weights, k, where)
+
+    def search_anchor(self, anchor: str, space: str, k: int) -> list[dict[str, Any]]:
+        """Items nearest one of the 26 styles of the pretrained CIN network, or a mixture (``3:0.5,7:0.5``)."""
+        weights = self.weights(space)
+        if set(weights) != {"cin"}:
+            raise InvalidRequest("--anchor queries the cin space: use --space cin")
+        try:
+            queries = anchor_query(anchor)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        with self.reading():
+            return self.searcher().search(queries, weights, k)
+
+    # -- writes -----------------------------------------------------------------------------------------------
+    def add(
+        self,
+        sources: Sequence[Source],
+        *,
+        wait: bool = True,
+        progress: bool = False,
+        on_batch: Callable[[list[ItemRecord]], None] | None = None,
+    ) -> AddSummary:
+        """Embed ``sources`` into the catalog under its write lock (see :meth:`add_in`)."""
+        with self.writing(wait=wait) as catalog:
+            return self.add_in(catalog, sources, progress=progress, on_batch=on_batch)
+
+    def add_in(
+        self,
+        catalog: Catalog,
+        sources: Sequence[Source],
+        *,
+        progress: bool = False,
+        on_batch: Callable[[list[ItemRecord]], None] | None = None,
+    ) -> AddSummary:
+        """Embed ``sources`` into ``catalog``, held for writing by the caller: known content is skipped, each
+        batch is one transaction, a file that cannot be decoded is recorded as failed and the rest goes on."""
+        return add_sources(catalog, sources, self.config, self.embedder(catalog), progress=progress,
+                           on_batch=on_batch)  # fmt: skip
+
+    def remove(
+        self,
+        item_ids: Sequence[int],
+        *,
+        wait: bool = True,
+        before: Callable[[Catalog, list[dict[str, Any]]], None] | None = None,
+        after: Callable[[Catalog, list[dict[str, Any]]], None] | None = None,
+    ) -> list[int]:
+        """Remove items from the catalog and every index in one transaction; the ids removed. An unknown id is
+        NotFound and removes nothing: the ids are checked under the write lock, so no other writer can change the
+        answer before the removal. ``after`` runs under the same lock with the removed items' rows (``before``
+        with them before the removal)."""
+        with self.writing(wait=wait) as catalog:
+            missing = catalog.missing_ids(item_ids)
+            if missing:
+                listed = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20
+                                                              else "")  # fmt: skip
+                raise NotFound(f"no item with id(s) {listed} in catalog {catalog.directory}; nothing removed")
+            rows = [row for row in (catalog.item(item_id) for item_id in dict.fromkeys(item_ids)) if row is not None]
+            if before is not None:
+                before(catalog, rows)
+            removed = remove_items(catalog, item_ids)
+            if after is not None:
+                after(catalog, rows)
+        return removed
+
+    def reindex(self, spaces: Sequence[str] | None = None, index: str | None = None) -> list[dict[str, Any]]:
+        """Rebuild spaces' indexes from the stored raw vectors (no embedding) with the index policy (``index``:
+        auto, flat, hnsw or ivfpq; default the config's), under the write lock (CatalogError at once when busy).
+        Each new index is saved atomically over the old one, which stays valid until then; a crash midway leaves
+        each space with its old or its new index, both holding every item. One row per space rebuilt."""
+        from styledex.index.space_index import INDEX_FILE
+
+        if index is not None and index not in REINDEX_CHOICES:
+            raise InvalidRequest(f"--index must be one of {', '.join(REINDEX_CHOICES)}, got {index!r}")
+        index_config = self.config.index if index is None else self.config.index.model_copy(update={"policy": index})
+        rows: list[dict[str, Any]] = []
+        catalog = Catalog.open(self.directory)
+        # Not `writing()`: it would save every index again on exit; a reindex saves each one once, as it goes.
+        with catalog:
+            catalog.acquire_lock(wait=False)
+            try:
+                settings = CatalogSpaces.of(catalog)
+                specs = [self._catalog_space(name, settings) for name in spaces or list(settings.spaces)]
+                for spec in specs:
+                    rows.append(self._rebuild(catalog, spec, settings, index_config, INDEX_FILE))
+                # Later rebuilds (a crash, a stale index) choose with the same settings, and every open catalog
+                # (a running server) loads the new indexes at its next search.
+                catalog.finish_reindex(index_config)
+            finally:
+                catalog.release_lock()
+        return rows
+
+    @staticmethod
+    def _catalog_space(name: str, settings: CatalogSpaces) -> Any:
+        try:
+            spec = resolve(name)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if spec.name not in settings.spaces:
+            raise InvalidRequest(f"space {spec.name!r} is not in this catalog; it has {', '.join(settings.spaces)}")
+        return spec
+
+    @staticmethod
+    def _rebuild(
+        catalog: Catalog, spec: Any, settings: CatalogSpaces, index_config: IndexConfig, index_file: str
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            index = catalog.build_index(
+                spec.name, dim=spec.dim, fingerprint=settings.spaces[spec.name], metric=spec.metric,
+                config=index_config,
+            )  # fmt: skip
+        except ValueError as exc:  # e.g. ivfpq parameters that do not fit this space's dimension
+            raise InvalidRequest(f"reindex {spec.name}: {exc}") from None
+        catalog.replace_index(index, dim=spec.dim)
+        size = (catalog.index_dir(spec.name) / index_file).stat().st_size
+        return {
+            "space": spec.name, "index": index.index_type, "params": index.index_params, "count": len(index),
+            "bytes_per_item": round(size / max(len(index), 1), 1),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "reason": (index.policy or {}).get("reason", ""),
+        }  # fmt: skip

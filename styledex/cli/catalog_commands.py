@@ -1,0 +1,162 @@
+"""The catalog commands: add, list, search, spaces, remove, reindex and serve; each one parses its arguments,
+calls one :class:`styledex.operations.CatalogSession` operation and prints the answer (human text or ``--json``).
+
+Heavy modules (torch, the embedders) are imported inside the commands that need them, so ``list`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from styledex.catalog import DB_NAME
+from styledex.config import Config
+from styledex.operations import CatalogSession
+from styledex.textout import shown
+
+from .output import EXIT_FAILED_ITEMS, UserError, catalog_dir, print_json
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    from styledex.pipeline import InputError, read_sources
+
+    if args.frames is not None and args.frames < 1:
+        raise UserError(f"--frames must be at least 1, got {args.frames}")
+    media_overrides = {k: v for k, v in (("frames", args.frames), ("sampling", args.sampling)) if v is not None}
+    config = config.model_copy(update={"media": config.media.model_copy(update=media_overrides)})
+    try:
+        sources = read_sources(args.paths)
+    except InputError as exc:
+        raise UserError(str(exc)) from None
+    directory = catalog_dir(args, config)
+    with CatalogSession(directory, config, create=True) as session:
+        # progress on stderr: a bar on a terminal, a line every few seconds elsewhere
+        summary = session.add(sources, progress=not args.quiet)
+    if args.json:
+        print_json(summary.as_dict())
+    elif not args.quiet:
+        rate = summary.frames / summary.seconds if summary.seconds else 0.0
+        print(
+            f"added {len(summary.added)}, skipped {len(summary.skipped)} (already in catalog), "
+            f"failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} frames/s) → {shown(directory)}"
+        )
+        for path, error in summary.failed:
+            print(f"  failed: {shown(path)}: {shown(error)}")
+    return EXIT_FAILED_ITEMS if args.strict and summary.failed else 0
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    with CatalogSession(catalog_dir(args, config), config) as session:
+        items, _ = session.list_items(status=args.status, kind=args.kind)
+    if args.json:
+        print_json(items)
+        return 0
+    for item in items:
+        note = f"  ({shown(item['error'])})" if item["error"] else ""
+        print(f"{item['id']:>6}  {item['status']:<6} {item['kind'] or '-':<5}  {shown(item['path'])}{note}")
+    print(f"{len(items)} item(s)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
+    if not 1 <= k <= 1000:
+        raise UserError(f"-k must be between 1 and 1000, got {k}")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    with CatalogSession(catalog_dir(args, config), config) as session:
+        if args.file is not None:
+            results: Any = session.search_file(args.file, args.space, k)
+            groups[f"query {shown(args.file)}"] = results
+        elif args.anchor is not None:
+            results = session.search_anchor(args.anchor, args.space, k)
+            groups[f"query: CIN style {shown(args.anchor)}"] = results
+        else:
+            results = {}
+            for item_id in args.id:
+                results[str(item_id)] = session.similar(item_id, args.space, k)
+                groups[f"query #{item_id} {shown(session.item(item_id)['path'])}"] = results[str(item_id)]
+    if args.json:
+        print_json(results)
+        return 0
+    for query, hits in groups.items():
+        print(f"{query} — space {shown(args.space)}")
+        for rank, hit in enumerate(hits, 1):
+            where = f"  frame {hit['frame']} @ {hit['time']}s" if "frame" in hit else ""
+            print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {shown(hit['path'])}{where}")
+    return 0
+
+
+def cmd_spaces(args: argparse.Namespace, config: Config) -> int:
+    from styledex.search import describe_spaces
+
+    directory = catalog_dir(args, config)
+    if (directory / DB_NAME).exists():
+        with CatalogSession(directory, config) as session:
+            rows = session.spaces()
+    else:
+        rows = describe_spaces(None)  # no catalog: every registered space, none in it
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        alias = f" (= {', '.join(row['aliases'])})" if row["aliases"] else ""
+        count = f"  {row['count']} items" if "count" in row else ""
+        print(f"{row['name']:<10} {row['kind']:<7} {row['dim']:>5}-d{alias}{count}\n    {row['description']}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    """Remove items by id in one transaction; an unknown id is an error (exit 2) and removes nothing."""
+    with CatalogSession(catalog_dir(args, config), config) as session:
+        removed = session.remove(args.ids)
+    if args.json:
+        print_json({"removed": removed})
+    else:
+        print(f"removed {len(removed)} item(s)")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
+    """Rebuild spaces' indexes from the stored raw vectors with the index policy (see CatalogSession.reindex)."""
+    with CatalogSession(catalog_dir(args, config), config) as session:
+        rows = session.reindex(args.space, args.index)
+    if args.json:
+        print_json({"reindex": rows})
+        return 0
+    for row in rows:
+        print(
+            f"{row['space']:<10} {row['index']:<6} {row['count']:>9} items  {row['bytes_per_item']:>9.1f} B/item  "
+            f"{row['build_seconds']:>7.2f} s  ({row['reason']})"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    from styledex.serve.app import create_app
+
+    if args.max_upload_mb <= 0:
+        raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if args.ingest_root:  # replaces serve.ingest_roots; relative folders are taken from here, the working directory
+        roots = [Path(root).expanduser().resolve() for root in args.ingest_root]
+        if missing := [root for root in roots if not root.is_dir()]:
+            raise UserError(f"--ingest-root expects an existing folder, got {missing[0]}")
+        serve_config = config.serve.model_copy(update={"ingest_roots": [str(root) for root in roots]})
+        config = config.model_copy(update={"serve": serve_config})
+    directory = catalog_dir(args, config)
+    if not (directory / DB_NAME).exists():
+        raise UserError(f"no catalog at {directory}: build one with `styledex demo` or `styledex add PATH`")
+    app = create_app(directory, config=config, max_upload_bytes=int(args.max_upload_mb * 2**20))
+    writes = "on" if app.state.service.token else "off (set $STYLEDEX_TOKEN to allow POST/DELETE /items)"
+    roots = app.state.service.ingest_roots.roots
+    paths = f"under {', '.join(map(str, roots))}" if roots else "off (--ingest-root DIR or serve.ingest_roots)"
+    print(
+        f"styledex: serving {directory} on http://{args.host}:{args.port} (API docs: /docs; writes {writes}; "
+        f"server paths {paths})",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

@@ -13,27 +13,34 @@ through the embedded ICC profile when there is one).
 Videos go through PyAV (FFmpeg): ``frames`` frames are sampled over the duration by seeking to each target
 time (never by decoding the whole file, except for clips too short to seek in, files of unknown duration, or
 scene sampling), with a bound on the work per target so that a header claiming hours cannot stall a worker.
+
+Modules, each with one job (callers import from ``styledex.media``, which re-exports the public names):
+
+- :mod:`.common`: :class:`Media`, :class:`MediaError`, the extension sets, ``DEFAULT_MAX_PIXELS``, and the
+  argument, file, pixel-count, size and error-reason helpers the others share.
+- :mod:`.dispatch`: :func:`media_kind` (by extension) and :func:`decode` (image or video; an unknown extension
+  is tried as both).
+- :mod:`.image`: :func:`decode_image`: header-only open with our own pixel limit, WebP canvas size, EXIF
+  orientation, GIF's first frame.
+- :mod:`.pixel_modes`: any Pillow mode to 8-bit RGB (16-bit and float scaling, alpha over white, ICC to sRGB).
+- :mod:`.video`: :func:`decode_video`: size check, sampling, fallback from seeking to one sequential pass.
+- :mod:`.video_source`: PyAV: the container and stream, header facts, a bad-packet-tolerant decoder that seeks,
+  a missing duration or frame size found from the file, frames to PIL images.
+- :mod:`.sampling`: which frames to keep: uniform targets by seeking or one pass, a reservoir for short clips,
+  scene-change scores and picks.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+from .common import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from .common import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Media, MediaError
+from .dispatch import decode, media_kind
+from .image import decode_image
+from .video import decode_video
 
-from .common import (
-    DEFAULT_MAX_PIXELS,
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    Media,
-    MediaError,
-    _check_args,
-    _check_file,
-    _check_pixels,
-)
-from .image import _NotAnImage, decode_image
-from .sampling import _sample
-from .video_source import _Decoder as _Decoder  # tests wrap _Decoder.next/.seek through styledex.media
-from .video_source import _SeekFailed, _VideoSource
+# Not public: tests/test_media.py wraps _Decoder.next/.seek and raises _SeekFailed through ``styledex.media``.
+from .video_source import _Decoder as _Decoder
+from .video_source import _SeekFailed as _SeekFailed
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -45,110 +52,3 @@ __all__ = [
     "decode_video",
     "media_kind",
 ]
-
-
-def media_kind(path: Path | str) -> Literal["image", "video"] | None:
-    """ "image" or "video" from the file extension (case-insensitive), None when it is neither."""
-    suffix = Path(path).suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    return None
-
-
-def decode(
-    path: Path | str,
-    *,
-    frames: int = 8,
-    sampling: Literal["uniform", "scene"] = "uniform",
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_side: int | None = None,
-) -> Media:
-    """Decode an image or video file; dispatch on the extension (see :func:`media_kind`).
-
-    A file with an unknown extension is tried as an image, then as a video. ``frames`` and ``sampling`` apply
-    to videos only; ``max_pixels`` bounds width × height of the declared image or stream; ``max_side``
-    (pixels) downscales every frame, aspect kept, so its long side is at most that. Raises
-    :class:`MediaError`.
-    """
-    kind = media_kind(path)
-    if kind == "image":
-        return decode_image(path, max_pixels=max_pixels, max_side=max_side)
-    if kind == "video":
-        return decode_video(path, frames=frames, sampling=sampling, max_pixels=max_pixels, max_side=max_side)
-    try:
-        return decode_image(path, max_pixels=max_pixels, max_side=max_side)
-    except _NotAnImage:
-        try:
-            return decode_video(path, frames=frames, sampling=sampling, max_pixels=max_pixels, max_side=max_side)
-        except MediaError as video_error:
-            # The video reason already says what came ("got N bytes starting b'...'"): the more telling one.
-            raise MediaError(f"neither an image nor a video: {video_error}") from None
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Shared helpers
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Images
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Videos
-
-
-def decode_video(
-    path: Path | str,
-    *,
-    frames: int = 8,
-    sampling: Literal["uniform", "scene"] = "uniform",
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_side: int | None = None,
-    seek: bool = True,
-) -> Media:
-    """Sample up to ``frames`` RGB frames from the first video stream of a file.
-
-    ``sampling="uniform"``: targets t_i = duration × (i + 0.5) / frames seconds, each answered by the first
-    frame with a timestamp >= t_i, found by seeking (backward to a keyframe, then decoding forward, at most
-    ``_SEEK_MAX_FRAMES`` frames a target). A duration the container does not declare is first read from the
-    packet timestamps (no decoding). Clips of at most 2 × ``frames`` frames are decoded once from the start
-    instead, keeping at most 2 × ``frames`` + 1 images.
-    ``sampling="scene"``: one decoding pass scores every frame by its change from the previous one (64-px-wide
-    thumbnails); the first frame and the ``frames`` - 1 largest changes (spread at least ~1/(4 × frames) of
-    the clip apart where possible) are then fetched at full size, in time order.
-
-    ``seek=False`` finds the same frames by decoding every frame from the start (the fallback when a seek fails;
-    ``styledex bench --part levers`` times the two on a long clip).
-
-    Fewer frames come back when the stream has fewer; identical timestamps are never repeated. ``times`` are
-    seconds from the stream start. Raises :class:`MediaError` (no video stream, too many pixels, nothing
-    decodable, unreadable container).
-    """
-    path = Path(path)
-    _check_args(frames, sampling, max_pixels, max_side)
-    _check_file(path)
-    src = _VideoSource(path)
-    try:
-        if src.width and src.height:
-            _check_pixels("video", src.width, src.height, max_pixels)
-        try:
-            items, duration = _sample(src, frames, sampling, max_side, max_pixels, seekable=seek)
-        except _SeekFailed:
-            src.reopen()
-            items, duration = _sample(src, frames, sampling, max_side, max_pixels, seekable=False)
-    except MemoryError:
-        raise MediaError("video frames too large to decode in memory") from None
-    finally:
-        src.close()
-    if not items:
-        raise MediaError(f"no decodable video frames (expected at least one {src.codec} frame, got none)")
-    return Media(
-        kind="video",
-        frames=[img for _, img in items],
-        times=[src.seconds(pts) for pts, _ in items],
-        width=src.width,
-        height=src.height,
-        duration=duration,
-    )

@@ -26,6 +26,12 @@ def shipped(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def shipped_file(name: str) -> str | None:
+    """:func:`shipped` as a string, for ``styledex models`` (``None`` when not shipped)."""
+    path = shipped(name)
+    return str(path) if path else None
+
+
 def shipped_with_prefix(prefix: str) -> list[Path]:
     """Every shipped weight file whose stem starts with ``prefix`` (``johnson_`` → one per trained style)."""
     return sorted(WEIGHTS_DIR.glob(f"{prefix}*.pt"))

@@ -22,6 +22,7 @@ import yaml
 
 from styledex.catalog import DB_NAME, Catalog, CatalogError
 from styledex.config import Config, ConfigError, load_config
+from styledex.embed.runtime import configure_threads
 from styledex.extras import MissingExtra, require_extra
 from styledex.textout import escape_unencodable_output, shown, unicode_capable
 
@@ -57,6 +58,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     from styledex.pipeline import InputError, add_sources, read_sources
     from styledex.search import catalog_embedder
 
+    configure_threads(config.embed.threads)
     media_overrides = {k: v for k, v in (("frames", args.frames), ("sampling", args.sampling)) if v is not None}
     if args.frames is not None and args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
@@ -104,6 +106,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     from styledex.pipeline import decode_with_config
     from styledex.search import Searcher, parse_space_mix
 
+    configure_threads(config.embed.threads)
     k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
     if not 1 <= k <= 1000:
         raise UserError(f"-k must be between 1 and 1000, got {k}")
@@ -232,6 +235,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "eval")
     from styledex.evaluate import eval_spaces, format_table, run_eval
 
+    configure_threads(config.embed.threads)
     if args.distractors < 0 or args.depth < 1:
         raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
     if args.spaces:
@@ -255,6 +259,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "demo")
     from styledex.demo import run_demo
 
+    configure_threads(config.embed.threads)
     directory = _catalog_dir(args, config)
     report = run_demo(directory, config, progress=True)
     if args.json:
@@ -280,6 +285,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     from styledex.benchmark import format_embed_table, run_embed_bench
     from styledex.search_bench import INDEX_VARIANTS, format_search_table, plot_search_report, run_search_bench
 
+    configure_threads(config.embed.threads)
     report: dict[str, Any] = {}
     if args.part in ("all", "embed"):
         if args.rounds < 1:

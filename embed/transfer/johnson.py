@@ -136,6 +136,7 @@ def shipped_styles() -> list[dict[str, str | None]]:
 
 
 def _any_shipped() -> bool:
+    """Whether any johnson network ships: the method is available from the first trained style on."""
     return bool(shipped_with_prefix(PREFIX))
 
 

@@ -26,7 +26,6 @@ This module imports nothing from styledex outside ``styledex.embed``.
 from __future__ import annotations
 
 import importlib.resources
-import threading
 from functools import cache
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .model_cache import MODELS
 from .onnx_nets import CIN_MODEL, NUM_CIN_STYLES, model_path
 
 __all__ = [
@@ -164,15 +164,7 @@ class CINNet(nn.Module):
         return self.forward(image, gamma_beta)[..., :h, :w]
 
 
-_LOCK = threading.Lock()
-
-
-@cache
-def _cached(device: str) -> CINNet:
-    return CINNet().to(device)
-
-
 def cin_net(device: torch.device | str = "cpu") -> CINNet:
     """One shared frozen :class:`CINNet` per device per process (callers must not modify it)."""
-    with _LOCK:
-        return _cached(str(device))
+    dev = str(device)
+    return MODELS.get_or_load(("cin_net", dev), lambda: CINNet().to(dev))

@@ -20,7 +20,6 @@ This module imports nothing from styledex outside ``styledex.embed``.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from PIL import Image
 from torch import nn
 
 from .cin_net import GAMMA_BETA_DIM, anchor_gamma_beta
+from .model_cache import MODELS
 from .stats import mean_std
 from .vgg import LAYER_CHANNELS, shared_encoder
 
@@ -183,11 +183,7 @@ def predictor_fingerprint(path: Path | str | None = None) -> str:
     return _digest(str(found), stat.st_mtime_ns, stat.st_size)
 
 
-_LOCK = threading.Lock()
-
-
-@cache
-def _load(path: str, mtime_ns: int, device: str) -> tuple[CINStylePredictor, dict[str, Any]]:
+def _load(path: str, device: str) -> tuple[CINStylePredictor, dict[str, Any]]:
     from .transfer.weights import load_weights
 
     state, meta = load_weights(path)
@@ -202,8 +198,9 @@ def load_predictor(
 ) -> tuple[CINStylePredictor, dict[str, Any]]:
     """(predictor, meta) from ``path`` (default: the shipped file), cached per file and device."""
     found = _require_path(path)
-    with _LOCK:
-        return _load(str(found), found.stat().st_mtime_ns, str(device))
+    where, dev = str(found), str(device)
+    # The modification time is part of the key: a retrained file is loaded again.
+    return MODELS.get_or_load(("cin_predictor", where, found.stat().st_mtime_ns, dev), lambda: _load(where, dev))
 
 
 def _centre_square(img: Image.Image, side: int) -> np.ndarray:

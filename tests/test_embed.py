@@ -207,9 +207,10 @@ def test_resize_on_device_agrees_with_pil(astronaut: Image.Image) -> None:
 
 def test_shared_encoder_first_built_in_inference_mode_still_backpropagates() -> None:
     """An embedder builds the shared encoder inside inference mode; a trainer reusing it must get gradients."""
-    from styledex.embed.vgg import _shared, shared_encoder
+    from styledex.embed.model_cache import MODELS
+    from styledex.embed.vgg import shared_encoder
 
-    _shared.cache_clear()
+    MODELS.clear()
     with torch.inference_mode():
         shared_encoder(["relu1_1"], "cpu")(torch.rand(1, 3, 16, 16))
     x = torch.rand(1, 3, 16, 16, requires_grad=True)

@@ -1,7 +1,8 @@
 """Trainers for the transfer models no package ships weights for (``styledex train METHOD``).
 
 Each trainer module defines ``Config`` (a :class:`~styledex.train.loop.TrainConfig` subclass whose defaults are
-``configs/train/<method>.yaml``) and ``build(cfg, device, generator) -> Task``. :func:`train` loads the config,
+``configs/train/<method>.yaml``) and ``build(cfg, device, generator) -> Task``, registered with
+``@trainer("<method>", config=Config)`` (:mod:`styledex.train.registry`). :func:`train` loads the config,
 applies overrides, builds the task and runs :func:`styledex.train.loop.run`.
 
 This package imports ``styledex.embed`` (the models) and nothing from the core, ``index`` or ``serve``.
@@ -9,7 +10,6 @@ This package imports ``styledex.embed`` (the models) and nothing from the core, 
 
 from __future__ import annotations
 
-import importlib
 import importlib.resources
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from styledex.train.loop import Result, TrainConfig, run, seed_everything, setup_device
-
-TRAINERS = {
-    "johnson": "styledex.train.johnson",
-    "adain": "styledex.train.adain",
-    "wct": "styledex.train.wct",
-    "stylebank": "styledex.train.stylebank",
-    "cin-predictor": "styledex.train.cin_predictor",
-}
+from styledex.train.registry import TRAINERS
 
 
 class TrainError(ValueError):
@@ -40,7 +33,7 @@ def load_train_config(method: str, path: Path | None = None, overrides: dict[str
     """``configs/train/<method>.yaml``, then the YAML file ``path``, then ``overrides``, validated."""
     if method not in TRAINERS:
         raise TrainError(f"unknown trainer {method!r}; expected one of {', '.join(TRAINERS)}")
-    module = importlib.import_module(TRAINERS[method])
+    spec = TRAINERS[method]
     values: dict[str, Any] = {}
     for source in (default_config_path(method), path):
         if source is None:
@@ -53,7 +46,7 @@ def load_train_config(method: str, path: Path | None = None, overrides: dict[str
         values.update(loaded)
     values.update(overrides or {})
     try:
-        return module.Config(**values)
+        return spec.config(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -62,9 +55,9 @@ def load_train_config(method: str, path: Path | None = None, overrides: dict[str
 
 def train(method: str, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, progress: bool = True) -> Result:
     """Build the ``method`` trainer's task for ``cfg`` and run it into ``out_dir``."""
-    module = importlib.import_module(TRAINERS[method])
+    spec = TRAINERS[method]
     generator = seed_everything(cfg.seed)
     device = setup_device(cfg)
-    task = module.build(cfg, device, generator)
+    task = spec.build(cfg, device, generator)
     task.generator = generator
     return run(task, cfg, out_dir, resume=resume, progress=progress, method=method)

@@ -30,6 +30,7 @@ from styledex.embed.vgg import shared_encoder
 from styledex.train import TrainError
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
+from styledex.train.registry import trainer
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
@@ -57,6 +58,7 @@ def relative_style_loss(output: dict[str, torch.Tensor], style: dict[str, torch.
     return total
 
 
+@trainer("adain", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
     """The decoder, the two crop samplers and the step; see the module docstring."""
     content = CropSampler(load_pool(cfg.content, cfg.load_side), cfg.image_size, generator)

@@ -32,6 +32,7 @@ from styledex.embed.stats import mean_std
 from styledex.embed.vgg import shared_encoder
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
+from styledex.train.registry import trainer
 
 NORMALIZATION_CROPS = 64  # style crops whose statistics standardize P's input
 # Content crops flatter than this (pixel std, 0..1 scale) are redrawn: on a flat crop every instance norm of the
@@ -77,6 +78,7 @@ def textured_crops(sampler: CropSampler, batch: int) -> torch.Tensor:
     return crops
 
 
+@trainer("cin-predictor", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
     """The cin-predictor task: train a :class:`CINStylePredictor` through the frozen CIN net."""
     side = max(cfg.load_side, cfg.image_size)

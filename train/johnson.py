@@ -37,6 +37,7 @@ from styledex.train import TrainError
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
 from styledex.train.losses import total_variation
+from styledex.train.registry import trainer
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -121,6 +122,7 @@ def style_tensor(img: Image.Image, size: int) -> torch.Tensor:
     return to_tensor(fit_long_side(img, size))[None]
 
 
+@trainer("johnson", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
     """The johnson task: train a :class:`TransformNet` on ``cfg.content`` crops for ``cfg.style_images[0]``."""
     if len(cfg.style_images) != 1:

@@ -35,6 +35,7 @@ from styledex.train.data import CropSampler, load_pool
 from styledex.train.johnson import STYLE_LAYERS, PerceptualLoss, check_name, open_style, style_jpeg, style_tensor
 from styledex.train.loop import Task, TrainConfig, autocast
 from styledex.train.losses import total_variation
+from styledex.train.registry import trainer
 
 
 class Config(TrainConfig):
@@ -61,6 +62,7 @@ def _names(cfg: Config) -> list[str]:
     return names
 
 
+@trainer("stylebank", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
     """The stylebank task: a new bank for ``cfg.style_images``, or new branches on ``cfg.base``."""
     if not cfg.style_images:

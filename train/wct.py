@@ -23,6 +23,7 @@ from styledex.embed.transfer.decoder import DECODER_LAYERS, VGGDecoder, default_
 from styledex.embed.vgg import shared_encoder
 from styledex.train.data import CropSampler, load_pool
 from styledex.train.loop import Task, TrainConfig, autocast
+from styledex.train.registry import trainer
 
 
 class Config(TrainConfig):
@@ -34,6 +35,7 @@ class Config(TrainConfig):
     feature_weight: float = Field(1.0, ge=0)
 
 
+@trainer("wct", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
     """The decoder, the crop sampler over photos + paintings, and the step; see the module docstring."""
     if cfg.layer not in DECODER_LAYERS:  # the pattern already says so; kept for direct callers

@@ -39,7 +39,7 @@ from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.decoder import VGGDecoder
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
 from styledex.embed.transfer.pretrained import parse_weights
-from styledex.embed.transfer.registry import TransferError
+from styledex.embed.transfer.registry import TransferError, transfer_method
 from styledex.embed.vgg import shared_encoder
 
 LAYER = "relu4_1"
@@ -184,6 +184,14 @@ def _keep_chroma(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 
 
 # -- the method --------------------------------------------------------------------------------------------
+@transfer_method(
+    "adain",
+    kind="arbitrary",
+    description="Huang & Belongie 2017: AdaIN at VGG19 relu4_1 with a trained decoder",
+    available=lambda: shipped_weights.shipped(WEIGHTS_NAME) is not None,
+    weights=lambda: shipped_weights.shipped_file(WEIGHTS_NAME),
+    train="styledex train adain",
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],

@@ -22,10 +22,13 @@ import torch
 from PIL import Image
 
 from styledex.embed.cin_net import cin_net, mixture_gamma_beta
+from styledex.embed.cin_predictor import WEIGHTS_NAME as PREDICTOR_WEIGHTS
 from styledex.embed.cin_predictor import PredictorMissing, predict_gamma_beta
+from styledex.embed.onnx_nets import CIN_MODEL, NUM_CIN_STYLES, model_path
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
 from styledex.embed.transfer.pretrained import cin, parse_mixture, parse_weights
-from styledex.embed.transfer.registry import TransferError
+from styledex.embed.transfer.registry import TransferError, transfer_method
+from styledex.embed.transfer.weights import shipped_file
 
 
 def _predict(images: Sequence[Image.Image], device: torch.device) -> torch.Tensor:
@@ -35,6 +38,21 @@ def _predict(images: Sequence[Image.Image], device: torch.device) -> torch.Tenso
         raise TransferError(f"method 'cin' with --style IMAGE or strength < 1: {exc}") from None
 
 
+def _named_styles() -> list[dict[str, str | None]]:
+    """The 26 pretrained styles, named by their index (no style images ship with the network)."""
+    return [{"name": str(i), "style_image": None} for i in range(NUM_CIN_STYLES)]
+
+
+@transfer_method(
+    "cin",
+    kind="multi-style",
+    description="Dumoulin et al. 2017: the pretrained 26-style conditional-instance-norm network; mixtures by weight; "
+    "any --style IMAGE through the trained style predictor (cin_predictor.pt; else named styles only)",
+    weights=lambda: str(model_path(CIN_MODEL)),
+    styles=_named_styles,
+    train="styledex train cin-predictor",
+    extra={"predictor_weights": lambda: shipped_file(PREDICTOR_WEIGHTS)},
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],

@@ -47,8 +47,8 @@ from PIL import Image
 from styledex.embed.stats import gram_matrix
 from styledex.embed.transfer.color import match_color_histogram
 from styledex.embed.transfer.imaging import to_image, to_tensor
-from styledex.embed.transfer.registry import TransferError
-from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder
+from styledex.embed.transfer.registry import TransferError, transfer_method
+from styledex.embed.vgg import STYLE_LAYERS, VGG19Encoder, weights_path
 
 CONTENT_LAYER = "relu4_2"
 OPTIMIZERS = ("lbfgs", "adam")
@@ -308,6 +308,13 @@ def style_transfer(
     return GatysResult(out, losses)
 
 
+@transfer_method(
+    "gatys",
+    kind="optimization",
+    description="Gatys et al. 2016: optimize the pixels on VGG19 (content relu4_2, Gram at relu1_1..relu5_1); "
+    "2017 controls: colour (luminance, histogram), spatial (--mask), scale (--coarse-style)",
+    weights=weights_path,
+)
 def stylize(content: Image.Image, styles: Sequence[Image.Image], style_name: str | None, size: int, *,
             steps: int = 100, optimizer: str = "lbfgs", content_weight: float = 1.0, style_weight: float = 3.0,
             tv_weight: float = 0.0, lr: float = 0.02, preserve_color: str | None = None,

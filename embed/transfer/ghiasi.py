@@ -8,10 +8,18 @@ from collections.abc import Sequence
 
 from PIL import Image
 
+from styledex.embed.onnx_nets import PREDICT_MODEL, TRANSFORM_MODEL, model_path
 from styledex.embed.transfer.pretrained import ghiasi
-from styledex.embed.transfer.registry import TransferError
+from styledex.embed.transfer.registry import TransferError, transfer_method
 
 
+@transfer_method(
+    "ghiasi",
+    kind="arbitrary",
+    description="Ghiasi et al. 2017: the pretrained Magenta style predictor + transformer, any style image",
+    weights=lambda: str(model_path(TRANSFORM_MODEL)),
+    extra={"predictor_weights": lambda: str(model_path(PREDICT_MODEL))},
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],

@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
-from styledex.embed.transfer.registry import TransferError
+from styledex.embed.transfer.registry import TransferError, transfer_method
 from styledex.embed.transfer.weights import STYLES_DIR, load_model, shipped_with_prefix
 
 PREFIX = "johnson_"
@@ -134,6 +135,16 @@ def shipped_styles() -> list[dict[str, str | None]]:
     return out
 
 
+def _any_shipped() -> bool:
+    """Whether any johnson network ships: the method is available from the first trained style on."""
+    return bool(shipped_with_prefix(PREFIX))
+
+
+def _weights_folder() -> str | None:
+    """The weights folder when any johnson network ships (one ``johnson_<style>.pt`` per style)."""
+    return str(shipped_weights.WEIGHTS_DIR) if _any_shipped() else None  # read at each call: tests point it elsewhere
+
+
 def _build(state: dict[str, Any], meta: dict[str, Any]) -> TransformNet:
     net = TransformNet(meta.get("channels", DEFAULT_CHANNELS), meta.get("res_blocks", DEFAULT_RES_BLOCKS))
     net.load_state_dict(state["net"])
@@ -145,6 +156,15 @@ def load_network(path: Path | str, device: torch.device | str = "cpu") -> tuple[
     return load_model(path, device, _build, "johnson")  # type: ignore[return-value]
 
 
+@transfer_method(
+    "johnson",
+    kind="per-style",
+    description="Johnson et al. 2016: one feed-forward network per style (instance norm, slim widths)",
+    available=_any_shipped,
+    weights=_weights_folder,
+    styles=shipped_styles,
+    train="styledex train johnson --style IMG --name NAME",
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],

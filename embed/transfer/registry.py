@@ -1,5 +1,8 @@
 """The transfer methods as data: name, kind, whether usable now, weights and styles (``styledex models``).
 
+Each method module declares its method with :func:`transfer_method` on its ``stylize``; the registry imports those
+modules (:data:`METHOD_MODULES`) on the first lookup, so importing it loads no model code.
+
 This module imports nothing from styledex outside ``styledex.embed``.
 """
 
@@ -9,7 +12,9 @@ import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from styledex.embed.lazy_registry import LazyRegistry
 
 
 class TransferError(ValueError):
@@ -64,148 +69,41 @@ class MethodSpec:
         }
 
 
-def _onnx_path(name: str) -> str:
-    from styledex.embed.onnx_nets import model_path
+# Every module that declares a method (with @transfer_method on its stylize), in the order `styledex models` lists
+# them. They are imported on the first lookup, not here: importing the registry stays free of torch.
+METHOD_MODULES = tuple(
+    f"styledex.embed.transfer.{name}" for name in ("gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank")
+)
+METHODS: LazyRegistry[MethodSpec] = LazyRegistry("transfer method", METHOD_MODULES)
 
-    return str(model_path(name))
-
-
-def _vgg_path() -> str:
-    from styledex.embed.vgg import weights_path
-
-    return weights_path()
+StylizeFn = TypeVar("StylizeFn", bound=Callable[..., Any])
 
 
-def _cin_styles() -> list[dict[str, str | None]]:
-    from styledex.embed.onnx_nets import NUM_CIN_STYLES
+def transfer_method(
+    name: str,
+    *,
+    kind: str,
+    description: str,
+    available: bool | Callable[[], bool] = True,
+    weights: Callable[[], str | None] = lambda: None,
+    styles: Callable[[], list[dict[str, str | None]]] = list,
+    train: str | None = None,
+    extra: dict[str, Callable[[], Any]] | None = None,
+) -> Callable[[StylizeFn], StylizeFn]:
+    """Register the decorated ``stylize`` of a method module as the method ``name`` (fields: :class:`MethodSpec`).
 
-    return [{"name": str(i), "style_image": None} for i in range(NUM_CIN_STYLES)]
+    The module must be in :data:`METHOD_MODULES`; the function is returned unchanged.
+    """
 
+    def register(stylize: StylizeFn) -> StylizeFn:
+        if stylize.__name__ != "stylize":  # transfer() and MethodSpec.options() look the method up by this name
+            raise TypeError(f"@transfer_method({name!r}) decorates a module's stylize, not {stylize.__name__}")
+        spec = MethodSpec(name, kind, available, description, module=stylize.__module__, weights=weights,
+                          styles=styles, train=train, extra=dict(extra or {}))
+        METHODS.register(name, spec, stylize.__module__)
+        return stylize
 
-def _shipped(name: str) -> Callable[[], bool]:
-    def check() -> bool:
-        from styledex.embed.transfer.weights import shipped
-
-        return shipped(name) is not None
-
-    return check
-
-
-def _shipped_path(name: str) -> Callable[[], str | None]:
-    def path() -> str | None:
-        from styledex.embed.transfer.weights import shipped
-
-        found = shipped(name)
-        return str(found) if found else None
-
-    return path
-
-
-def _johnson_available() -> bool:
-    from styledex.embed.transfer.weights import shipped_with_prefix
-
-    return bool(shipped_with_prefix("johnson_"))
-
-
-def _johnson_weights() -> str | None:
-    """The weights folder when any johnson network ships (one ``johnson_<style>.pt`` per style)."""
-    from styledex.embed.transfer.weights import WEIGHTS_DIR
-
-    return str(WEIGHTS_DIR) if _johnson_available() else None
-
-
-def _johnson_styles() -> list[dict[str, str | None]]:
-    from styledex.embed.transfer.johnson import shipped_styles
-
-    return shipped_styles()
-
-
-def _stylebank_styles() -> list[dict[str, str | None]]:
-    from styledex.embed.transfer.stylebank import shipped_styles
-
-    return shipped_styles()
-
-
-def _untrained(name: str, kind: str, description: str) -> MethodSpec:
-    return MethodSpec(name, kind, False, description, module=f"styledex.embed.transfer.{name}",
-                      train=f"styledex train {name}")
-
-
-METHODS: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in (
-        MethodSpec(
-            "gatys",
-            "optimization",
-            True,
-            "Gatys et al. 2016: optimize the pixels on VGG19 (content relu4_2, Gram at relu1_1..relu5_1); "
-            "2017 controls: colour (luminance, histogram), spatial (--mask), scale (--coarse-style)",
-            weights=_vgg_path,
-            module="styledex.embed.transfer.gatys",
-        ),
-        MethodSpec(
-            "johnson",
-            "per-style",
-            _johnson_available,
-            "Johnson et al. 2016: one feed-forward network per style (instance norm, slim widths)",
-            weights=_johnson_weights,
-            styles=_johnson_styles,
-            module="styledex.embed.transfer.johnson",
-            train="styledex train johnson --style IMG --name NAME",
-        ),
-        MethodSpec(
-            "cin",
-            "multi-style",
-            True,
-            "Dumoulin et al. 2017: the pretrained 26-style conditional-instance-norm network; mixtures by weight; "
-            "any --style IMAGE through the trained style predictor (cin_predictor.pt; else named styles only)",
-            weights=lambda: _onnx_path("multistyle26.onnx"),
-            styles=_cin_styles,
-            module="styledex.embed.transfer.cin",
-            train="styledex train cin-predictor",
-            extra={"predictor_weights": _shipped_path("cin_predictor")},
-        ),
-        MethodSpec(
-            "ghiasi",
-            "arbitrary",
-            True,
-            "Ghiasi et al. 2017: the pretrained Magenta style predictor + transformer, any style image",
-            weights=lambda: _onnx_path("arbitrary_transform.onnx"),
-            extra={"predictor_weights": lambda: _onnx_path("arbitrary_predict.onnx")},
-            module="styledex.embed.transfer.ghiasi",
-        ),
-        MethodSpec(
-            "adain",
-            "arbitrary",
-            _shipped("adain_decoder"),
-            "Huang & Belongie 2017: AdaIN at VGG19 relu4_1 with a trained decoder",
-            weights=_shipped_path("adain_decoder"),
-            module="styledex.embed.transfer.adain",
-            train="styledex train adain",
-        ),
-        MethodSpec(
-            "wct",
-            "arbitrary",
-            # available once all five level decoders ship: wct_decoder_relu{1,2,3,4,5}_1.pt
-            lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_weights() is not None,
-            "Li et al. 2017: whitening and colouring transforms at relu5_1..relu1_1 with trained decoders",
-            weights=lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_weights(),
-            extra={"decoder_weights": lambda: importlib.import_module("styledex.embed.transfer.wct").shipped_paths()},
-            module="styledex.embed.transfer.wct",
-            train="styledex train wct --set layer=reluK_1 for K=1..5",
-        ),
-        MethodSpec(
-            "stylebank",
-            "per-style",
-            _shipped("stylebank"),
-            "Chen et al. 2017: a bank of per-style filters between encoder/decoder; mixtures and masked regions",
-            weights=_shipped_path("stylebank"),
-            styles=_stylebank_styles,
-            module="styledex.embed.transfer.stylebank",
-            train="styledex train stylebank --style A.jpg --style B.jpg",
-        ),
-    )
-}
+    return register
 
 
 def get_method(name: str) -> MethodSpec:

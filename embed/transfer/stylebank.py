@@ -36,8 +36,8 @@ from torch import nn
 
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
 from styledex.embed.transfer.johnson import ConvNormReLU, UpConv, pad_to_multiple
-from styledex.embed.transfer.registry import TransferError
-from styledex.embed.transfer.weights import WEIGHTS_DIR, load_model, load_weights, shipped
+from styledex.embed.transfer.registry import TransferError, transfer_method
+from styledex.embed.transfer.weights import WEIGHTS_DIR, load_model, load_weights, shipped, shipped_file
 
 WEIGHTS_NAME = "stylebank"
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -180,6 +180,15 @@ def _mask_maps(masks: Sequence[Image.Image], size: tuple[int, int]) -> torch.Ten
     return stack / stack.sum(0).clamp(min=1.0)  # overlaps share; uncovered positions keep the identity branch
 
 
+@transfer_method(
+    "stylebank",
+    kind="per-style",
+    description="Chen et al. 2017: a bank of per-style filters between encoder/decoder; mixtures and masked regions",
+    available=lambda: shipped(WEIGHTS_NAME) is not None,
+    weights=lambda: shipped_file(WEIGHTS_NAME),
+    styles=shipped_styles,
+    train="styledex train stylebank --style A.jpg --style B.jpg",
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],

@@ -37,7 +37,7 @@ from styledex.embed.transfer.adain import (
 )
 from styledex.embed.transfer.decoder import DECODER_LAYERS
 from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image
-from styledex.embed.transfer.registry import TransferError
+from styledex.embed.transfer.registry import TransferError, transfer_method
 from styledex.embed.vgg import shared_encoder
 
 # The weight file of each level's decoder.
@@ -125,6 +125,20 @@ def wct(content: torch.Tensor, styles: Sequence[torch.Tensor], alpha: float = 1.
 
 
 # -- the method --------------------------------------------------------------------------------------------
+def shipped_paths() -> dict[str, str | None]:
+    """Each level's shipped decoder file (``None`` where missing), for ``styledex models``."""
+    from styledex.embed.transfer.weights import shipped
+
+    paths = {name: shipped(stem) for name, stem in DECODER_FILES.items()}
+    return {name: str(p) if p else None for name, p in paths.items()}
+
+
+def shipped_weights() -> str | None:
+    """The first level's (relu5_1) decoder file when every level's decoder is shipped, else ``None``."""
+    paths = shipped_paths()
+    return paths["relu5_1"] if all(paths.values()) else None
+
+
 def parse_levels(levels: str | int | Sequence[str | int] | None) -> list[str]:
     """Layer names deep to shallow from ``None`` (all five), ``"5,4,3"``, ``[5, 1]`` or ``["relu3_1"]``."""
     if levels is None:
@@ -142,6 +156,15 @@ def parse_levels(levels: str | int | Sequence[str | int] | None) -> list[str]:
     return sorted(set(names), key=lambda n: -int(n[4]))
 
 
+@transfer_method(
+    "wct",
+    kind="arbitrary",
+    description="Li et al. 2017: whitening and colouring transforms at relu5_1..relu1_1 with trained decoders",
+    available=lambda: shipped_weights() is not None,  # once all five level decoders ship: wct_decoder_relu{1..5}_1.pt
+    weights=shipped_weights,
+    extra={"decoder_weights": shipped_paths},
+    train="styledex train wct --set layer=reluK_1 for K=1..5",
+)
 def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],
@@ -184,18 +207,3 @@ def stylize(
             x = decoders[name](target).float().clamp(0, 1)
     img = to_image(x)
     return img if img.size == target_size else img.resize(target_size, Image.Resampling.LANCZOS)
-
-
-def shipped_paths() -> dict[str, str | None]:
-    """Each level's shipped decoder file (``None`` where missing), for ``styledex models``."""
-    from styledex.embed.transfer.weights import shipped
-
-    paths = {name: shipped(stem) for name, stem in DECODER_FILES.items()}
-    return {name: str(p) if p else None for name, p in paths.items()}
-
-
-
-def shipped_weights() -> str | None:
-    """The first level's (relu5_1) decoder file when every level's decoder is shipped, else ``None``."""
-    paths = shipped_paths()
-    return paths["relu5_1"] if all(paths.values()) else None

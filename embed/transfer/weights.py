@@ -7,13 +7,13 @@ Style images the per-style models were trained on are in ``embed/weights/styles/
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from styledex.embed.model_cache import MODELS
 from styledex.embed.transfer.registry import TransferError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -24,6 +24,12 @@ def shipped(name: str) -> Path | None:
     """``embed/weights/<name>.pt`` when it exists."""
     path = WEIGHTS_DIR / f"{name}.pt"
     return path if path.is_file() else None
+
+
+def shipped_file(name: str) -> str | None:
+    """:func:`shipped` as a string, for ``styledex models`` (``None`` when not shipped)."""
+    path = shipped(name)
+    return str(path) if path else None
 
 
 def shipped_with_prefix(prefix: str) -> list[Path]:
@@ -50,10 +56,6 @@ def load_weights(path: Path | str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _to_float(blob["state"]), blob.get("meta", {})
 
 
-_MODELS: dict[tuple[str, int, str], tuple[torch.nn.Module, dict[str, Any]]] = {}
-_MODELS_LOCK = threading.Lock()
-
-
 def load_model(
     path: Path | str,
     device: torch.device | str,
@@ -67,18 +69,16 @@ def load_model(
     """
     path = Path(path)
     try:
-        key = (str(path.resolve()), path.stat().st_mtime_ns, str(device))
+        key = ("transfer", str(path.resolve()), path.stat().st_mtime_ns, str(device))
     except OSError:
         raise TransferError(f"no such {kind} weight file: {path}") from None
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-    try:
-        state, meta = load_weights(path)
-        net = build(state, meta)
-    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
-        raise TransferError(f"{path} is not a {kind} weight file: {str(exc).splitlines()[0]}") from None
-    net = net.to(device).eval().requires_grad_(False)
-    with _MODELS_LOCK:
-        _MODELS[key] = (net, meta)
-    return net, meta
+
+    def load() -> tuple[torch.nn.Module, dict[str, Any]]:
+        try:
+            state, meta = load_weights(path)
+            net = build(state, meta)
+        except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+            raise TransferError(f"{path} is not a {kind} weight file: {str(exc).splitlines()[0]}") from None
+        return net.to(device).eval().requires_grad_(False), meta
+
+    return MODELS.get_or_load(key, load)

@@ -13,6 +13,7 @@ from typing import Any
 
 from styledex.catalog import DB_NAME
 from styledex.config import Config
+from styledex.embed.runtime import configure_threads
 from styledex.operations import CatalogSession
 from styledex.textout import shown
 
@@ -31,6 +32,7 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     except InputError as exc:
         raise UserError(str(exc)) from None
     directory = catalog_dir(args, config)
+    configure_threads(config.embed.threads)
     with CatalogSession(directory, config, create=True) as session:
         # progress on stderr: a bar on a terminal, a line every few seconds elsewhere
         summary = session.add(sources, progress=not args.quiet)
@@ -64,6 +66,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
     if not 1 <= k <= 1000:
         raise UserError(f"-k must be between 1 and 1000, got {k}")
+    configure_threads(config.embed.threads)
     groups: dict[str, list[dict[str, Any]]] = {}
     with CatalogSession(catalog_dir(args, config), config) as session:
         if args.file is not None:

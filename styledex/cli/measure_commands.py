@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from styledex.config import Config
+from styledex.embed.runtime import configure_threads
 from styledex.extras import require_extra
 from styledex.textout import shown
 
@@ -19,6 +20,8 @@ from .output import UserError, catalog_dir, print_json
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "eval")
     from styledex.evaluation.retrieval import eval_spaces, format_table, run_eval
+
+    configure_threads(config.embed.threads)
 
     if args.distractors < 0 or args.depth < 1:
         raise UserError(f"expected --distractors >= 0 and --depth >= 1, got {args.distractors} and {args.depth}")
@@ -41,6 +44,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     require_extra("data", "demo")
     from styledex.evaluation.demo import run_demo
+
+    configure_threads(config.embed.threads)
 
     directory = catalog_dir(args, config)
     report = run_demo(directory, config, progress=True)
@@ -70,6 +75,8 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         plot_search_report,
         run_search_bench,
     )
+
+    configure_threads(config.embed.threads)
 
     report: dict[str, Any] = {}
     if args.part in ("all", "embed"):

@@ -1,9 +1,11 @@
 """Drawing an explanation panel with Pillow: the 4 × 2 grid of tiles, the title, the captions and row 2's charts.
 
-Only drawing: the numbers come in ready (``styledex.embed.explain_stats``), and ``styledex.serve.explain`` decides
-what goes where. Layout (pixels): a two-line title over a grid of ``ROWS`` × ``COLUMNS`` square tiles of side
-``TILE``, each with two caption lines under it; :func:`cell_box` gives a tile's rectangle. Images are fitted
-inside their tile, aspect kept.
+Only drawing: the numbers come in computed (``styledex.embed.explain_stats``; the one choice made here is which
+mutual matches are drawn, :func:`draw_correspondence`), and ``styledex.serve.explain`` decides what goes where.
+
+Layout (pixels): a two-line title over a grid of ``ROWS`` × ``COLUMNS`` square tiles of side ``TILE``, each with
+two caption lines under it; :func:`cell_box` gives a tile's rectangle. Images are fitted inside their tile,
+aspect kept.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """Facts about the explanation panels (serve/explain.py): layout, what each tile shows, and the numbers behind them.
+The pure functions behind the numbers have their own fast tests: tests/test_explain_stats.py.
 
 Small images (96 px) and VGG at 128 px keep each render near half a second on 2 cores; renders shared by several
 tests are made once per module.
@@ -12,7 +13,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
 from styledex.embed.onnx_nets import TRANSFORM_SIZE
@@ -31,8 +31,6 @@ from styledex.serve.explain import (
     TILE,
     TITLE_HEIGHT,
     cell_box,
-    correspond,
-    layer_agreement,
     render_explanation,
 )
 
@@ -217,21 +215,6 @@ def test_a_colour_change_lowers_agreement_at_relu1_1() -> None:
     assert numbers["similarity"]["cosine"] < 0.99
 
 
-def test_layer_agreement_is_scale_invariant_and_symmetric() -> None:
-    """Scaling a feature map scales its mean, std and Gram: every cosine stays 1; swapping the images changes
-    nothing."""
-    gen = torch.Generator().manual_seed(0)
-    base = {layer: torch.rand(1, 8, 6, 6, generator=gen) for layer in STYLE_LAYERS}
-    scaled = {layer: torch.cat([f, 3.0 * f]) for layer, f in base.items()}
-    for row in layer_agreement(scaled):
-        assert row["mean_std_cosine"] == pytest.approx(1.0, abs=1e-4) and row["gram_cosine"] == pytest.approx(1.0)
-    other = {layer: torch.cat([f, torch.rand(1, 8, 6, 6, generator=gen)]) for layer, f in base.items()}
-    swapped = {layer: f.flip(0) for layer, f in other.items()}
-    assert layer_agreement(other) == layer_agreement(swapped)
-    with pytest.raises(ValueError, match="2 images"):
-        layer_agreement({layer: f[:1] for layer, f in other.items()})
-
-
 # -- content: facts ---------------------------------------------------------------------------------------------
 def test_a_shifted_copy_corresponds_more_than_noise_and_the_right_way(content_pair: tuple[bytes, dict]) -> None:
     shifted = content_pair[1]["correspondence"]
@@ -249,23 +232,6 @@ def test_a_shifted_copy_corresponds_more_than_noise_and_the_right_way(content_pa
         as_image(scene(1)), as_image(roll(scene(1), -SHIFT)), space_kind="content", size=VGG_SIZE
     )
     assert left["correspondence"]["median_offset"][1] == pytest.approx(-cells, abs=0.5)
-
-
-def test_correspond_finds_an_exact_circular_shift() -> None:
-    """Distinct random feature vectors rolled by (1, 3) cells: every position's best match is itself, moved."""
-    gen = torch.Generator().manual_seed(1)
-    query = torch.randn(64, 5, 7, generator=gen)
-    match = torch.roll(query, shifts=(1, 3), dims=(1, 2))
-    corr = correspond(query, match)
-    assert corr.grid == (5, 7)
-    np.testing.assert_allclose(corr.query_to_match, 1.0, atol=1e-5)
-    np.testing.assert_allclose(corr.match_to_query, 1.0, atol=1e-5)
-    rows, cols = np.mgrid[0:5, 0:7]
-    np.testing.assert_array_equal(corr.query_best[..., 0], (rows + 1) % 5)
-    np.testing.assert_array_equal(corr.query_best[..., 1], (cols + 3) % 7)
-    assert len(corr.mutual) == 35 and corr.mean == pytest.approx(1.0, abs=1e-5)
-    with pytest.raises(ValueError, match="one shape"):
-        correspond(query, match[:, :4])
 
 
 # -- videos, errors, model cache --------------------------------------------------------------------------------
@@ -341,3 +307,16 @@ def test_auto_method_is_cin_with_its_predictor_and_ghiasi_without(monkeypatch, t
     assert explain.auto_explain_method() == "cin"
     monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
     assert explain.auto_explain_method() == "ghiasi"
+
+
+def test_the_names_callers_import_from_serve_explain_stay_there() -> None:
+    """The numbers live in styledex.embed.explain_stats and the layout in styledex.serve.explain_panel;
+    styledex.serve.explain still offers every name it did, as the same objects."""
+    from styledex.embed import explain_stats
+    from styledex.serve import explain_panel
+
+    assert all(hasattr(explain, name) for name in explain.__all__)
+    for name in ("correspond", "layer_agreement", "Correspondence", "CORRESPONDENCE_LAYER"):
+        assert getattr(explain, name) is getattr(explain_stats, name)
+    for name in ("cell_box", "PANEL_WIDTH", "PANEL_HEIGHT", "HEAT_RANGE", "LINE_MIN_COSINE"):
+        assert getattr(explain, name) is getattr(explain_panel, name)

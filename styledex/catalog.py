@@ -294,6 +294,15 @@ class Catalog:
             return int(self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
         return int(self.db.execute("SELECT COUNT(*) FROM items WHERE status = ?", (status,)).fetchone()[0])
 
+    def vector_count(self, space: str) -> int:
+        """How many ok items have an item-level vector in ``space`` (what :meth:`load_vectors` would load)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM vectors v JOIN items i ON i.id = v.item_id "
+            "WHERE v.space = ? AND v.frame = ? AND i.status = 'ok'",
+            (space, ITEM_FRAME),
+        ).fetchone()
+        return int(row[0])
+
     def load_vectors(self, space: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """Item-level vectors of every ok item in ``space``: (ids [n] int64, vectors [n, dim] float32)."""
         rows = self.db.execute(

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from styledex.catalog import ITEM_FRAME, Catalog, CatalogError
+from styledex.catalog import Catalog, CatalogError
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve
@@ -125,19 +125,11 @@ def describe_spaces(catalog: Catalog | None) -> list[dict[str, Any]]:
         row["in_catalog"] = name in fingerprints
         if catalog is not None and name in fingerprints:
             row["fingerprint"] = fingerprints[name]
-            row["count"] = _vector_count(catalog, name)
+            row["count"] = catalog.vector_count(name)
         rows.append(row)
     return rows
 
 
-def _vector_count(catalog: Catalog, space: str) -> int:
-    """How many ok items have an item-level vector in ``space`` (what ``Catalog.load_vectors`` would load)."""
-    row = catalog.db.execute(
-        "SELECT COUNT(*) FROM vectors v JOIN items i ON i.id = v.item_id "
-        "WHERE v.space = ? AND v.frame = ? AND i.status = 'ok'",
-        (space, ITEM_FRAME),
-    ).fetchone()
-    return int(row[0])
 
 
 @dataclass(frozen=True)

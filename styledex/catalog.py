@@ -555,7 +555,7 @@ class Catalog:
 
     def _attach(self, index: SpaceIndex, space: str, dim: int, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
-        index.vector_source = lambda ids: self.vectors_by_id(space, ids, dim)
+        index.vector_source = CatalogVectors(self, space, dim)
         self._indexes[space] = index
         self._generations[space] = generation
 
@@ -574,6 +574,20 @@ class Catalog:
         except OSError as exc:
             reason = exc.strerror if exc.strerror and exc.filename else str(exc)
             raise CatalogError(f"cannot save the {index.space!r} index of catalog {self.directory}: {reason}") from None
+
+
+@dataclass(frozen=True)
+class CatalogVectors:
+    """The catalog's item-level vectors of one space as the exact vectors behind its index
+    (`styledex.index.ExactVectors`): what a lossy (ivfpq) index re-ranks and reconstructs with."""
+
+    catalog: Catalog
+    space: str
+    dim: int
+
+    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of ``ids`` [n] int64, in that order: [n, dim] float32 (KeyError if one is missing)."""
+        return self.catalog.vectors_by_id(self.space, ids, self.dim)
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from styledex.index import SpaceIndex
+from styledex.index import ArrayVectors, SpaceIndex
 from styledex.index.policy import choose_index
 from styledex.search_bench import exact_topk
 
@@ -156,7 +156,7 @@ def build_eval_index(
     build_seconds = time.perf_counter() - started
     index.save()
     size = (index.directory / "index.faiss").stat().st_size
-    index.vector_source = lambda ids: everything[np.asarray(ids, dtype=np.int64)]
+    index.vector_source = ArrayVectors(everything)
     return EvalIndex(
         index=index, everything=everything, reason=choice.reason, items=n, build_seconds=round(build_seconds, 1),
         bytes_per_item=round(size / total, 1),

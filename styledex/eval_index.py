@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from styledex.embed.spaces import SPACES
 from styledex.index import ArrayVectors, SpaceIndex
 from styledex.index.policy import choose_index
 from styledex.search_bench import exact_topk
@@ -140,9 +141,11 @@ def build_eval_index(
         for start, block in distractor_chunks(real, distractors, seed=seed):
             everything[n + start : n + start + block.shape[0]] = block
     everything.flush()
+    spec = SPACES.get(space)  # its index hints; a space the registry does not know gets the policy's defaults
     choice = choose_index(
-        total, dim, memory_budget_bytes, policy=index_type, overrides=overrides, space=space, **(thresholds or {})
-    )
+        total, dim, memory_budget_bytes, policy=index_type, overrides=overrides,
+        pq_subvector_dims=None if spec is None else spec.pq_subvector_dims, **(thresholds or {}),
+    )  # fmt: skip
     started = time.perf_counter()
     index = SpaceIndex.create(
         directory / "index", space=space, dim=dim, metric=metric, fingerprint="eval",  # type: ignore[arg-type]

@@ -288,8 +288,9 @@ def _choice(variant: str, space: str, count: int) -> IndexChoice:
     spec = resolve(space)
     index_type, extra = INDEX_VARIANTS[variant]
     return choose_index(
-        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra}, space=spec.name
-    )
+        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra},
+        pq_subvector_dims=spec.pq_subvector_dims,
+    )  # fmt: skip
 
 
 def _memory_shortfall(variant: str, space: str, count: int, copies: int) -> str | None:

@@ -8,10 +8,10 @@ arguments. The modules, one job each: `factory` (index types and parameters → 
 """
 
 from .exact_vectors import ArrayVectors, ExactVectors
-from .fusion import fuse, parse_mix
+from .fusion import fuse, fused_score, parse_mix
 from .space_index import INDEX_TYPE_DEFAULTS, IndexMismatchError, SpaceIndex, faiss_threads, make_faiss_index
 
 __all__ = [
     "INDEX_TYPE_DEFAULTS", "ArrayVectors", "ExactVectors", "IndexMismatchError", "SpaceIndex", "faiss_threads", "fuse",
-    "make_faiss_index", "parse_mix",
+    "fused_score", "make_faiss_index", "parse_mix",
 ]  # fmt: skip

@@ -1,10 +1,13 @@
-"""Fusion of per-space search results into one ranking, and parsing of a mix such as "style:0.7,content:0.3".
+"""Fusion of per-space scores into one, and parsing of a mix such as "style:0.7,content:0.3".
 
-The fusion rule. For each space s with weight w_s > 0 and a non-empty result list L_s of (id, score):
+This module is the one place a mix is parsed (`parse_mix`) and the one place its rule is computed (`fused_score`):
 
-    fused(id) = sum_s w_s * score_s(id) / sum_s w_s
+    fused = sum_s w_s * score_s / sum_s w_s
 
-where score_s(id) is the item's score in L_s, or, when the item is not in L_s, the lowest score in L_s.
+`fused_score` applies it to one item whose score is known in every space of the mix (e.g. the exact cosines a
+caller computed). `fuse` ranks whole result lists with it: for each space s with weight w_s > 0 and a non-empty
+result list L_s of (id, score), score_s(id) is the item's score in L_s, or, when the item is not in L_s, the lowest
+score in L_s.
 Scores must be comparable across spaces: pass cosine similarities (in [-1, 1]), i.e. the "ip" score of
 unit-normalized vectors (for an "l2" space over unit vectors, cosine = 1 + score / 2 with the negative squared
 distance that `SpaceIndex.search` returns). The fill value is an upper bound on the missing item's true score
@@ -45,7 +48,8 @@ def fuse(
     if missing:
         raise ValueError(f"weights name space(s) {missing} but results only has {sorted(results)}")
 
-    per_space: list[tuple[float, dict[int, float], float]] = []  # (weight, id -> score, fill score)
+    active: dict[str, float] = {}  # the spaces that count: positive weight, non-empty list
+    best: dict[str, dict[int, float]] = {}  # space -> id -> its best score there
     for name, w in weights.items():
         if w == 0 or not results[name]:
             continue
@@ -54,18 +58,33 @@ def fuse(
             item_id, score = int(item_id), float(score)
             if item_id not in scores or score > scores[item_id]:
                 scores[item_id] = score
-        per_space.append((float(w), scores, min(scores.values())))
-    if not per_space:
+        active[name], best[name] = float(w), scores
+    if not active:
         return []
 
-    total_weight = sum(w for w, _, _ in per_space)
-    candidates = set().union(*(scores.keys() for _, scores, _ in per_space))
+    fill = {name: min(scores.values()) for name, scores in best.items()}
+    candidates = set().union(*(scores.keys() for scores in best.values()))
     fused = [
-        (item_id, sum(w * scores.get(item_id, fill) for w, scores, fill in per_space) / total_weight)
+        (item_id, fused_score({name: best[name].get(item_id, fill[name]) for name in active}, active))
         for item_id in candidates
     ]
     fused.sort(key=lambda pair: (-pair[1], pair[0]))
     return fused[: int(k)]
+
+
+def fused_score(scores: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """One item's fused score: sum_s w_s * score_s / sum_s w_s over the spaces of `weights` (module docstring).
+
+    scores: space name -> the item's score there (cosine similarity in [-1, 1] for unit vectors), for every space
+    whose weight is > 0 (KeyError otherwise; zero-weight spaces may be absent). weights: space name -> weight >= 0
+    with a positive sum, as `parse_mix` returns them (not normalized). The result lies within the scores' range.
+    Raises ValueError when the weights do not sum to more than 0.
+    """
+    total = sum(weights.values())
+    if not total > 0:
+        raise ValueError(f"weights must sum to more than 0, got {dict(weights)}")
+    # Zero weights are skipped, not multiplied: 0 * score adds nothing, and their space need not have a score.
+    return sum(w * scores[name] for name, w in weights.items() if w) / total
 
 
 def parse_mix(text: str) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Which FAISS index type a space gets, from its item count, its dimension and a memory budget.
+"""Which FAISS index type a space gets, from its item count, its dimension, its hints and a memory budget.
 
 The rules (thresholds measured with ``styledex bench --part search``; see the README's search-latency table):
 
@@ -11,14 +11,16 @@ The rules (thresholds measured with ``styledex bench --part search``; see the RE
   storage (``sq8=1``: a quarter of the vector bytes) is next, if that fits.
 - ``ivfpq`` otherwise: from ``ivfpq_min_items`` on when float32 hnsw does not fit, or whenever neither HNSW fits.
   ``nlist`` ≈ 4·√count, clipped so every list averages 32+ vectors; ``m`` (bytes per PQ code) is the largest
-  divisor of ``dim`` with sub-vectors of at least 8 dimensions (2 for ``predictor``, 3 for ``cin``:
-  ``PQ_SUBVECTOR_DIMS``) whose estimated bytes per item fit the budget.
+  divisor of ``dim`` with sub-vectors of at least ``pq_subvector_dims`` dimensions (a per-space hint the caller
+  takes from the space's definition; ``DEFAULT_PQ_SUBVECTOR_DIMS`` = 8 without one) whose estimated bytes per item
+  fit the budget.
 
 Estimated bytes per item (what the index file holds; `bytes_per_item` in the bench is the measured file size/count):
 flat 4·dim + 8 (the id map); hnsw 4·dim (sq8: dim) + 8·m (two layer-0 links of 4 bytes per unit of degree) + 24;
 ivfpq m + 24 (the id in its list and in the id hashtable) + (nlist + 2**nbits)·dim·4 (+ dim²·4 with OPQ) / count.
 
-This module imports no FAISS, so settings can be checked cheaply.
+This module imports no FAISS, so settings can be checked cheaply. It knows no space by name: everything about a
+space comes from the caller as arguments (its dimension, its hints).
 """
 
 from __future__ import annotations
@@ -35,12 +37,10 @@ DEFAULT_FLAT_MAX_ITEMS = 5_000
 DEFAULT_IVFPQ_MIN_ITEMS = 200_000
 # Fewer vectors than this cannot train ivfpq's 256-centroid PQ codebooks (nbits 8): a forced ivfpq falls back to flat.
 IVFPQ_MIN_TRAIN = 256
-_MIN_SUBVECTOR_DIMS = 8
-# Finer PQ sub-vectors for spaces whose variance is spread over all their dimensions, measured with `styledex eval
-# --index ivfpq` (the 320 benchmark items among 100k fitted distractors, P@5 of an exact search at the same depth
-# minus the index's): predictor (100-d) lost 0.17 video style P@5 at 10-d sub-vectors, 0.03 at 4-d, 0.006 at 2-d;
-# cin (990-d) lost 0.03 at 9-d and 6-d, 0.012 at 3-d; adain, gram and content lost nothing at 8-d.
-PQ_SUBVECTOR_DIMS: dict[str, int] = {"predictor": 2, "cin": 3}
+# The smallest PQ sub-vector (dims per code byte) for a space without a hint of its own: the VGG spaces (adain, gram,
+# content) lost no eval P@5 at 8-d sub-vectors. Spaces whose variance is spread over all their dimensions hint finer
+# ones (the `pq_subvector_dims` of their definition, with its measurements).
+DEFAULT_PQ_SUBVECTOR_DIMS = 8
 _MIN_PER_LIST = 32
 
 
@@ -80,7 +80,7 @@ def ivfpq_nprobe(nlist: int) -> int:
     return int(min(nlist, max(16, min(256, nlist // 8))))
 
 
-def ivfpq_m_choices(dim: int, min_subvector_dims: int = _MIN_SUBVECTOR_DIMS) -> list[int]:
+def ivfpq_m_choices(dim: int, min_subvector_dims: int = DEFAULT_PQ_SUBVECTOR_DIMS) -> list[int]:
     """Allowed PQ sub-quantizer counts for `dim`, largest first: divisors of dim with sub-vectors of at least
     `min_subvector_dims` dims (8 by default: finer ones cost bytes for little recall on the VGG spaces, whose
     variance sits in few directions); just [1] when dim is smaller."""
@@ -112,7 +112,7 @@ def choose_index(
     overrides: Mapping[str, Mapping[str, int]] | None = None,
     flat_max_items: int = DEFAULT_FLAT_MAX_ITEMS,
     ivfpq_min_items: int = DEFAULT_IVFPQ_MIN_ITEMS,
-    space: str | None = None,
+    pq_subvector_dims: int | None = None,
 ) -> IndexChoice:
     """The index type and parameters for one space of `count` vectors of `dim` floats within `memory_budget_bytes`.
 
@@ -120,10 +120,14 @@ def choose_index(
     below IVFPQ_MIN_TRAIN vectors, which cannot train it). overrides: per-type parameters from the config, e.g.
     {"ivfpq": {"nprobe": 64}}; they win over the policy's own choices. The returned params hold the policy's
     choices merged with the overrides of the chosen type (the rest come from the index type's defaults).
-    space: the space's name, for its PQ sub-vector size (`PQ_SUBVECTOR_DIMS`; 8 dims when not listed).
+    pq_subvector_dims: the space's hint for the smallest PQ sub-vector (dims per code byte; finer for spaces whose
+    variance is spread over all their dimensions), from its definition; None: `DEFAULT_PQ_SUBVECTOR_DIMS`.
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown index policy {policy!r}; expected one of {list(POLICIES)}")
+    sub_dims = DEFAULT_PQ_SUBVECTOR_DIMS if pq_subvector_dims is None else int(pq_subvector_dims)
+    if sub_dims < 1:
+        raise ValueError(f"pq_subvector_dims must be >= 1, got {pq_subvector_dims!r}")
     overrides = {name: dict(values) for name, values in (overrides or {}).items()}
     per_item = memory_budget_bytes / max(count, 1)
     hnsw = overrides.get("hnsw", {})
@@ -134,7 +138,6 @@ def choose_index(
     def ivfpq(reason: str) -> IndexChoice:
         if count < IVFPQ_MIN_TRAIN:
             return IndexChoice("flat", {}, f"{reason}, but {count} < {IVFPQ_MIN_TRAIN} vectors cannot train ivfpq")
-        sub_dims = PQ_SUBVECTOR_DIMS.get(space or "", _MIN_SUBVECTOR_DIMS)
         params = _ivfpq_params(count, dim, per_item, overrides.get("ivfpq", {}), sub_dims)
         params |= overrides.get("ivfpq", {})
         estimate = estimate_bytes_per_item("ivfpq", dim, count, {"nbits": 8, "opq": 0} | params)

@@ -521,7 +521,8 @@ class Catalog:
         with ``revision`` (the one the rows were read at)."""
         choice = choose_index(
             len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
-            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items, space=space,
+            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
+            pq_subvector_dims=_pq_subvector_dims(space),
         )  # fmt: skip
         return SpaceIndex.from_vectors(
             self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
@@ -558,7 +559,7 @@ class Catalog:
 
     def _attach(self, index: SpaceIndex, space: str, dim: int, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
-        index.vector_source = lambda ids: self.vectors_by_id(space, ids, dim)
+        index.vector_source = CatalogVectors(self, space, dim)
         self._indexes[space] = index
         self._generations[space] = generation
 
@@ -577,6 +578,29 @@ class Catalog:
         except OSError as exc:
             reason = exc.strerror if exc.strerror and exc.filename else str(exc)
             raise CatalogError(f"cannot save the {index.space!r} index of catalog {self.directory}: {reason}") from None
+
+
+@dataclass(frozen=True)
+class CatalogVectors:
+    """The catalog's item-level vectors of one space as the exact vectors behind its index
+    (`styledex.index.ExactVectors`): what a lossy (ivfpq) index re-ranks and reconstructs with."""
+
+    catalog: Catalog
+    space: str
+    dim: int
+
+    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of ``ids`` [n] int64, in that order: [n, dim] float32 (KeyError if one is missing)."""
+        return self.catalog.vectors_by_id(self.space, ids, self.dim)
+
+
+def _pq_subvector_dims(space: str) -> int | None:
+    """The index hint of ``space``'s definition (``SpaceSpec.pq_subvector_dims``), None for a space the registry
+    does not know (the policy's default applies)."""
+    from styledex.embed.spaces import SPACES  # here, not at the top: it imports torch, which rows alone do not need
+
+    spec = SPACES.get(space)
+    return None if spec is None else spec.pq_subvector_dims
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from styledex.catalog import Catalog, CatalogError
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve
-from styledex.index import SpaceIndex, parse_mix
+from styledex.index import SpaceIndex, fused_score, parse_mix
 from styledex.media import Media
 
 
@@ -278,12 +278,11 @@ class Searcher:
             hits = indexes[space].search(queries[space][None, :], 4 * n, exclude=[set(exclude)])[0]
             candidates.update(item_id for item_id, _ in hits)
         scored = []
-        total = sum(weights.values())
         for item_id in candidates:
             if not all(item_id in index for index in indexes.values()):
                 continue  # indexes read on either side of a concurrent write
             per_space = {s: float(indexes[s].reconstruct(item_id) @ queries[s]) for s in weights}
-            fused = sum(weights[s] * per_space[s] for s in weights) / total
+            fused = fused_score(per_space, weights)
             scored.append((item_id, fused, per_space))
         scored.sort(key=lambda t: (-t[1], t[0]))
         return scored[:n]

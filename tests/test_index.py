@@ -187,7 +187,7 @@ def test_hnsw_finds_nearest_and_roundtrips(tmp_path):
 
 
 def test_hnsw_remove_marks_nodes_dead_without_rebuilding_and_compacts_past_the_share(tmp_path, monkeypatch):
-    import styledex.index.space_index as space_index
+    import faiss
 
     ids, vectors = _data(n=400)
     index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"ef_search": 200})
@@ -219,7 +219,7 @@ def test_hnsw_remove_marks_nodes_dead_without_rebuilding_and_compacts_past_the_s
     assert opened.remove(ids[1:60].tolist() + ids[60:100].tolist()) == 40  # 60 + 40 dead of 401 nodes: no rebuild
     assert opened._index.ntotal == 401
     opened.remove([int(ids[100])])  # 101 dead of 401 nodes > 25%: compacted
-    assert opened._index.ntotal == len(opened) == 300 == space_index.faiss.downcast_index(opened._index.index).ntotal
+    assert opened._index.ntotal == len(opened) == 300 == faiss.downcast_index(opened._index.index).ntotal
     want, _ = _brute_force(np.concatenate([ids[:1], ids[101:]]), np.concatenate([vectors[:1], vectors[101:]]),
                            queries, 10, "ip")  # fmt: skip
     assert [[i for i, _ in row] for row in opened.search(queries, 10)] == want.tolist()
@@ -310,6 +310,18 @@ def _recall(got, want_ids) -> float:
 IVFPQ = {"nlist": 32, "m": 8, "nprobe": 8}
 
 
+class _ById:
+    """The exact vectors (`ExactVectors`) of a dict id -> vector; `asked` records how many ids each call asked for."""
+
+    def __init__(self, by_id: dict[int, np.ndarray]) -> None:
+        self.by_id = by_id
+        self.asked: list[int] = []
+
+    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        self.asked.append(len(ids))
+        return np.stack([self.by_id[int(i)] for i in ids]).reshape(-1, DIM)
+
+
 @pytest.mark.parametrize("opq", [0, 1])
 @pytestmark_trained
 def test_ivfpq_roundtrip_remove_and_manifest(tmp_path, opq):
@@ -351,7 +363,7 @@ def test_ivfpq_recall_against_flat_with_and_without_rerank(tmp_path):
     index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ)
     plain = _recall(index.search(queries, 10), truth)
     by_id = dict(zip(ids.tolist(), vectors, strict=True))
-    index.vector_source = lambda wanted: np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
+    index.vector_source = _ById(by_id)
     reranked = index.search(queries, 10)
     assert _recall(reranked, truth) >= 0.95 and _recall(reranked, truth) >= plain
     assert plain >= 0.4  # PQ scores alone: 8 bytes per 32-d vector
@@ -375,7 +387,7 @@ def test_search_params_change_queries_not_the_build(tmp_path):
     index.set_search_params(nprobe=IVFPQ["nlist"])
     all_lists = _recall(index.search(queries, 10), truth)
     by_id = dict(zip(ids.tolist(), vectors, strict=True))
-    index.vector_source = lambda wanted: np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
+    index.vector_source = _ById(by_id)
     index.set_search_params(rerank=200)
     assert _recall(index.search(queries, 10), truth) == 1.0
     assert one_list < all_lists < 1.0
@@ -396,13 +408,8 @@ def test_ivfpq_reranks_ten_candidates_per_result(tmp_path):
     # Deep queries need slack beyond k: at 1M items 101 candidates for 100 results lost 0.044 P@5, 1000 none.
     ids, vectors = _clustered()
     index = _index(tmp_path, ids, vectors, index_type="ivfpq", index_params=IVFPQ | {"nprobe": 32, "rerank": 100})
-    asked: list[int] = []
-    by_id = dict(zip(ids.tolist(), vectors, strict=True))
-
-    def source(wanted):
-        asked.append(len(wanted))
-        return np.stack([by_id[int(i)] for i in wanted]).reshape(-1, DIM)
-
+    source = _ById(dict(zip(ids.tolist(), vectors, strict=True)))
+    asked = source.asked
     index.vector_source = source
     # max(rerank 100, 10 x (k + excluded)), at most every item (3000)
     cases = ((5, None, 100), (10, None, 100), (30, None, 300), (30, [{1, 2}], 320), (400, None, 3000))

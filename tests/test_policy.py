@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
 import json
 import shutil
 from collections.abc import Iterator
@@ -14,13 +17,19 @@ import pytest
 from conftest import run_inprocess
 
 from styledex.catalog import Catalog
-from styledex.config import INDEX_PARAM_NAMES, ConfigError, load_config
+from styledex.config import INDEX_PARAM_NAMES, ConfigError, IndexConfig, load_config
+from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec
 from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import INDEX_TYPE_DEFAULTS
 from styledex.index.policy import choose_index, estimate_bytes_per_item, ivfpq_m_choices, ivfpq_nlist
 from styledex.search import Searcher
 
 GB2 = 2048 * 2**20
+
+
+def _hint(space: str) -> int | None:
+    """The space definition's index hint, as the catalog passes it to the policy."""
+    return SPACES[space].pq_subvector_dims
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +54,11 @@ def test_auto_policy_boundaries() -> None:
     assert big.index_type == "ivfpq" and "200000 >= 200000 items and float32 hnsw does not fit" in big.reason
     # From ivfpq_min_items on, float32 hnsw still wins where it fits (100-d predictor: ~680 B/item, 3.2M in 2 GiB);
     # sq8 hnsw does not (990-d cin: ~4.2 KB/item float32, ~1.3 KB sq8).
-    assert choose_index(1_000_000, 100, GB2, space="predictor") == ("hnsw", {"sq8": 0}, mock.ANY)
-    assert choose_index(3_500_000, 100, GB2, space="predictor").index_type == "ivfpq"
-    assert choose_index(400_000, 990, GB2, space="cin").params == {"sq8": 0}
-    assert choose_index(1_000_000, 990, GB2, space="cin").index_type == "ivfpq"
-    assert choose_index(190_000, 990, 300 * 2**20, space="cin").params == {"sq8": 1}
+    assert choose_index(1_000_000, 100, GB2, pq_subvector_dims=_hint("predictor")) == ("hnsw", {"sq8": 0}, mock.ANY)
+    assert choose_index(3_500_000, 100, GB2, pq_subvector_dims=_hint("predictor")).index_type == "ivfpq"
+    assert choose_index(400_000, 990, GB2, pq_subvector_dims=_hint("cin")).params == {"sq8": 0}
+    assert choose_index(1_000_000, 990, GB2, pq_subvector_dims=_hint("cin")).index_type == "ivfpq"
+    assert choose_index(190_000, 990, 300 * 2**20, pq_subvector_dims=_hint("cin")).params == {"sq8": 1}
     # Thresholds come from the caller (the config).
     assert choose_index(5_000, 2944, GB2, flat_max_items=4_999).index_type == "hnsw"
 
@@ -174,14 +183,56 @@ def test_reindex_bad_arguments_are_one_line_errors(synthetic_catalog: Path, tmp_
 
 
 def test_spaces_with_spread_variance_get_finer_pq_codes() -> None:
-    # measured with `styledex eval --index ivfpq` (see PQ_SUBVECTOR_DIMS): 2-d sub-vectors for predictor, 3-d for cin
+    # measured with `styledex eval --index ivfpq` (see SpaceSpec.pq_subvector_dims): 2-d sub-vectors for predictor, 3-d
+    # for cin
     # (auto gives predictor float32 hnsw at 1M: ivfpq is forced where it would not be chosen)
     budget = 2048 * 2**20
-    assert choose_index(1_000_000, 100, budget, policy="ivfpq", space="predictor").params["m"] == 50
-    assert choose_index(1_000_000, 990, budget, space="cin").params["m"] == 330
-    assert choose_index(1_000_000, 2944, budget, space="adain").params["m"] == 368
+    assert choose_index(1_000_000, 100, budget, policy="ivfpq", pq_subvector_dims=_hint("predictor")).params["m"] == 50
+    assert choose_index(1_000_000, 990, budget, pq_subvector_dims=_hint("cin")).params["m"] == 330
+    assert choose_index(1_000_000, 2944, budget, pq_subvector_dims=_hint("adain")).params["m"] == 368
     assert choose_index(1_000_000, 100, budget, policy="ivfpq").params["m"] == 10  # unnamed space: 8+ dims each
     # still within the budget's 2 KB per item at 1M
     for space, dim in (("predictor", 100), ("cin", 990)):
-        choice = choose_index(1_000_000, dim, budget, policy="ivfpq", space=space)
+        choice = choose_index(1_000_000, dim, budget, policy="ivfpq", pq_subvector_dims=_hint(space))
         assert estimate_bytes_per_item("ivfpq", dim, 1_000_000, {"nbits": 8} | choice.params) < 500
+
+
+def test_policy_knows_no_space_by_name(tmp_path: Path) -> None:
+    """Per-space settings come from the caller (the space's definition): the policy holds no space names, so a made-up
+    space with a real space's dimension and hints gets the same choice, and the catalog passes each space's hint."""
+    import styledex.index.policy as policy
+
+    assert "space" not in inspect.signature(choose_index).parameters
+    tree = ast.parse(inspect.getsource(policy))
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, documented) and node.body and isinstance(node.body[0], ast.Expr)
+    }
+    literals = {
+        node.value for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    }  # fmt: skip
+    assert not literals & (set(SPACES) | set(ALIASES))
+
+    def choice(spec: SpaceSpec, count: int, forced: str) -> tuple[str, dict[str, int], str]:
+        return choose_index(count, spec.dim, GB2, policy=forced, pq_subvector_dims=spec.pq_subvector_dims)
+
+    for spec in SPACES.values():
+        made_up = dataclasses.replace(spec, name="made-up")
+        for count, forced in ((3_000, "auto"), (300_000, "auto"), (1_000_000, "auto"), (1_000_000, "ivfpq")):
+            assert choice(made_up, count, forced) == choice(spec, count, forced)
+
+    # The catalog takes the hint from the space's definition: predictor's 2-d sub-vectors give m = 50 of its 100
+    # dims; a space the registry does not know gets the policy's default 8-d (m = 10).
+    vectors = np.random.default_rng(0).standard_normal((300, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, 301, dtype=np.int64)
+    config = IndexConfig(policy="ivfpq", ivfpq={"nlist": 4})
+    with Catalog.open(tmp_path / "catalog", create=True) as catalog:
+        m = {
+            space: catalog._index_from_vectors(space, ids, vectors, "f", "ip", 0, config).index_params["m"]
+            for space in (SPACE, "made-up")
+        }
+    assert m == {SPACE: 50, "made-up": 10}

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from styledex.embed.spaces import SPACES
 from styledex.evaluation.search_bench import exact_topk
-from styledex.index import SpaceIndex
+from styledex.index import ArrayVectors, SpaceIndex
 from styledex.index.policy import choose_index
 
 ADD_CHUNK = 65_536  # rows read from the vector file at a time (1 GB at 3808 dims)
@@ -140,9 +141,11 @@ def build_eval_index(
         for start, block in distractor_chunks(real, distractors, seed=seed):
             everything[n + start : n + start + block.shape[0]] = block
     everything.flush()
+    spec = SPACES.get(space)  # its index hints; a space the registry does not know gets the policy's defaults
     choice = choose_index(
-        total, dim, memory_budget_bytes, policy=index_type, overrides=overrides, space=space, **(thresholds or {})
-    )
+        total, dim, memory_budget_bytes, policy=index_type, overrides=overrides,
+        pq_subvector_dims=None if spec is None else spec.pq_subvector_dims, **(thresholds or {}),
+    )  # fmt: skip
     started = time.perf_counter()
     index = SpaceIndex.create(
         directory / "index", space=space, dim=dim, metric=metric, fingerprint="eval",  # type: ignore[arg-type]
@@ -156,7 +159,7 @@ def build_eval_index(
     build_seconds = time.perf_counter() - started
     index.save()
     size = (index.directory / "index.faiss").stat().st_size
-    index.vector_source = lambda ids: everything[np.asarray(ids, dtype=np.int64)]
+    index.vector_source = ArrayVectors(everything)
     return EvalIndex(
         index=index, everything=everything, reason=choice.reason, items=n, build_seconds=round(build_seconds, 1),
         bytes_per_item=round(size / total, 1),

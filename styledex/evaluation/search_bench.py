@@ -61,7 +61,7 @@ import numpy as np
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import resolve
-from styledex.index import SpaceIndex, faiss_threads
+from styledex.index import ArrayVectors, SpaceIndex, faiss_threads
 from styledex.index.policy import IndexChoice, choose_index, estimate_bytes_per_item
 from styledex.search import CatalogSpaces, Searcher
 
@@ -288,8 +288,9 @@ def _choice(variant: str, space: str, count: int) -> IndexChoice:
     spec = resolve(space)
     index_type, extra = INDEX_VARIANTS[variant]
     return choose_index(
-        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra}, space=spec.name
-    )
+        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra},
+        pq_subvector_dims=spec.pq_subvector_dims,
+    )  # fmt: skip
 
 
 def _memory_shortfall(variant: str, space: str, count: int, copies: int) -> str | None:
@@ -539,7 +540,7 @@ def _bench_streamed_variant(
         build_s = train_s + time.perf_counter() - t0
     if catalog is None:
         index.save()
-        index.vector_source = lambda ids, exact=s.exact: np.asarray(exact[np.asarray(ids, dtype=np.int64) - 1])
+        index.vector_source = ArrayVectors(s.exact, first_id=1)
     else:
         catalog.replace_index(index, dim=dim)  # re-ranks with the catalog's rows from now on
     common, faiss_way, recall = _measured(index, variant, s.kind, build_s, s.query_vecs, s.query_ids, s.truth)

@@ -19,8 +19,6 @@ The graph (read off the ONNX nodes):
 **The γ/β vector** (990 values, :data:`GAMMA_BETA_DIM`): all γ first, then all β, each in layer order
 :data:`LAYERS` (contract.0-2, res.0.0, res.0.1, …, res.5.1, expand.0-2) with each layer's channels in order:
 ``[γ(contract.0) 32, γ(contract.1) 32, …, γ(expand.2) 3, β(contract.0) 32, …, β(expand.2) 3]``.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

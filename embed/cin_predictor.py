@@ -13,8 +13,6 @@ The same vectors make the ``cin`` embedding space (:func:`search_vectors`): Î³/Î
 divided by the anchors' std (each of the 990 values counts by how far it is from the average style relative to
 the spread of the 26 learned styles), then L2-normalized. The 26 pretrained styles themselves are points of the
 space (:func:`anchor_vectors`), usable as queries.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

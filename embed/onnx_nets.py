@@ -9,8 +9,6 @@ Three networks, all int8-quantized ONNX files inside the package (``styletransfe
 Model files are found through :mod:`importlib.resources`, never a hard-coded path, and nothing is downloaded.
 Sessions are created lazily (the first call that needs one) and cached per instance, so constructing a wrapper
 is free. Images go in and out as PIL RGB images; arrays are float32.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ All vectors are L2-normalized float32, so the inner product is the cosine simila
 
 Measured on ``styledex eval``'s grid (10 photos × 11 styles, VGG19 at 256×256; README has the full table):
 - ``content``: instance-normalized relu5_1 (per-channel mean and std removed: the AdaIN view of style), average
-  pooled to a 2×2 grid to keep coarse layout. A global average of the same map is mostly style (DESIGN.md).
+  pooled to a 2×2 grid to keep coarse layout. A global average of the same map is mostly style (on that grid a
+  global average of relu4_2 finds the same style at P@5 0.99 and the same content at 0.01).
 - ``gram``: Gram matrices at relu1_1…relu5_1 after a fixed random orthonormal projection of each layer's channels
   (a sketch P G Pᵀ of the full Gram; no data needed to fit it), upper triangles, L2 per layer.
 - ``adain``: per-channel mean and std at relu1_1…relu5_1, 2944 dims, L2 per layer.

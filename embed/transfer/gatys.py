@@ -27,8 +27,6 @@ Controls ("Controlling Perceptual Factors in Neural Style Transfer", Gatys et al
   large-scale structure) while the style image gives those of the shallow ones (:data:`FINE_LAYERS`, relu1_1 and
   relu2_1: fine texture). This is the layer-split form of the paper's idea, not its recipe of first building a new
   style image by transferring one style onto the other at different image scales.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

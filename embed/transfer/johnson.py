@@ -10,8 +10,6 @@ are stored in each weight file's meta (``channels``, ``res_blocks``).
 
 Weights: ``embed/weights/johnson_<name>.pt`` (one per trained style, ``styledex train johnson``), meta
 ``{"name", "style_image": "styles/<name>.jpg", "channels", "res_blocks", ...}``.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Transfer with the pretrained ONNX networks: ``ghiasi`` (Magenta predictor + transformer) and ``cin`` (26 styles).
-
-This module imports nothing from styledex outside ``styledex.embed``.
-"""
+"""Transfer with the pretrained ONNX networks: ``ghiasi`` (Magenta predictor + transformer) and ``cin`` (26 styles)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 
 Each method module declares its method with :func:`transfer_method` on its ``stylize``; the registry imports those
 modules (:data:`METHOD_MODULES`) on the first lookup, so importing it loads no model code.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ the content's look.
 
 Weights: ``embed/weights/stylebank.pt`` (``styledex train stylebank``), state ``{"encoder", "bank", "decoder"}``,
 meta ``{"channels", "styles": [{"name", "style_image": "styles/<name>.jpg"}], ...}``.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ Decoders: ``embed/weights/wct_decoder_relu{k}_1.pt`` (``styledex train wct --set
 each trained to reconstruct images from that layer (Li et al.'s recipe). relu4_1 has its own reconstruction decoder
 rather than AdaIN's, which is trained to produce stylized statistics and inverts plain features less faithfully.
 The method is available once all five files are shipped.
-
-This module imports nothing from styledex outside ``styledex.embed``.
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ def lay_out_package(target: Path) -> Path:
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "lint-imports"), "--config", str(PYPROJECT), "--no-cache"]
+    # import-linter's own entry point, run by this interpreter (a venv may lack the lint-imports script)
+    entry = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    command = [sys.executable, "-c", entry, "--config", str(PYPROJECT), "--no-cache"]
     return subprocess.run(
         command, cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
         timeout=120, check=False,

@@ -99,67 +99,28 @@ def _gram_dim(channels: tuple[int, ...]) -> int:
     return sum(c * (c + 1) // 2 for c in channels)
 
 
-SPACES: dict[str, SpaceSpec] = {
-    spec.name: spec
-    for spec in (
-        SpaceSpec(
-            name="content",
-            kind="content",
-            dim=LAYER_CHANNELS["relu5_1"] * 4,
-            source="vgg",
-            description="relu5_1 with per-channel mean/std removed (instance norm), average-pooled to 2×2",
-            preprocessing=VGG_PREPROCESSING,
-            params={"layer": "relu5_1", "grid": 2},
-            layers=("relu5_1",),
-        ),
-        SpaceSpec(
-            name="gram",
-            kind="style",
-            dim=_gram_dim(GRAM_CHANNELS),
-            source="vgg",
-            description="Gram matrices (÷HW) at relu1_1…relu5_1 of randomly projected channels, L2 per layer",
-            preprocessing=VGG_PREPROCESSING,
-            params={"channels": GRAM_CHANNELS, "seed": GRAM_SEED, "layer_weights": STYLE_LAYER_WEIGHTS},
-            layers=STYLE_LAYERS,
-        ),
-        SpaceSpec(
-            name="adain",
-            kind="style",
-            dim=2 * sum(LAYER_CHANNELS[layer] for layer in STYLE_LAYERS),
-            source="vgg",
-            description="per-channel mean and std at relu1_1…relu5_1 (Huang & Belongie), L2 per layer",
-            preprocessing=VGG_PREPROCESSING,
-            params={"eps": 1e-5, "layer_weights": STYLE_LAYER_WEIGHTS},
-            layers=STYLE_LAYERS,
-        ),
-        SpaceSpec(
-            name="predictor",
-            kind="style",
-            dim=100,
-            source="predictor",
-            description="Ghiasi et al. style-prediction vector (pretrained Magenta network, int8 ONNX)",
-            preprocessing="RGB centre square resized to 256×256, 0..1",
-            # Finer PQ sub-vectors for spaces whose variance is spread over all their dimensions, measured with
-            # `styledex eval --index ivfpq` (the 320 benchmark items among 100k fitted distractors, P@5 of an exact
-            # search at the same depth minus the index's): predictor lost 0.17 video style P@5 at 10-d sub-vectors,
-            # 0.03 at 4-d, 0.006 at 2-d; adain, gram and content lost nothing at the policy's default 8-d.
-            pq_subvector_dims=2,
-        ),
-        SpaceSpec(
-            name="cin",
-            kind="style",
-            dim=990,
-            source="cin",
-            description="γ/β of the 26-style CIN network predicted from the image (styledex train cin-predictor), "
-            "z-scored by the 26 styles' γ/β, L2; the 26 styles are queries (--anchor)",
-            preprocessing="RGB short side resized to the predictor's input side (160), centre square, 0..1, "
-            "VGG19 relu1_1…relu4_1 mean/std",
-            params={"normalization": "anchor-zscore-l2"},
-            layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
-            pq_subvector_dims=3,  # measured as predictor's: 0.03 P@5 lost at 9-d and 6-d sub-vectors, 0.012 at 3-d
-        ),
-    )
-}
+# The registry: each space registered where it is defined, in the order `styledex spaces` lists them. A space fed
+# by the shared VGG19 forward decorates the builder of its feature function; the others register their spec alone
+# (their vectors come from their own networks: embed/onnx_nets.py, embed/cin_predictor.py).
+SPACES: dict[str, SpaceSpec] = {}
+_VGG_FEATURE_BUILDERS: dict[str, Callable[[SpaceSpec], VggFeatureFn]] = {}
+Builder = Callable[[SpaceSpec], VggFeatureFn]
+
+
+def register_space(spec: SpaceSpec) -> Callable[[Builder], Builder]:
+    """Add ``spec`` to :data:`SPACES`; as a decorator, also record the function that builds its VGG feature
+    function (``spec`` → features → raw vectors [B, dim]). A name registered twice is a ValueError."""
+    if spec.name in SPACES:
+        raise ValueError(f"space {spec.name!r} is registered twice")
+    SPACES[spec.name] = spec
+
+    def decorate(build: Builder) -> Builder:
+        if spec.source != "vgg":
+            raise ValueError(f"space {spec.name!r} is not computed from VGG features")
+        _VGG_FEATURE_BUILDERS[spec.name] = build
+        return build
+
+    return decorate
 
 
 class SpaceUnavailable(ValueError):
@@ -265,11 +226,89 @@ def projected_gram(features: torch.Tensor, projection: torch.Tensor) -> torch.Te
 
 def vgg_feature_fn(spec: SpaceSpec) -> VggFeatureFn:
     """The function that turns shared VGG features into this space's raw vectors."""
-    if spec.name == "content":
-        return lambda feats: content_vectors(feats, str(spec.params["layer"]), int(spec.params["grid"]))  # type: ignore[call-overload]
-    if spec.name == "gram":
-        return GramProjector(spec)
-    if spec.name == "adain":
-        weights = tuple(spec.params["layer_weights"])  # type: ignore[call-overload]
-        return lambda feats: adain_vectors(feats, spec.layers, weights)
-    raise ValueError(f"space '{spec.name}' is not computed from VGG features")
+    build = _VGG_FEATURE_BUILDERS.get(spec.name)
+    if build is None:
+        raise ValueError(f"space '{spec.name}' is not computed from VGG features")
+    return build(spec)
+
+
+@register_space(
+    SpaceSpec(
+        name="content",
+        kind="content",
+        dim=LAYER_CHANNELS["relu5_1"] * 4,
+        source="vgg",
+        description="relu5_1 with per-channel mean/std removed (instance norm), average-pooled to 2×2",
+        preprocessing=VGG_PREPROCESSING,
+        params={"layer": "relu5_1", "grid": 2},
+        layers=("relu5_1",),
+    )
+)
+def _content_features(spec: SpaceSpec) -> VggFeatureFn:
+    return lambda feats: content_vectors(feats, str(spec.params["layer"]), int(spec.params["grid"]))  # type: ignore[call-overload]
+
+
+@register_space(
+    SpaceSpec(
+        name="gram",
+        kind="style",
+        dim=_gram_dim(GRAM_CHANNELS),
+        source="vgg",
+        description="Gram matrices (÷HW) at relu1_1…relu5_1 of randomly projected channels, L2 per layer",
+        preprocessing=VGG_PREPROCESSING,
+        params={"channels": GRAM_CHANNELS, "seed": GRAM_SEED, "layer_weights": STYLE_LAYER_WEIGHTS},
+        layers=STYLE_LAYERS,
+    )
+)
+def _gram_features(spec: SpaceSpec) -> VggFeatureFn:
+    return GramProjector(spec)
+
+
+@register_space(
+    SpaceSpec(
+        name="adain",
+        kind="style",
+        dim=2 * sum(LAYER_CHANNELS[layer] for layer in STYLE_LAYERS),
+        source="vgg",
+        description="per-channel mean and std at relu1_1…relu5_1 (Huang & Belongie), L2 per layer",
+        preprocessing=VGG_PREPROCESSING,
+        params={"eps": 1e-5, "layer_weights": STYLE_LAYER_WEIGHTS},
+        layers=STYLE_LAYERS,
+    )
+)
+def _adain_features(spec: SpaceSpec) -> VggFeatureFn:
+    weights = tuple(spec.params["layer_weights"])  # type: ignore[call-overload]
+    return lambda feats: adain_vectors(feats, spec.layers, weights)
+
+
+register_space(
+    SpaceSpec(
+        name="predictor",
+        kind="style",
+        dim=100,
+        source="predictor",
+        description="Ghiasi et al. style-prediction vector (pretrained Magenta network, int8 ONNX)",
+        preprocessing="RGB centre square resized to 256×256, 0..1",
+        # Finer PQ sub-vectors for spaces whose variance is spread over all their dimensions, measured with
+        # `styledex eval --index ivfpq` (the 320 benchmark items among 100k fitted distractors, P@5 of an exact
+        # search at the same depth minus the index's): predictor lost 0.17 video style P@5 at 10-d sub-vectors,
+        # 0.03 at 4-d, 0.006 at 2-d; adain, gram and content lost nothing at the policy's default 8-d.
+        pq_subvector_dims=2,
+    )
+)
+
+register_space(
+    SpaceSpec(
+        name="cin",
+        kind="style",
+        dim=990,
+        source="cin",
+        description="γ/β of the 26-style CIN network predicted from the image (styledex train cin-predictor), "
+        "z-scored by the 26 styles' γ/β, L2; the 26 styles are queries (--anchor)",
+        preprocessing="RGB short side resized to the predictor's input side (160), centre square, 0..1, "
+        "VGG19 relu1_1…relu4_1 mean/std",
+        params={"normalization": "anchor-zscore-l2"},
+        layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+        pq_subvector_dims=3,  # measured as predictor's: 0.03 P@5 lost at 9-d and 6-d sub-vectors, 0.012 at 3-d
+    )
+)

@@ -12,4 +12,6 @@ package; the import contracts in pyproject.toml check it. Only the CLI's measuri
 - ``search_bench``: ``styledex bench --part search``, index latency, recall and size at scale.
 - ``transfer_bench``: ``styledex bench --part transfer``, quality and speed of every transfer method.
 - ``demo``: ``styledex demo``, a catalog over the benchmark with one style and one content question.
+
+``benchdata`` and ``search_bench`` are packages of one-job modules; each one's docstring lists them.
 """

@@ -1,0 +1,7 @@
+"""``python -m styledex.evaluation.benchdata [--force] [--cache DIR] [--quiet]``: see ``cli.main``."""
+
+import sys
+
+from styledex.evaluation.benchdata import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""Synthetic catalogs: a real SQLite catalog of fake image rows whose vectors come from `SyntheticVectors`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from styledex.catalog import Catalog, ItemRecord, SpaceVectors
+from styledex.embed.embedder import Embedder
+
+from .synthetic import SyntheticVectors
+
+BENCH_SPACES = ("adain",)
+
+
+def build_synthetic_catalog(
+    directory: Path,
+    items: int,
+    *,
+    seed: int = 0,
+    spaces: Sequence[str] = BENCH_SPACES,
+    kind: str = "clustered",
+    batch: int = 2000,
+) -> Catalog:
+    """A catalog of ``items`` fake image rows with `SyntheticVectors` in ``spaces`` (item i has row i - 1 of each
+    space's generator: catalog ids start at 1). No index is built."""
+    catalog = Catalog.open(directory, create=True)
+    fingerprints = Embedder(list(spaces)).fingerprints()
+    generators = {space: SyntheticVectors.for_space(space, seed=seed, kind=kind) for space in spaces}
+    with catalog.writing():
+        catalog.set_meta("embed", {"spaces": fingerprints, "image_size": 256})
+        for start in range(0, items, batch):
+            stop = min(items, start + batch)
+            vectors = {space: gen.rows(start, stop) for space, gen in generators.items()}
+            records = [
+                ItemRecord(
+                    path=f"/synthetic/{start + i}.jpg", status="ok", kind="image", sha256=f"{start + i:064x}",
+                    vectors={s: SpaceVectors(vectors[s][i]) for s in spaces},
+                )
+                for i in range(stop - start)
+            ]  # fmt: skip
+            catalog.write_batch(records)
+    return catalog

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import make_image, make_video
 
 from styledex.config import load_config
 from styledex.evaluation.embed_bench import add_rate, bare_forward_rate, format_embed_table
 from styledex.media import decode
+
+from helpers.media import make_image, make_video
 
 
 def test_add_rate_counts_every_image_and_video_frame(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SESSION_VIDEO_FRAMES, TINY_CONFIG, TinyCatalog, make_shapes
-from fixtures import make_audio_only_mp4, make_bomb_png, make_image, make_truncated
 
 from styledex.catalog import Catalog
 from styledex.search import Searcher
+
+from helpers.catalogs import SESSION_VIDEO_FRAMES, TINY_CONFIG, TinyCatalog
+from helpers.media import make_audio_only_mp4, make_bomb_png, make_image, make_shapes, make_truncated
 
 CATALOG_SPACES = ("content", "adain", "gram")
 

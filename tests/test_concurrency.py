@@ -19,16 +19,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TinyCatalog, cli_command, make_shapes, run_inprocess
 from fastapi.testclient import TestClient
-from fixtures import make_image
-from test_crash import check_consistent
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import load_config
 from styledex.embed.spaces import SPACES
 from styledex.search import Searcher
 from styledex.serve.app import create_app
+
+from helpers.catalogs import TinyCatalog, check_consistent
+from helpers.cli import cli_command, run_inprocess
+from helpers.media import make_image, make_shapes
 
 CATALOG_SPACES = ("content", "adain", "gram")  # the session catalog's (conftest.TINY_CONFIG)
 CONCURRENT_CONFIG = """\

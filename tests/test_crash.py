@@ -33,14 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import TinyCatalog, cli_command, run_inprocess
-from fixtures import make_image
 
-from styledex.catalog import DB_NAME, ITEM_FRAME, Catalog
-from styledex.embed.spaces import SPACES
+from styledex.catalog import DB_NAME, Catalog
 from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import IndexMismatchError, SpaceIndex
 from styledex.search import Searcher
+
+from helpers.catalogs import TinyCatalog, check_consistent
+from helpers.cli import cli_command, run_inprocess
+from helpers.media import make_image
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="kill timing reads /proc/<pid>/fd")
 
@@ -198,57 +199,6 @@ def work_seconds(command: Sequence[str], db: Path) -> float:
 
 
 # -- what must hold after any crash -----------------------------------------------------------------------------
-def check_consistent(catalog_dir: Path, *, search: bool = True) -> list[int]:
-    """Everything that must hold after a crash (see the module docstring); the ok item ids, ascending.
-
-    ``search``: also run `styledex search --id` for one item and compare with the ok items (exact indexes only).
-    """
-    # Opened first, as any command would: a kill inside the very first open left a file without tables.
-    with Catalog.open(catalog_dir) as catalog:
-        db = catalog.db
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        orphans = db.execute("SELECT COUNT(*) FROM vectors WHERE item_id NOT IN (SELECT id FROM items)").fetchone()
-        assert orphans[0] == 0
-        rows = [tuple(r) for r in db.execute("SELECT id, path, sha256, status FROM items ORDER BY id")]
-        per_space = {
-            r[0]: r[1]
-            for r in db.execute("SELECT space, COUNT(*) FROM vectors WHERE frame = ? GROUP BY space", (ITEM_FRAME,))
-        }
-        ok = [row for row in rows if row[3] == "ok"]
-        ok_ids = [row[0] for row in ok]
-        assert len(ok) == len(rows), "a crash must not leave failed rows for good files"
-        assert len({row[2] for row in ok}) == len(ok), "an item is in the catalog twice"
-        assert len({row[1] for row in rows}) == len(rows), "a path is in the catalog twice"
-
-        embed = catalog.get_meta("embed")
-        if embed is None:  # killed before the embedding settings were stored: nothing can have been added
-            assert ok_ids == []
-            return ok_ids
-        assert set(per_space) <= set(embed["spaces"])
-        for space, fingerprint in embed["spaces"].items():
-            assert per_space.get(space, 0) == len(ok), f"{space}: one item-level vector per ok item"
-            spec = SPACES[space]
-            # An index on disk is current (its revision is the catalog's) and then exact, or visibly not.
-            try:
-                saved = SpaceIndex.open(
-                    catalog.index_dir(space), expected_fingerprint=fingerprint, expected_dim=spec.dim
-                )
-            except (FileNotFoundError, IndexMismatchError):
-                saved = None
-            if saved is not None and saved.revision == catalog.revision:
-                assert saved.ids().tolist() == ok_ids, f"{space}: a saved index passes for current but is not"
-            opened = catalog.index(space, dim=spec.dim, fingerprint=fingerprint, metric=spec.metric)
-            assert opened.ids().tolist() == ok_ids and len(opened) == len(ok_ids), space
-    if search and ok_ids:
-        space = next(iter(embed["spaces"]))
-        hits = run_inprocess("search", "--catalog", catalog_dir, "--id", ok_ids[0], "--space", space,
-                             "-k", 1000, "--json")  # fmt: skip
-        assert hits.rc == 0, hits.err
-        assert sorted(h["id"] for h in hits.json()[str(ok_ids[0])]) == ok_ids[1:]
-    return ok_ids
-
-
 def saved_index_types(catalog_dir: Path) -> dict[str, str]:
     """Each space's index type as saved on disk (its manifest)."""
     return {

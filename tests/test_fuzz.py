@@ -30,7 +30,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import TinyCatalog, make_shapes
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -43,6 +42,9 @@ from styledex.config import load_config
 from styledex.media import Media
 from styledex.serve import explain as explain_module
 from styledex.serve.app import create_app
+
+from helpers.catalogs import TinyCatalog
+from helpers.media import make_shapes
 
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_shapes
 from PIL import Image
 
 from styledex.embed.stats import gram_matrix
@@ -17,6 +16,8 @@ from styledex.embed.transfer import TransferError, transfer
 from styledex.embed.transfer.color import color_moments, match_color, match_color_histogram
 from styledex.embed.transfer.gatys import COARSE_LAYERS, FINE_LAYERS, _encoder, guided_gram, style_transfer
 from styledex.embed.vgg import STYLE_LAYERS
+
+from helpers.media import make_shapes
 
 SIZE = 64
 # Adam with a large step: one VGG forward/backward per step (L-BFGS line searches take several), and the

@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run, run_inprocess, run_subprocess
 from fastapi.testclient import TestClient
-from fixtures import make_image
-from hostile_corpus import Case, Corpus, write_corpus
 
 from styledex.catalog import Catalog
 from styledex.config import load_config
 from styledex.serve.app import create_app
+
+from helpers.cli import Run, run_inprocess, run_subprocess
+from helpers.hostile_corpus import Case, Corpus, write_corpus
+from helpers.media import make_image
 
 TOKEN = "hostile-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

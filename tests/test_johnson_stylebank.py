@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures import make_image
 from PIL import Image
 
 from styledex.embed.transfer import TransferError, johnson, stylebank
@@ -23,6 +22,8 @@ from styledex.embed.transfer.imaging import fit_long_side
 from styledex.embed.transfer.registry import METHODS
 from styledex.embed.transfer.weights import load_weights
 from styledex.train import TrainError, load_train_config, train
+
+from helpers.media import make_image
 
 TINY = {"image_size": 32, "load_side": 32, "batch_size": 2, "width": 4, "lr": 0.01, "checkpoint_every": 1000,
         "style_size": 48, "seed": 0}

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TinyCatalog, make_shapes
+
+from helpers.catalogs import TinyCatalog
+from helpers.media import make_shapes
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "load_test.py"
 RATE = 20.0

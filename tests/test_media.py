@@ -11,20 +11,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fixtures import (
-    make_16bit_png,
-    make_audio_only_mp4,
-    make_bomb_image,
-    make_bomb_png,
-    make_cmyk_jpeg,
-    make_exif_rotated_jpeg,
-    make_image,
-    make_lying_duration_mkv,
-    make_scene_video,
-    make_truncated,
-    make_video,
-    read_frame_index,
-)
 from PIL import Image, ImageFile
 
 from styledex import media
@@ -37,6 +23,21 @@ from styledex.media import (
     decode_image,
     decode_video,
     media_kind,
+)
+
+from helpers.media import (
+    make_16bit_png,
+    make_audio_only_mp4,
+    make_bomb_image,
+    make_bomb_png,
+    make_cmyk_jpeg,
+    make_exif_rotated_jpeg,
+    make_image,
+    make_lying_duration_mkv,
+    make_scene_video,
+    make_truncated,
+    make_video,
+    read_frame_index,
 )
 
 

@@ -14,7 +14,6 @@ from unittest import mock
 import faiss
 import numpy as np
 import pytest
-from conftest import run_inprocess
 
 from styledex.catalog import Catalog
 from styledex.config import INDEX_PARAM_NAMES, ConfigError, IndexConfig, load_config
@@ -23,6 +22,8 @@ from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import INDEX_TYPE_DEFAULTS
 from styledex.index.policy import choose_index, estimate_bytes_per_item, ivfpq_m_choices, ivfpq_nlist
 from styledex.search import Searcher
+
+from helpers.cli import run_inprocess
 
 GB2 = 2048 * 2**20
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TinyCatalog
 
 from styledex.config import load_config
 from styledex.embed.embedder import Embedder
 from styledex.embed.runtime import configure_threads
+
+from helpers.catalogs import TinyCatalog
 
 
 @pytest.fixture

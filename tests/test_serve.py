@@ -21,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TinyCatalog, cli_command, make_shapes, restyle
 from fastapi.testclient import TestClient
-from fixtures import make_image, read_frame_index
 from PIL import Image
 
 from styledex.catalog import Catalog
 from styledex.config import Config, load_config
 from styledex.media import decode
 from styledex.serve.app import create_app
+
+from helpers.catalogs import TinyCatalog
+from helpers.cli import cli_command
+from helpers.media import make_image, make_shapes, read_frame_index, restyle
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -24,12 +24,14 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
-from conftest import TinyCatalog, make_shapes
 from fastapi.testclient import TestClient
 
 from styledex.config import Config, ConfigError, load_config
 from styledex.serve.app import create_app
 from styledex.serve.ingest_roots import OUTSIDE_REASON
+
+from helpers.catalogs import TinyCatalog
+from helpers.media import make_shapes
 
 TOKEN = "limits-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

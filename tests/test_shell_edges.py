@@ -13,11 +13,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROGRESS_LINE, TinyCatalog, cli_command
 
 from styledex import extras
 from styledex.cli import DESCRIPTION
 from styledex.progress import INTERVAL_ENV, LineProgress, progress_bar
+
+from helpers.catalogs import TinyCatalog
+from helpers.cli import PROGRESS_LINE, cli_command
 
 
 # -- a reader that closes the pipe ----------------------------------------------------------------------------

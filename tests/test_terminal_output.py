@@ -14,10 +14,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import run_inprocess, run_subprocess
-from fixtures import make_image
 
 from styledex.textout import shown
+
+from helpers.cli import run_inprocess, run_subprocess
+from helpers.media import make_image
 
 # A newline (splits a line), ESC + "clear screen", a tab; and for a broken file, an OSC "set window title".
 HOSTILE_NAME = "line\nbreak\x1b[2Jclear\ttab.png"

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_shapes
 from PIL import Image
 
 from styledex.embed.stats import gram_matrix
@@ -18,6 +17,8 @@ from styledex.embed.transfer import TransferError, list_models, transfer
 from styledex.embed.transfer.gatys import CONTENT_LAYER, _encoder, style_transfer
 from styledex.embed.transfer.pretrained import parse_mixture, parse_weights
 from styledex.embed.vgg import STYLE_LAYERS
+
+from helpers.media import make_shapes
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Run, cli_command, run_inprocess
-from fixtures import make_image
+
+from helpers.cli import Run, cli_command, run_inprocess
+from helpers.media import make_image
 
 # Linux capability numbers (linux/capability.h) and prctl/capset constants.
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2

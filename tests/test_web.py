@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TinyCatalog, make_shapes
+
+from helpers.catalogs import TinyCatalog
+from helpers.media import make_shapes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

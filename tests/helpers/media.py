@@ -1,7 +1,8 @@
 """Generators of tiny test media, written on demand (nothing here is committed as a binary).
 
 Plain functions, not pytest fixtures: each writes one file and returns its ``Path``, so any test can call them
-with ``tmp_path``. Everything is deterministic for a given ``seed``.
+with ``tmp_path``. Everything is deterministic for a given ``seed``. :func:`make_shapes` draws the kind of layout
+VGG sees; :func:`restyle` changes an image's colours and keeps its layout.
 
 Videos carry their frame index as an 8-bit binary code in a top band (8 blocks across, white = 1, most
 significant bit on the left), readable after lossy coding and downscaling with :func:`read_frame_index`.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 _BAND_BITS = 8  # frame-index code: 8 blocks across the top band, so indices 0..255 (wrapping beyond)
 _BAND_FRACTION = 1 / 6  # the code band covers the top sixth of the frame
@@ -366,3 +367,26 @@ def make_audio_only_mp4(path: Path | str, seconds: float = 0.5, rate: int = 4410
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def make_shapes(path: Path, seed: int, size: int = 96) -> Path:
+    """A flat background with six filled circles and squares: clear layout, the kind of content VGG sees."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (size, size), tuple(int(x) for x in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(img)
+    for _ in range(6):
+        x, y = (int(v) for v in rng.integers(0, size, 2))
+        r = int(rng.integers(8, 30))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([x - r, y - r, x + r, y + r], fill=colour)
+    img.save(path)
+    return path
+
+
+def restyle(src: Path, dst: Path) -> Path:
+    """A strong colour-only restyle: blur, invert, swap channels, then a per-channel affine map."""
+    arr = np.asarray(Image.open(src).convert("RGB").filter(ImageFilter.GaussianBlur(1.5))).astype(np.float64)
+    arr = (255.0 - arr)[..., [2, 0, 1]] * np.array([0.6, 1.0, 0.4]) + np.array([60.0, 0.0, 120.0])
+    Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8)).save(dst)
+    return dst

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from fixtures import (
+from PIL import Image
+
+from helpers.media import (
     make_16bit_png,
     make_audio_only_mp4,
     make_bomb_image,
@@ -36,7 +38,6 @@ from fixtures import (
     make_truncated,
     make_video,
 )
-from PIL import Image
 
 Outcome = Literal["added", "failed"]
 
@@ -201,7 +202,7 @@ def _zlib_zeros(total: int, block: int = 1 << 20) -> bytes:
 def make_bomb_png_rows(path: Path, width: int = 20000, height: int = 20000) -> Path:
     """A PNG declaring ``width`` × ``height`` 8-bit RGB whose data really holds every row, all black.
 
-    Unlike :func:`fixtures.make_bomb_png` (one row stored), this is a *complete*, valid image: its 1.2 GB of
+    Unlike :func:`helpers.media.make_bomb_png` (one row stored), this is a *complete*, valid image: its 1.2 GB of
     pixels inflate from about 1.2 MB of zlib data, so only the pixel limit, not a truncation error, can stop a
     decoder that trusts it.
     """

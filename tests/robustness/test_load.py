@@ -5,8 +5,8 @@ The script starts ``styledex serve`` (uvicorn, a subprocess) on a private copy o
 (64-px VGG input), sends 20 requests/s open-loop (95 % ``GET /items/{id}/similar``, 5 % ``POST /search`` with
 an upload: each costs a VGG forward, about 0.3 s on this 2-core machine) and starts ``styledex add`` of a folder
 of new images at the same moment; the load lasts at least the given duration and until the add has finished.
-Default suite: 5 s (about 15 s in all: the add's own start-up is longer); ``pytest -m slow tests/test_load.py``:
-60 s with a larger ingest.
+Default suite: 5 s (about 15 s in all: the add's own start-up is longer); ``pytest -m slow
+tests/robustness/test_load.py``: 60 s with a larger ingest.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from helpers.catalogs import TinyCatalog
 from helpers.media import make_shapes
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "load_test.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load_test.py"
 RATE = 20.0
 MIN_RATE_SHARE = 0.9  # achieved good answers per second over the target
 

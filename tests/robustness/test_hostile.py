@@ -214,7 +214,7 @@ def test_cases_that_cannot_be_made_here_are_only_the_platform_ones(corpus: Corpu
     allowed = {"unreadable"} if os.geteuid() == 0 else set()
     assert set(corpus.skipped) <= allowed, corpus.skipped
     if "unreadable" in corpus.skipped:
-        # tests/test_unreadable.py covers it as root too, in a CLI process without the DAC capabilities.
+        # tests/robustness/test_unreadable.py covers it as root too, in a CLI process without the DAC capabilities.
         pytest.skip(f"unreadable-file case not made here: {corpus.skipped['unreadable']}; see test_unreadable.py")
     assert corpus.case("unreadable.png").expect == "failed"
 

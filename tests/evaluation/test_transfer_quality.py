@@ -2,7 +2,7 @@
 style space while its content stays nearer the content image than the style image (held-out data only).
 
 Per-style methods are checked on their own trained styles; arbitrary methods on held-out paintings. Gatys is
-covered with its own analytic tests (tests/test_transfer.py): minutes per image here.
+covered with its own analytic tests (tests/models/test_transfer.py): minutes per image here.
 """
 
 from __future__ import annotations

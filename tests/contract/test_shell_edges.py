@@ -169,7 +169,7 @@ def test_a_command_without_its_extra_says_so_in_one_line(
 def test_the_extras_list_matches_pyproject() -> None:
     import tomllib
 
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     declared = pyproject["project"]["optional-dependencies"]
 
     def names(extra: str) -> set[str]:

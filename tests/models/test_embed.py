@@ -240,7 +240,7 @@ def test_bf16_simulation_rounds_every_convolution_like_autocast() -> None:
     # scripts/bf16_eval_sim.py: weights, inputs and outputs of each convolution rounded to bf16, in fp32 arithmetic
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bf16_eval_sim.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bf16_eval_sim.py"
     spec = importlib.util.spec_from_file_location("bf16_eval_sim", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -7,8 +7,8 @@ claims the current revision holds exactly the ok items (a stale one is rebuilt, 
 rerun of the interrupted command completes.
 
 Kill moments are counted from the moment the process has the catalog open (read from /proc/<pid>/fd, so the ~5 s
-of interpreter and torch start-up are not sampled). ``pytest -m slow tests/test_crash.py`` runs 20 kills of each
-command at seeded uniform moments across its working time, measured by running it to completion first (and
+of interpreter and torch start-up are not sampled). ``pytest -m slow tests/robustness/test_crash.py`` runs 20 kills
+of each command at seeded uniform moments across its working time, measured by running it to completion first (and
 measured again from any run that ends before its kill moment, as a busy machine makes the first measure long).
 The default run kills each command a few times at seeded moments after events that do not depend on the
 machine's speed: a commit of the catalog, an index file being written.

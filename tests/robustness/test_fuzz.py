@@ -14,7 +14,7 @@ real), the slow suite for real.
 the token): generated paths are moved under an empty sandbox folder first, so that a generated ``/`` cannot
 walk the whole machine.
 
-Default run: a few examples per operation; ``pytest -m slow tests/test_fuzz.py``: many more.
+Default run: a few examples per operation; ``pytest -m slow tests/robustness/test_fuzz.py``: many more.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def fuzz_app(
     if request.node.get_closest_marker("slow") is None:
         # A real explanation renders for 2 to 30+ s on a busy 2-core machine, one per distinct (query, match,
         # kind, method): the default suite fuzzes the explain routes' input handling with a stand-in renderer
-        # that checks what it is given; the slow suite renders for real (tests/test_explain.py covers the panel).
+        # that checks what it is given; the slow suite renders for real (tests/models/test_explain.py covers the panel).
         monkeypatch.setattr(explain_module, "render_explanation", _checked_stand_in_render)
     return create_app(directory, config=load_config(tiny_catalog.config), token=TOKEN)
 

@@ -1,5 +1,5 @@
 """Facts about the explanation panels (serve/explain.py): layout, what each tile shows, and the numbers behind them.
-The pure functions behind the numbers have their own fast tests: tests/test_explain_stats.py.
+The pure functions behind the numbers have their own fast tests: tests/unit/test_explain_stats.py.
 
 Small images (96 px) and VGG at 128 px keep each render near half a second on 2 cores; renders shared by several
 tests are made once per module.

@@ -31,7 +31,7 @@ from helpers.catalogs import TinyCatalog, check_consistent
 from helpers.cli import cli_command, run_inprocess
 from helpers.media import make_image, make_shapes
 
-CATALOG_SPACES = ("content", "adain", "gram")  # the session catalog's (conftest.TINY_CONFIG)
+CATALOG_SPACES = ("content", "adain", "gram")  # the session catalog's (helpers.catalogs.TINY_CONFIG)
 CONCURRENT_CONFIG = """\
 embed: {image_size: 64, spaces: [content, adain, gram], batch_size: 2}
 media: {frames: 3}

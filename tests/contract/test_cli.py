@@ -16,20 +16,10 @@ from styledex.catalog import Catalog
 from styledex.search import Searcher
 
 from helpers.catalogs import SESSION_VIDEO_FRAMES, TINY_CONFIG, TinyCatalog
+from helpers.cli import one_line_error
 from helpers.media import make_audio_only_mp4, make_bomb_png, make_image, make_shapes, make_truncated
 
 CATALOG_SPACES = ("content", "adain", "gram")
-
-
-def _one_line_error(run, rc: int = 2) -> str:
-    """Check a user error: exit ``rc``, nothing on stdout, exactly one line on stderr, no traceback."""
-    assert run.rc == rc, (run.rc, run.out, run.err)
-    assert run.out == ""
-    assert len(run.err_lines) == 1, run.err
-    assert "Traceback" not in run.err
-    line = run.err_lines[0]
-    assert line.startswith("styledex: error:"), line
-    return line
 
 
 def _search(cli, catalog: Path, *args) -> object:
@@ -297,7 +287,7 @@ def test_remove_takes_the_item_out_of_the_list_and_every_index(
         for space in CATALOG_SPACES:
             index = searcher.index(space)
             assert len(index) == 8 and gone not in index
-    _one_line_error(cli("search", "--catalog", catalog_copy, "--id", gone, "--space", "content", "--json"))
+    one_line_error(cli("search", "--catalog", catalog_copy, "--id", gone, "--space", "content", "--json"))
 
     # Unknown ids are an error (exit 2, one line, nothing removed); a repeated id counts once.
     run = cli("remove", 999999, "--catalog", catalog_copy)
@@ -340,7 +330,7 @@ def test_catalog_defaults_to_the_environment_variable(
 
     # Neither given: ./catalog, which does not exist here.
     monkeypatch.delenv("STYLEDEX_CATALOG")
-    line = _one_line_error(cli("list", "--json"))
+    line = one_line_error(cli("list", "--json"))
     assert "catalog" in line
 
 
@@ -415,7 +405,7 @@ def test_missing_path_is_a_one_line_error_in_a_real_process(cli_proc, tmp_path: 
     catalog = tmp_path / "catalog"
     good = make_image(tmp_path / "good.png")
     run = cli_proc("add", good, tmp_path / "no_such_file.png", "--catalog", catalog)
-    line = _one_line_error(run)
+    line = one_line_error(run)
     assert "no_such_file.png" in line
     assert not catalog.exists()  # nothing was added, not even the good file
 
@@ -429,10 +419,10 @@ def test_unreadable_manifests_are_one_line_errors(cli, tiny_config: Path, tmp_pa
     binary_csv.write_bytes(bytes(range(256)) * 4)
     for manifest in (garbage, no_path, binary_csv):
         catalog = tmp_path / f"catalog_{manifest.stem}"
-        line = _one_line_error(cli("--config", tiny_config, "add", manifest, "--catalog", catalog))
+        line = one_line_error(cli("--config", tiny_config, "add", manifest, "--catalog", catalog))
         assert manifest.name in line
         assert not catalog.exists()
-    assert "path" in _one_line_error(cli("--config", tiny_config, "add", no_path, "--catalog", tmp_path / "c"))
+    assert "path" in one_line_error(cli("--config", tiny_config, "add", no_path, "--catalog", tmp_path / "c"))
 
 
 def test_manifest_columns_become_metadata(cli, tiny_config: Path, tmp_path: Path) -> None:
@@ -477,16 +467,16 @@ def test_search_errors_are_one_line(cli, tiny_catalog: TinyCatalog, tmp_path: Pa
     text.write_text("not an image")
     values = {"A": tiny_catalog.ids["A"], "missing": tmp_path / "no_such.png", "text": text}
     args = [a.format(**values) for a in args]
-    line = _one_line_error(cli("search", "--catalog", tiny_catalog.directory, "--json", *args))
+    line = one_line_error(cli("search", "--catalog", tiny_catalog.directory, "--json", *args))
     assert needle in line
 
 
 def test_missing_catalog_is_exit_2(cli, cli_proc, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    line = _one_line_error(cli_proc("search", "--catalog", missing, "--space", "content", "--id", "1", "--json"))
+    line = one_line_error(cli_proc("search", "--catalog", missing, "--space", "content", "--id", "1", "--json"))
     assert str(missing) in line
-    _one_line_error(cli("list", "--catalog", missing, "--json"))
-    _one_line_error(cli("remove", "1", "--catalog", missing))
+    one_line_error(cli("list", "--catalog", missing, "--json"))
+    one_line_error(cli("remove", "1", "--catalog", missing))
     assert not missing.exists()  # reading never creates a catalog
 
 
@@ -495,18 +485,18 @@ def test_unusable_catalog_paths_and_arguments_are_one_line_errors(cli, tiny_conf
     not_a_db = tmp_path / "garbage_catalog"
     not_a_db.mkdir()
     (not_a_db / "catalog.sqlite").write_text("this is not an SQLite database\n" * 100)
-    assert "not a database" in _one_line_error(cli("list", "--catalog", not_a_db, "--json"))
-    _one_line_error(cli("search", "--catalog", not_a_db, "--space", "content", "--id", "1"))
-    _one_line_error(cli("--config", tiny_config, "add", image, "--catalog", not_a_db))
+    assert "not a database" in one_line_error(cli("list", "--catalog", not_a_db, "--json"))
+    one_line_error(cli("search", "--catalog", not_a_db, "--space", "content", "--id", "1"))
+    one_line_error(cli("--config", tiny_config, "add", image, "--catalog", not_a_db))
 
     a_file = tmp_path / "plain_file"
     a_file.write_text("x")
-    assert "not a directory" in _one_line_error(cli("--config", tiny_config, "add", image, "--catalog", a_file))
+    assert "not a directory" in one_line_error(cli("--config", tiny_config, "add", image, "--catalog", a_file))
 
-    assert "--frames" in _one_line_error(cli("add", image, "--frames", "0", "--catalog", tmp_path / "c"))
+    assert "--frames" in one_line_error(cli("add", image, "--frames", "0", "--catalog", tmp_path / "c"))
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("embed: {image_size: 5}\n")
-    assert "image_size" in _one_line_error(cli("--config", bad_config, "add", image, "--catalog", tmp_path / "c"))
+    assert "image_size" in one_line_error(cli("--config", bad_config, "add", image, "--catalog", tmp_path / "c"))
     assert not (tmp_path / "c").exists()
 
 
@@ -552,7 +542,7 @@ def test_predictor_space_end_to_end(cli, tmp_path: Path) -> None:
     assert [len(hits), hits[0]["path"]] == [3, str((folder / "s0.png").absolute())]
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-3)
     # A space this catalog lacks: a clear error, not a crash.
-    line = _one_line_error(cli("search", "--catalog", catalog, "--space", "gram", "--id", "1"))
+    line = one_line_error(cli("search", "--catalog", catalog, "--space", "gram", "--id", "1"))
     assert "not in this catalog" in line
 
 

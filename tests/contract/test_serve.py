@@ -31,6 +31,7 @@ from styledex.serve.app import create_app
 
 from helpers.catalogs import TinyCatalog
 from helpers.cli import cli_command
+from helpers.http import error_detail, ok_json
 from helpers.media import make_image, make_shapes, read_frame_index, restyle
 
 TOKEN = "s3cret-token"
@@ -66,21 +67,8 @@ def writer(tiny_catalog: TinyCatalog, config: Config, tmp_path_factory: pytest.T
         yield Served(client, directory, config)
 
 
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json() if status != 204 else None
-
-
-def _error(response: Any, status: int) -> str:
-    """A 4xx: JSON {"detail": "one line"}."""
-    assert response.status_code == status, (response.status_code, response.text)
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and detail and "\n" not in detail
-    return detail
-
-
 def _similar(client: TestClient, item_id: int, **params: Any) -> list[dict[str, Any]]:
-    return _ok(client.get(f"/items/{item_id}/similar", params=params))["results"]
+    return ok_json(client.get(f"/items/{item_id}/similar", params=params))["results"]
 
 
 def _cli_search(cli, directory: Path, *args: Any) -> Any:
@@ -95,38 +83,38 @@ def _upload(path: Path, name: str | None = None) -> dict[str, Any]:
 
 # -- catalog routes -----------------------------------------------------------------------------------------
 def test_health_spaces_and_docs(reader: Served, cli) -> None:
-    assert _ok(reader.client.get("/health")) == {"status": "ok", "items": NINE}
-    spaces = _ok(reader.client.get("/spaces"))
+    assert ok_json(reader.client.get("/health")) == {"status": "ok", "items": NINE}
+    spaces = ok_json(reader.client.get("/spaces"))
     assert spaces == cli("spaces", "--catalog", reader.directory, "--json").json()
     assert {row["name"] for row in spaces if row["in_catalog"]} == {"content", "adain", "gram"}
-    paths = _ok(reader.client.get("/openapi.json"))["paths"]
+    paths = ok_json(reader.client.get("/openapi.json"))["paths"]
     assert {"/items/{item_id}/similar", "/search", "/explain", "/items", "/spaces", "/health"} <= set(paths)
     assert reader.client.get("/docs").status_code == 200
     assert reader.client.get("/").headers["content-type"].startswith("text/html")
-    _error(reader.client.get("/no/such/route"), 404)
+    error_detail(reader.client.get("/no/such/route"), 404)
 
 
 def test_items_paging_kind_and_one_item(reader: Served, tiny_catalog: TinyCatalog) -> None:
     client = reader.client
-    pages = [_ok(client.get("/items", params={"offset": offset, "limit": 4})) for offset in (0, 4, 8)]
+    pages = [ok_json(client.get("/items", params={"offset": offset, "limit": 4})) for offset in (0, 4, 8)]
     assert [len(page["items"]) for page in pages] == [4, 4, 1]
     assert all(page["total"] == NINE for page in pages)
     listed = [item for page in pages for item in page["items"]]
     assert listed == tiny_catalog.items  # the same rows, in id order, as `styledex list --json`
-    assert _ok(client.get("/items", params={"offset": 20}))["items"] == []
+    assert ok_json(client.get("/items", params={"offset": 20}))["items"] == []
 
-    videos = _ok(client.get("/items", params={"kind": "video"}))
+    videos = ok_json(client.get("/items", params={"kind": "video"}))
     assert videos["total"] == 1 and [v["id"] for v in videos["items"]] == [tiny_catalog.ids["video"]]
-    assert _ok(client.get("/items", params={"kind": "image"}))["total"] == 8
-    assert _ok(client.get("/items", params={"status": "failed"})) == {"items": [], "total": 0}
+    assert ok_json(client.get("/items", params={"kind": "image"}))["total"] == 8
+    assert ok_json(client.get("/items", params={"status": "failed"})) == {"items": [], "total": 0}
 
     one = tiny_catalog.items[3]
-    assert _ok(client.get(f"/items/{one['id']}")) == one
-    _error(client.get("/items/999999"), 404)
-    _error(client.get("/items/abc"), 422)
-    _error(client.get("/items", params={"limit": 0}), 422)
-    _error(client.get("/items", params={"limit": 1001}), 422)
-    _error(client.get("/items", params={"kind": "audio"}), 422)
+    assert ok_json(client.get(f"/items/{one['id']}")) == one
+    error_detail(client.get("/items/999999"), 404)
+    error_detail(client.get("/items/abc"), 422)
+    error_detail(client.get("/items", params={"limit": 0}), 422)
+    error_detail(client.get("/items", params={"limit": 1001}), 422)
+    error_detail(client.get("/items", params={"kind": "audio"}), 422)
 
 
 def test_thumbnails_are_jpegs_and_a_video_shows_its_middle_sampled_frame(
@@ -147,8 +135,8 @@ def test_thumbnails_are_jpegs_and_a_video_shows_its_middle_sampled_frame(
     assert read_frame_index(thumb) == read_frame_index(samples[2])
     assert read_frame_index(samples[1]) != read_frame_index(samples[2])  # the check can tell frames apart
 
-    _error(reader.client.get("/items/999999/thumbnail"), 404)
-    _error(reader.client.get(f"/items/{video}/thumbnail", params={"size": 4}), 422)
+    error_detail(reader.client.get("/items/999999/thumbnail"), 404)
+    error_detail(reader.client.get(f"/items/{video}/thumbnail", params={"size": 4}), 422)
 
 
 # -- search -------------------------------------------------------------------------------------------------
@@ -200,13 +188,14 @@ def test_similar_filters_by_kind(reader: Served, tiny_catalog: TinyCatalog) -> N
 def test_search_bad_input_is_a_4xx(reader: Served, tiny_catalog: TinyCatalog) -> None:
     client, query = reader.client, tiny_catalog.ids["A"]
     for k in (0, 1001, "many"):
-        assert "k" in _error(client.get(f"/items/{query}/similar", params={"k": k}), 422)
-    assert "unknown space" in _error(client.get(f"/items/{query}/similar", params={"space": "nope"}), 422)
-    assert "not in this catalog" in _error(client.get(f"/items/{query}/similar", params={"space": "predictor"}), 422)
-    _error(client.get(f"/items/{query}/similar", params={"space": "style:lots"}), 422)
-    _error(client.get(f"/items/{query}/similar", params={"where": "no-colon"}), 422)
-    _error(client.get(f"/items/{query}/similar", params={"kind": "audio"}), 422)
-    _error(client.get("/items/999999/similar"), 404)
+        assert "k" in error_detail(client.get(f"/items/{query}/similar", params={"k": k}), 422)
+    assert "unknown space" in error_detail(client.get(f"/items/{query}/similar", params={"space": "nope"}), 422)
+    other_space = client.get(f"/items/{query}/similar", params={"space": "predictor"})
+    assert "not in this catalog" in error_detail(other_space, 422)
+    error_detail(client.get(f"/items/{query}/similar", params={"space": "style:lots"}), 422)
+    error_detail(client.get(f"/items/{query}/similar", params={"where": "no-colon"}), 422)
+    error_detail(client.get(f"/items/{query}/similar", params={"kind": "audio"}), 422)
+    error_detail(client.get("/items/999999/similar"), 404)
 
 
 def test_search_by_upload_image_and_video(reader: Served, tiny_catalog: TinyCatalog, cli, tmp_path: Path) -> None:
@@ -214,35 +203,36 @@ def test_search_by_upload_image_and_video(reader: Served, tiny_catalog: TinyCata
     # An image not in the catalog, as `styledex search --file` answers it.
     query = restyle(make_shapes(tmp_path / "C.png", seed=11), tmp_path / "C_restyled.png")
     for space in ("content", "style:0.5,content:0.5"):
-        results = _ok(client.post("/search", files=_upload(query), data={"space": space, "k": "5"}))["results"]
+        results = ok_json(client.post("/search", files=_upload(query), data={"space": space, "k": "5"}))["results"]
         expected = _cli_search(cli, reader.directory, "--file", query, "--space", space, "-k", 5)
         assert [hit["id"] for hit in results] == [hit["id"] for hit in expected]
         for got, want in zip(results, expected, strict=True):
             assert got["score"] == pytest.approx(want["score"], abs=1e-4)
 
     # A catalog image finds itself first; the upload is not added.
-    results = _ok(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"k": "3"}))["results"]
+    results = ok_json(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"k": "3"}))["results"]
     assert results[0]["id"] == tiny_catalog.ids["A"] and results[0]["score"] == pytest.approx(1.0, abs=1e-3)
-    assert _ok(client.get("/health"))["items"] == NINE
+    assert ok_json(client.get("/health"))["items"] == NINE
 
     # A video upload, with filters: the catalog's video is the best video, and the frame that matched is named.
     video = _upload(tiny_catalog.paths["video"], "clip.mp4")
-    results = _ok(client.post("/search", files=video, data={"space": "content", "k": "2", "kind": "video"}))["results"]
+    data = {"space": "content", "k": "2", "kind": "video"}
+    results = ok_json(client.post("/search", files=video, data=data))["results"]
     assert [hit["id"] for hit in results] == [tiny_catalog.ids["video"]]
     assert results[0]["score"] > 0.9 and isinstance(results[0]["frame"], int)
-    images = _ok(client.post("/search", files=video, data={"k": "4", "kind": "image"}))["results"]
+    images = ok_json(client.post("/search", files=video, data={"k": "4", "kind": "image"}))["results"]
     assert len(images) == 4 and all(hit["kind"] == "image" for hit in images)
 
 
 def test_upload_errors(reader: Served, tiny_catalog: TinyCatalog, tmp_path: Path) -> None:
     client = reader.client
     garbage = {"file": ("photo.jpg", b"this is not a picture", "image/jpeg")}
-    assert "photo.jpg" in _error(client.post("/search", files=garbage), 422)
-    _error(client.post("/search", files={"file": ("empty.png", b"", "image/png")}), 422)
-    _error(client.post("/search", files={"file": ("x.mp4", b"\x00" * 4096, "video/mp4")}), 422)
-    _error(client.post("/search", data={"space": "style"}), 422)  # no file
-    _error(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"space": "nope"}), 422)
-    _error(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"k": "0"}), 422)
+    assert "photo.jpg" in error_detail(client.post("/search", files=garbage), 422)
+    error_detail(client.post("/search", files={"file": ("empty.png", b"", "image/png")}), 422)
+    error_detail(client.post("/search", files={"file": ("x.mp4", b"\x00" * 4096, "video/mp4")}), 422)
+    error_detail(client.post("/search", data={"space": "style"}), 422)  # no file
+    error_detail(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"space": "nope"}), 422)
+    error_detail(client.post("/search", files=_upload(tiny_catalog.paths["A"]), data={"k": "0"}), 422)
 
 
 def test_uploads_over_the_limit_get_413(writer: Served, tmp_path: Path) -> None:
@@ -250,21 +240,21 @@ def test_uploads_over_the_limit_get_413(writer: Served, tmp_path: Path) -> None:
     big = make_image(tmp_path / "big.png", size=(96, 96), seed=3, pattern="noise")  # ~27 kB of noise
     with TestClient(app) as client:
         # Over the file limit, within the body's slack for form fields: caught while copying the file.
-        assert "3000 bytes" in _error(client.post("/search", files=_upload(big)), 413)
-        _error(client.post("/items", files={"files": ("big.png", big.read_bytes())}, headers=AUTH), 413)
+        assert "3000 bytes" in error_detail(client.post("/search", files=_upload(big)), 413)
+        error_detail(client.post("/items", files={"files": ("big.png", big.read_bytes())}, headers=AUTH), 413)
         # Far over: the body is cut off while streaming, also with no Content-Length (chunked).
         huge = b"x" * (200 * 1024)
-        _error(client.post("/search", files={"file": ("huge.png", huge)}), 413)
+        error_detail(client.post("/search", files={"file": ("huge.png", huge)}), 413)
         chunks = iter([b"--b\r\n", huge, b"\r\n--b--\r\n"])
         headers = {"content-type": "multipart/form-data; boundary=b"}
-        _error(client.post("/search", content=chunks, headers=headers), 413)
+        error_detail(client.post("/search", content=chunks, headers=headers), 413)
         # Under the limit still works; one refused file of several refuses the request and keeps nothing.
         small = make_image(tmp_path / "small.png", size=(16, 16), seed=1, pattern="gradient")
-        assert len(_ok(client.post("/search", files=_upload(small), data={"k": "2"}))["results"]) == 2
-        before = _ok(client.get("/health"))["items"]
+        assert len(ok_json(client.post("/search", files=_upload(small), data={"k": "2"}))["results"]) == 2
+        before = ok_json(client.get("/health"))["items"]
         both = [("files", ("small.png", small.read_bytes())), ("files", ("big.png", big.read_bytes()))]
-        _error(client.post("/items", files=both, headers=AUTH), 413)
-        assert _ok(client.get("/health"))["items"] == before
+        error_detail(client.post("/items", files=both, headers=AUTH), 413)
+        assert ok_json(client.get("/health"))["items"] == before
     assert not list((writer.directory / "uploads").glob("*"))  # nothing kept from refused uploads
 
 
@@ -277,19 +267,19 @@ def test_explain_panels(reader: Served, tiny_catalog: TinyCatalog) -> None:
     panel = Image.open(io.BytesIO(response.content))
     assert panel.format == "PNG" and panel.width > 256 and panel.height > 256
 
-    numbers = _ok(client.get("/explain", params={"query": ids["A"], "match": ids["video"], "format": "json",
+    numbers = ok_json(client.get("/explain", params={"query": ids["A"], "match": ids["video"], "format": "json",
                                                  "space": "content"}))  # fmt: skip
     assert numbers["space_kind"] == "content"
     mixed = {"query": ids["A"], "match": ids["A_restyled"], "space": "style:0.2,content:0.8", "format": "json"}
-    assert _ok(client.get("/explain", params=mixed))["space_kind"] == "content"
+    assert ok_json(client.get("/explain", params=mixed))["space_kind"] == "content"
 
     upload = client.post("/explain", files=_upload(tiny_catalog.paths["gradient"]), data={"match": ids["checker"]})
     assert upload.status_code == 200 and Image.open(io.BytesIO(upload.content)).format == "PNG"
 
-    _error(client.get("/explain", params={"query": 999999, "match": ids["A"]}), 404)
-    _error(client.get("/explain", params={"query": ids["A"], "match": ids["B_restyled"], "space": "nope"}), 422)
-    _error(client.get("/explain", params={"query": ids["A"], "match": ids["A"], "format": "gif"}), 422)
-    _error(client.post("/explain", files={"file": ("x.png", b"junk")}, data={"match": ids["A"]}), 422)
+    error_detail(client.get("/explain", params={"query": 999999, "match": ids["A"]}), 404)
+    error_detail(client.get("/explain", params={"query": ids["A"], "match": ids["B_restyled"], "space": "nope"}), 422)
+    error_detail(client.get("/explain", params={"query": ids["A"], "match": ids["A"], "format": "gif"}), 422)
+    error_detail(client.post("/explain", files={"file": ("x.png", b"junk")}, data={"match": ids["A"]}), 422)
 
 
 def test_explain_method_parameter_and_timeout(tiny_catalog: TinyCatalog, config: Config) -> None:
@@ -299,9 +289,9 @@ def test_explain_method_parameter_and_timeout(tiny_catalog: TinyCatalog, config:
     ids = tiny_catalog.ids
     params = {"query": ids["A"], "match": ids["A_restyled"], "format": "json"}
     with TestClient(create_app(tiny_catalog.directory, config=config, token=None)) as client:
-        numbers = _ok(client.get("/explain", params={**params, "method": "ghiasi"}))
+        numbers = ok_json(client.get("/explain", params={**params, "method": "ghiasi"}))
         assert numbers["transfer"]["method"] == "ghiasi"
-        _error(client.get("/explain", params={**params, "method": "gatys"}), 422)
+        error_detail(client.get("/explain", params={**params, "method": "gatys"}), 422)
     slow = config.model_copy(update={"serve": config.serve.model_copy(update={"explain_timeout_s": 0.001})})
     with TestClient(create_app(tiny_catalog.directory, config=slow, token=None)) as client:
         response = client.get("/explain", params={**params, "space": "content"})
@@ -323,44 +313,44 @@ def test_cors_is_off_unless_configured(tiny_catalog: TinyCatalog, config: Config
 def test_writes_need_the_token(reader: Served, writer: Served, tiny_catalog: TinyCatalog) -> None:
     some = tiny_catalog.ids["noise"]
     # No token configured: refused outright.
-    _error(reader.client.post("/items", json={"paths": [str(tiny_catalog.paths["A"])]}, headers=AUTH), 403)
-    _error(reader.client.delete(f"/items/{some}", headers=AUTH), 403)
+    error_detail(reader.client.post("/items", json={"paths": [str(tiny_catalog.paths["A"])]}, headers=AUTH), 403)
+    error_detail(reader.client.delete(f"/items/{some}", headers=AUTH), 403)
     # Token configured: missing or wrong is 401, before any body is read.
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         response = writer.client.post("/items", json={"paths": ["/etc/passwd"]}, headers=headers)
-        _error(response, 401)
+        error_detail(response, 401)
         assert response.headers["www-authenticate"] == "Bearer"
-        _error(writer.client.delete(f"/items/{some}", headers=headers), 401)
-    assert _ok(writer.client.get(f"/items/{some}"))["id"] == some
-    _error(writer.client.post("/items", content=b"paths", headers={**AUTH, "content-type": "text/plain"}), 415)
-    _error(writer.client.post("/items", json={"files": []}, headers=AUTH), 422)
-    _error(writer.client.post("/items", json={"paths": []}, headers=AUTH), 422)
+        error_detail(writer.client.delete(f"/items/{some}", headers=headers), 401)
+    assert ok_json(writer.client.get(f"/items/{some}"))["id"] == some
+    error_detail(writer.client.post("/items", content=b"paths", headers={**AUTH, "content-type": "text/plain"}), 415)
+    error_detail(writer.client.post("/items", json={"files": []}, headers=AUTH), 422)
+    error_detail(writer.client.post("/items", json={"paths": []}, headers=AUTH), 422)
 
 
 def test_add_by_upload_then_find_it_then_delete_it(writer: Served, tiny_catalog: TinyCatalog, tmp_path: Path) -> None:
     client = writer.client
-    before = _ok(client.get("/health"))["items"]
+    before = ok_json(client.get("/health"))["items"]
     new_file = restyle(make_shapes(tmp_path / "D.png", seed=21), tmp_path / "D_restyled.png")
     files = [
         ("files", ("../../../etc/evil name.png", new_file.read_bytes(), "image/png")),
         ("files", ("broken.jpg", b"\xff\xd8\xff not really a jpeg", "image/jpeg")),
         ("files", ("again.png", tiny_catalog.paths["A"].read_bytes(), "image/png")),  # already in the catalog
     ]
-    added = _ok(client.post("/items", files=files, headers=AUTH), 201)
+    added = ok_json(client.post("/items", files=files, headers=AUTH), 201)
     new_id = added["ids"][0]
     assert added["ids"] == [new_id, tiny_catalog.ids["A"]]
     assert [f["name"] for f in added["failed"]] == ["broken.jpg"] and added["failed"][0]["error"]
 
-    item = _ok(client.get(f"/items/{new_id}"))
+    item = ok_json(client.get(f"/items/{new_id}"))
     stored = Path(item["path"])
     # Stored under the catalog by content hash: the client's name never reaches the file system.
     assert stored.parent == writer.directory / "uploads" and stored.name == f"{item['sha256']}.png"
     assert stored.read_bytes() == new_file.read_bytes() and item["metadata"] == {"name": "../../../etc/evil name.png"}
     assert sorted(p.name for p in stored.parent.iterdir()) == [stored.name]  # the failed and known ones not kept
-    (broken,) = _ok(client.get("/items", params={"status": "failed"}))["items"]
+    (broken,) = ok_json(client.get("/items", params={"status": "failed"}))["items"]
     assert broken["metadata"] == {"name": "broken.jpg"} and broken["error"] == added["failed"][0]["error"]
-    assert "cannot be searched" in _error(client.get(f"/items/{broken['id']}/similar"), 422)
-    assert _ok(client.get("/health"))["items"] == before + 1
+    assert "cannot be searched" in error_detail(client.get(f"/items/{broken['id']}/similar"), 422)
+    assert ok_json(client.get("/health"))["items"] == before + 1
 
     # Found at once: as a result of another item, and as a query of its own.
     other = tiny_catalog.ids["B_restyled"]  # same restyle, other shapes: a style neighbour
@@ -370,16 +360,16 @@ def test_add_by_upload_then_find_it_then_delete_it(writer: Served, tiny_catalog:
 
     # Delete: gone from the item routes, from every result, and its stored file with it.
     assert client.delete(f"/items/{new_id}", headers=AUTH).status_code == 204
-    _error(client.get(f"/items/{new_id}"), 404)
-    _error(client.get(f"/items/{new_id}/similar"), 404)
-    _error(client.get(f"/items/{new_id}/thumbnail"), 404)
+    error_detail(client.get(f"/items/{new_id}"), 404)
+    error_detail(client.get(f"/items/{new_id}/similar"), 404)
+    error_detail(client.get(f"/items/{new_id}/thumbnail"), 404)
     for space in ("style", "content", "gram", "style:0.5,content:0.5"):
         assert new_id not in [hit["id"] for hit in _similar(client, other, space=space, k=50)]
-    found = _ok(client.post("/search", files=_upload(new_file), data={"k": "50"}))["results"]
+    found = ok_json(client.post("/search", files=_upload(new_file), data={"k": "50"}))["results"]
     assert new_id not in [hit["id"] for hit in found]
     assert not stored.exists()
-    assert _ok(client.get("/health"))["items"] == before
-    _error(client.delete(f"/items/{new_id}", headers=AUTH), 404)
+    assert ok_json(client.get("/health"))["items"] == before
+    error_detail(client.delete(f"/items/{new_id}", headers=AUTH), 404)
 
 
 def test_add_by_server_paths_with_manifest_metadata(writer: Served, tmp_path: Path) -> None:
@@ -390,23 +380,23 @@ def test_add_by_server_paths_with_manifest_metadata(writer: Served, tmp_path: Pa
         make_image(folder / f"m{i}.png", size=(48, 48), seed=30 + i, pattern="checker")
     (folder / "list.csv").write_text("path,colour,year\nm0.png,red,1889\nm1.png,red,1890\nm2.png,blue,1889\n")
     missing = str(tmp_path / "nowhere.png")
-    added = _ok(client.post("/items", json={"paths": [str(folder / "list.csv"), missing]}, headers=AUTH), 201)
+    added = ok_json(client.post("/items", json={"paths": [str(folder / "list.csv"), missing]}, headers=AUTH), 201)
     assert len(added["ids"]) == 3
     assert added["failed"] == [{"name": missing, "error": f"no such file or folder: {missing}"}]
     first = added["ids"][0]
-    assert _ok(client.get(f"/items/{first}"))["metadata"] == {"colour": "red", "year": 1889}
+    assert ok_json(client.get(f"/items/{first}"))["metadata"] == {"colour": "red", "year": 1889}
 
     # Metadata equality filters, alone and together (all must hold); numbers compare as written.
     reds = _similar(client, first, space="gram", k=50, where="colour:red")
     assert [hit["id"] for hit in reds] == [added["ids"][1]]
     both = client.get(f"/items/{first}/similar", params=[("where", "colour:blue"), ("where", "year:1889")])
-    assert [hit["id"] for hit in _ok(both)["results"]] == [added["ids"][2]]
+    assert [hit["id"] for hit in ok_json(both)["results"]] == [added["ids"][2]]
     assert _similar(client, first, space="gram", k=50, where="colour:green") == []
     # Uploads are filtered too; a second add of the same files changes nothing.
     upload = {"file": ("q.png", (folder / "m2.png").read_bytes())}
-    found = _ok(client.post("/search", files=upload, data={"k": "5", "where": "colour:blue"}))["results"]
+    found = ok_json(client.post("/search", files=upload, data={"k": "5", "where": "colour:blue"}))["results"]
     assert [hit["id"] for hit in found] == [added["ids"][2]]
-    again = _ok(client.post("/items", json={"paths": [str(folder)]}, headers=AUTH), 201)
+    again = ok_json(client.post("/items", json={"paths": [str(folder)]}, headers=AUTH), 201)
     assert sorted(again["ids"]) == sorted(added["ids"]) and again["failed"] == []
 
 
@@ -414,10 +404,10 @@ def test_an_empty_catalog_is_served_and_filled_through_the_api(config: Config, t
     Catalog.open(tmp_path / "empty", create=True).close()
     images = [make_image(tmp_path / f"e{i}.png", seed=50 + i, pattern="checker") for i in range(3)]
     with TestClient(create_app(tmp_path / "empty", config=config, token=TOKEN)) as client:
-        assert _ok(client.get("/health"))["items"] == 0
-        assert _ok(client.get("/items")) == {"items": [], "total": 0}
-        assert "nothing was added" in _error(client.post("/search", files=_upload(images[0])), 409)
-        added = _ok(client.post("/items", json={"paths": [str(p) for p in images]}, headers=AUTH), 201)
+        assert ok_json(client.get("/health"))["items"] == 0
+        assert ok_json(client.get("/items")) == {"items": [], "total": 0}
+        assert "nothing was added" in error_detail(client.post("/search", files=_upload(images[0])), 409)
+        added = ok_json(client.post("/items", json={"paths": [str(p) for p in images]}, headers=AUTH), 201)
         assert len(added["ids"]) == 3 and added["failed"] == []
         hits = _similar(client, added["ids"][0], space="content", k=5)
         assert sorted(hit["id"] for hit in hits) == added["ids"][1:]
@@ -432,16 +422,16 @@ def test_busy_catalog_answers_409_to_writes_and_keeps_answering_reads(writer: Se
     try:
         image = make_image(tmp_path / "late.png", seed=5, pattern="gradient")
         response = writer.client.post("/items", json={"paths": [str(image)]}, headers=AUTH)
-        assert "being written" in _error(response, 409)
-        assert _ok(writer.client.get("/health"))["status"] == "ok"
+        assert "being written" in error_detail(response, 409)
+        assert ok_json(writer.client.get("/health"))["status"] == "ok"
     finally:
         other_writer.close()
 
 
 def test_items_added_by_another_process_appear_without_restart(writer: Served, tmp_path: Path) -> None:
     client = writer.client
-    anchor = _ok(client.get("/items", params={"limit": 1}))["items"][0]["id"]
-    before = _ok(client.get("/items"))["total"]
+    anchor = ok_json(client.get("/items", params={"limit": 1}))["items"][0]["id"]
+    before = ok_json(client.get("/items"))["total"]
     _similar(client, anchor, k=50)  # indexes loaded before the other process writes
     new_file = make_shapes(tmp_path / "external.png", seed=77)
     proc = subprocess.Popen(
@@ -458,7 +448,7 @@ def test_items_added_by_another_process_appear_without_restart(writer: Served, t
     assert proc.returncode == 0, err.decode()
     assert answered > 0
 
-    page = _ok(client.get("/items", params={"limit": 1000}))
+    page = ok_json(client.get("/items", params={"limit": 1000}))
     assert page["total"] == before + 1
     (new,) = [item for item in page["items"] if item["path"] == str(new_file.absolute())]
     assert new["id"] in [hit["id"] for hit in _similar(client, anchor, k=50)]

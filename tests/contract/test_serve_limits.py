@@ -31,6 +31,7 @@ from styledex.serve.app import create_app
 from styledex.serve.ingest_roots import OUTSIDE_REASON
 
 from helpers.catalogs import TinyCatalog
+from helpers.http import error_detail, ok_json
 from helpers.media import make_shapes
 
 TOKEN = "limits-token"
@@ -42,21 +43,8 @@ def _with_serve(config: Config, **serve: Any) -> Config:
     return config.model_copy(update={"serve": config.serve.model_copy(update=serve)})
 
 
-def _error(response: Any, status: int) -> str:
-    """A 4xx/5xx: JSON {"detail": "one line"}."""
-    assert response.status_code == status, (response.status_code, response.text)
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and detail and "\n" not in detail and "Traceback" not in detail
-    return detail
-
-
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json()
-
-
 def _item_paths(client: TestClient) -> list[str]:
-    return [item["path"] for item in _ok(client.get("/items", params={"status": "all", "limit": 1000}))["items"]]
+    return [item["path"] for item in ok_json(client.get("/items", params={"status": "all", "limit": 1000}))["items"]]
 
 
 # -- ingest roots -------------------------------------------------------------------------------------------
@@ -96,9 +84,9 @@ def served(tiny_catalog: TinyCatalog, tree: Tree, tmp_path_factory: pytest.TempP
 
 def test_a_file_under_a_root_is_added(served: Served) -> None:
     inside = make_shapes(served.tree.root / "inside.png", seed=602, size=48)
-    added = _ok(served.client.post("/items", json={"paths": [str(inside)]}, headers=AUTH), 201)
+    added = ok_json(served.client.post("/items", json={"paths": [str(inside)]}, headers=AUTH), 201)
     assert len(added["ids"]) == 1 and added["failed"] == []
-    assert _ok(served.client.get(f"/items/{added['ids'][0]}"))["path"] == str(inside)
+    assert ok_json(served.client.get(f"/items/{added['ids'][0]}"))["path"] == str(inside)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +103,7 @@ def test_a_path_outside_every_root_is_a_403_naming_it(served: Served, name: str)
     else:
         raw = name.replace("ROOT/", f"{tree.root}/")
     before = _item_paths(served.client)
-    detail = _error(served.client.post("/items", json={"paths": [raw]}, headers=AUTH), 403)
+    detail = error_detail(served.client.post("/items", json={"paths": [raw]}, headers=AUTH), 403)
     # The same answer whether the file exists or not (nothing was opened, not even stat), naming the path, the
     # allowed roots and the setting.
     assert detail == (
@@ -129,7 +117,7 @@ def test_one_argument_outside_refuses_the_whole_request(served: Served) -> None:
     inside = make_shapes(served.tree.root / "mixed.png", seed=603, size=48)
     before = _item_paths(served.client)
     body = {"paths": [str(inside), str(served.tree.secret)]}
-    assert repr(str(served.tree.secret)) in _error(served.client.post("/items", json=body, headers=AUTH), 403)
+    assert repr(str(served.tree.secret)) in error_detail(served.client.post("/items", json=body, headers=AUTH), 403)
     assert _item_paths(served.client) == before  # the inside file was not added either
 
 
@@ -145,7 +133,7 @@ def test_a_folder_walk_adds_only_the_files_that_resolve_inside(served: Served) -
     inner.symlink_to(good[0])  # a link that stays inside: allowed (same content as a.png)
     before = _item_paths(served.client)
 
-    added = _ok(served.client.post("/items", json={"paths": [str(folder)]}, headers=AUTH), 201)
+    added = ok_json(served.client.post("/items", json={"paths": [str(folder)]}, headers=AUTH), 201)
     assert added["failed"] == [{"name": str(escaping), "error": OUTSIDE_REASON}]
     assert len(added["ids"]) == 2  # a.png (and its inside link, the same item) and b.png
     after = _item_paths(served.client)
@@ -160,13 +148,13 @@ def test_a_manifest_row_pointing_outside_is_left_out(served: Served) -> None:
     make_shapes(folder / "m.png", seed=606, size=48)
     manifest = folder / "list.csv"
     manifest.write_text(f"path,tag\nm.png,in\n{tree.secret},out\n../../outside/secret.png,up\n")
-    added = _ok(served.client.post("/items", json={"paths": [str(manifest)]}, headers=AUTH), 201)
+    added = ok_json(served.client.post("/items", json={"paths": [str(manifest)]}, headers=AUTH), 201)
     assert len(added["ids"]) == 1
     assert added["failed"] == [
         {"name": str(tree.secret), "error": OUTSIDE_REASON},
         {"name": str((folder / "../../outside/secret.png").absolute()), "error": OUTSIDE_REASON},
     ]
-    assert _ok(served.client.get(f"/items/{added['ids'][0]}"))["metadata"] == {"tag": "in"}
+    assert ok_json(served.client.get(f"/items/{added['ids'][0]}"))["metadata"] == {"tag": "in"}
 
 
 def test_a_root_given_through_a_symlink_is_resolved(tiny_catalog: TinyCatalog, tree: Tree, tmp_path: Path) -> None:
@@ -179,8 +167,8 @@ def test_a_root_given_through_a_symlink_is_resolved(tiny_catalog: TinyCatalog, t
     with TestClient(create_app(directory, config=config, token=TOKEN)) as client:
         # Both spellings resolve under the root; the detail names the resolved root.
         for raw in (str(image), str(alias / image.name)):
-            assert len(_ok(client.post("/items", json={"paths": [raw]}, headers=AUTH), 201)["ids"]) == 1
-        detail = _error(client.post("/items", json={"paths": [str(alias / ".." / "x.png")]}, headers=AUTH), 403)
+            assert len(ok_json(client.post("/items", json={"paths": [raw]}, headers=AUTH), 201)["ids"]) == 1
+        detail = error_detail(client.post("/items", json={"paths": [str(alias / ".." / "x.png")]}, headers=AUTH), 403)
         assert f"({tree.root.resolve()})" in detail
 
 
@@ -195,16 +183,16 @@ def test_no_roots_refuses_every_server_path_but_uploads_work(tiny_catalog: TinyC
             # Sent as JSON escapes (\u0000, \udcff): what a client may send, though not valid UTF-8 when raw.
             body = json.dumps({"paths": [raw]})
             headers = {**AUTH, "content-type": "application/json"}
-            detail = _error(client.post("/items", content=body, headers=headers), 403)
+            detail = error_detail(client.post("/items", content=body, headers=headers), 403)
             assert detail == (
                 f"server-side paths are off: {raw!r} refused; set serve.ingest_roots in the config or start "
                 "`styledex serve --ingest-root DIR`, or upload the files"
             )
-        assert _ok(client.get("/health"))["items"] == NINE
+        assert ok_json(client.get("/health"))["items"] == NINE
         files = [("files", ("local.png", image.read_bytes(), "image/png"))]
-        added = _ok(client.post("/items", files=files, headers=AUTH), 201)
+        added = ok_json(client.post("/items", files=files, headers=AUTH), 201)
         assert len(added["ids"]) == 1 and added["failed"] == []
-        assert _ok(client.get("/health"))["items"] == NINE + 1
+        assert ok_json(client.get("/health"))["items"] == NINE + 1
 
 
 def test_roots_must_be_absolute_and_the_cli_flag_an_existing_folder(tmp_path: Path, cli) -> None:
@@ -276,7 +264,7 @@ def test_past_the_cap_heavy_requests_get_503_while_cheap_ones_answer(
 ) -> None:
     client, gated = gated_app
     anchor = tiny_catalog.ids["A"]
-    _ok(client.get(f"/items/{anchor}/similar"))  # indexes loaded before timing it below
+    ok_json(client.get(f"/items/{anchor}/similar"))  # indexes loaded before timing it below
     first, box = _in_thread(lambda: client.post("/search", files=_upload(tiny_catalog)))
     assert gated.entered.wait(30)
 
@@ -284,7 +272,7 @@ def test_past_the_cap_heavy_requests_get_503_while_cheap_ones_answer(
     start = time.monotonic()
     busy = client.post("/search", files=_upload(tiny_catalog))
     waited = time.monotonic() - start
-    detail = _error(busy, 503)
+    detail = error_detail(busy, 503)
     assert busy.headers["retry-after"] == "1"  # no heavy request finished yet: the floor, 1 s
     assert detail == (
         "busy: 1 model-bound requests (search by upload, explain) already running (serve.max_heavy_requests); "
@@ -293,20 +281,20 @@ def test_past_the_cap_heavy_requests_get_503_while_cheap_ones_answer(
     assert 0.2 <= waited < 10
     # The explanation routes share the cap (refused before any item is decoded or anything rendered).
     ids = tiny_catalog.ids
-    _error(client.get("/explain", params={"query": ids["A"], "match": ids["noise"]}), 503)
-    _error(client.post("/explain", files=_upload(tiny_catalog), data={"match": ids["noise"]}), 503)
+    error_detail(client.get("/explain", params={"query": ids["A"], "match": ids["noise"]}), 503)
+    error_detail(client.post("/explain", files=_upload(tiny_catalog), data={"match": ids["noise"]}), 503)
     assert gated.calls == 1
 
     # Cheap routes keep answering while the heavy one holds its slot.
     start = time.monotonic()
-    hits = _ok(client.get(f"/items/{anchor}/similar", params={"k": 3}))["results"]
+    hits = ok_json(client.get(f"/items/{anchor}/similar", params={"k": 3}))["results"]
     assert len(hits) == 3 and time.monotonic() - start < 5
-    assert _ok(client.get("/health"))["items"] == NINE
+    assert ok_json(client.get("/health"))["items"] == NINE
 
     gated.release.set()
     first.join(30)
     assert box[0].status_code == 200 and box[0].json() == {"results": []}
-    assert _ok(client.post("/search", files=_upload(tiny_catalog))) == {"results": []}  # a slot again
+    assert ok_json(client.post("/search", files=_upload(tiny_catalog))) == {"results": []}  # a slot again
     assert client.app.state.service.heavy.active == 0  # type: ignore[attr-defined]
     assert gated.calls == 2
 
@@ -317,14 +305,14 @@ def test_waiting_requests_hold_no_thread_and_get_the_freed_slot(
 ) -> None:
     client, gated = gated_app
     anchor = tiny_catalog.ids["A"]
-    _ok(client.get(f"/items/{anchor}/similar"))
+    ok_json(client.get(f"/items/{anchor}/similar"))
     first, first_box = _in_thread(lambda: client.post("/search", files=_upload(tiny_catalog)))
     assert gated.entered.wait(30)
     waiters = [_in_thread(lambda: client.post("/search", files=_upload(tiny_catalog))) for _ in range(5)]
     time.sleep(0.5)  # the five are in the gate now, waiting (up to 30 s) for the one slot
     assert all(thread.is_alive() for thread, _ in waiters)
     assert _borrowed_threads(client) == 1  # only the running request holds a worker thread
-    assert len(_ok(client.get(f"/items/{anchor}/similar", params={"k": 3}))["results"]) == 3
+    assert len(ok_json(client.get(f"/items/{anchor}/similar", params={"k": 3}))["results"]) == 3
 
     gated.release.set()  # the slot frees: each waiter gets it in turn, none is refused
     for thread, box in [(first, first_box), *waiters]:
@@ -335,7 +323,7 @@ def test_waiting_requests_hold_no_thread_and_get_the_freed_slot(
 
 def test_the_503_is_in_the_openapi_schema(gated_app: tuple[TestClient, Gated]) -> None:
     client, _ = gated_app
-    paths = _ok(client.get("/openapi.json"))["paths"]
+    paths = ok_json(client.get("/openapi.json"))["paths"]
     for path, method in (("/search", "post"), ("/explain", "get"), ("/explain", "post")):
         busy = paths[path][method]["responses"]["503"]
         assert busy["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}

@@ -14,10 +14,11 @@ from PIL import Image
 from styledex.embed.stats import gram_matrix
 from styledex.embed.transfer import TransferError, transfer
 from styledex.embed.transfer.color import color_moments, match_color, match_color_histogram
-from styledex.embed.transfer.gatys import COARSE_LAYERS, FINE_LAYERS, _encoder, guided_gram, style_transfer
+from styledex.embed.transfer.gatys import COARSE_LAYERS, FINE_LAYERS, guided_gram, style_transfer
 from styledex.embed.vgg import STYLE_LAYERS
 
 from helpers.media import make_shapes
+from helpers.vgg import vgg_features
 
 SIZE = 64
 # Adam with a large step: one VGG forward/backward per step (L-BFGS line searches take several), and the
@@ -55,15 +56,9 @@ def dots() -> Image.Image:
     return _rgb(arr + rng.normal(0, 12, arr.shape))
 
 
-def _features(img: Image.Image) -> dict[str, torch.Tensor]:
-    x = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-    with torch.no_grad():
-        return _encoder("cpu")(x.contiguous())
-
-
 def _gram_distance(a: Image.Image, b: Image.Image, layers: tuple[str, ...] = STYLE_LAYERS) -> float:
     """Sum over ``layers`` of the relative squared Gram difference (the transfer's own style loss, unweighted)."""
-    fa, fb = _features(a), _features(b)
+    fa, fb = vgg_features(a), vgg_features(b)
     return sum(
         float((gram_matrix(fa[n]) - gram_matrix(fb[n])).pow(2).mean() / gram_matrix(fb[n]).pow(2).mean())
         for n in layers

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from styledex.embed.stats import gram_matrix
 from styledex.embed.transfer import TransferError, list_models, transfer
-from styledex.embed.transfer.gatys import CONTENT_LAYER, _encoder, style_transfer
+from styledex.embed.transfer.gatys import CONTENT_LAYER, style_transfer
 from styledex.embed.transfer.pretrained import parse_mixture, parse_weights
 from styledex.embed.vgg import STYLE_LAYERS
 
+from helpers.cli import one_line_error
 from helpers.media import make_shapes
+from helpers.vgg import vgg_features
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +39,8 @@ def style() -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def _features(img: Image.Image) -> dict[str, torch.Tensor]:
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
-    with torch.no_grad():
-        return _encoder("cpu")(x)
-
-
 def _style_distance(a: Image.Image, b: Image.Image) -> float:
-    fa, fb = _features(a), _features(b)
+    fa, fb = vgg_features(a), vgg_features(b)
     return sum(
         float((gram_matrix(fa[n]) - gram_matrix(fb[n])).pow(2).mean() / gram_matrix(fb[n]).pow(2).mean())
         for n in STYLE_LAYERS
@@ -53,7 +48,7 @@ def _style_distance(a: Image.Image, b: Image.Image) -> float:
 
 
 def _content_distance(a: Image.Image, b: Image.Image) -> float:
-    return float((_features(a)[CONTENT_LAYER] - _features(b)[CONTENT_LAYER]).pow(2).mean())
+    return float((vgg_features(a)[CONTENT_LAYER] - vgg_features(b)[CONTENT_LAYER]).pow(2).mean())
 
 
 def _pixel_distance(a: Image.Image, b: Image.Image) -> float:
@@ -162,11 +157,6 @@ def test_untrained_and_unknown_methods(content, nothing_shipped):
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------
-def _one_line_error(run) -> str:
-    assert run.rc == 2, (run.rc, run.out, run.err)
-    assert len(run.err_lines) == 1 and "Traceback" not in run.err, run.err
-    assert run.err_lines[0].startswith("styledex: error:")
-    return run.err_lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -207,10 +197,10 @@ def test_cli_bad_inputs(cli, cli_proc, files, nothing_shipped):
         "needs trained weights": ["--method", "wct", "--content", c, "--style", s],
     }
     for expected, args in cases.items():
-        assert expected in _one_line_error(cli("transfer", *args, "-o", out)), expected
+        assert expected in one_line_error(cli("transfer", *args, "-o", out)), expected
     assert not out.exists()
     run = cli_proc("transfer", "--method", "ghiasi", "--content", c, "--style", files["junk"], "-o", out)
-    assert "cannot decode" in _one_line_error(run)
+    assert "cannot decode" in one_line_error(run)
 
 
 def test_cli_models_json(cli):

@@ -35,11 +35,10 @@ from pathlib import Path
 import pytest
 
 from styledex.catalog import DB_NAME, Catalog
-from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import IndexMismatchError, SpaceIndex
 from styledex.search import Searcher
 
-from helpers.catalogs import TinyCatalog, check_consistent
+from helpers.catalogs import TinyCatalog, build_vector_catalog, check_consistent
 from helpers.cli import cli_command, run_inprocess
 from helpers.media import make_image
 
@@ -91,7 +90,7 @@ def reindex_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def synthetic_flat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic catalog whose flat indexes are saved on disk (the state `reindex` starts from)."""
     directory = tmp_path_factory.mktemp("synthetic") / "flat"
-    build_synthetic_catalog(directory, SYNTHETIC_ITEMS, spaces=SYNTHETIC_SPACES).close()
+    build_vector_catalog(directory, SYNTHETIC_ITEMS, SYNTHETIC_SPACES).close()
     with Catalog.open(directory) as catalog, catalog.writing():
         searcher = Searcher(catalog)
         for space in SYNTHETIC_SPACES:

@@ -279,18 +279,7 @@ def test_parse_mix_good_and_bad():
 
 
 # -- ivfpq and hnsw-sq8 ----------------------------------------------------------------------------------------
-@pytest.fixture
-def one_faiss_thread():
-    """FAISS k-means on one thread: on a shared, loaded CPU, OpenMP spinning makes small trainings far slower."""
-    import faiss
-
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(previous)
-
-
-pytestmark_trained = pytest.mark.usefixtures("one_faiss_thread")
+pytestmark_trained = pytest.mark.usefixtures("one_faiss_thread")  # tests/unit/conftest.py
 
 
 def _clustered(n: int = 3000, dim: int = DIM, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,13 +4,13 @@ interface and re-ranking, one search's result rows, and the fused score. Small i
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 
 import numpy as np
 import pytest
 
 from styledex.catalog import Catalog, CatalogVectors, ItemRecord, SpaceVectors
-from styledex.index import ArrayVectors, ExactVectors, IndexMismatchError, SpaceIndex, faiss_threads, fuse, fused_score
+from styledex.index import ArrayVectors, ExactVectors, IndexMismatchError, SpaceIndex, fuse, fused_score
 from styledex.index.dead_nodes import live_rows, mark_dead, needs_compaction, search_live, stored_vectors
 from styledex.index.factory import faiss_ids, make_faiss_index, remove_stored
 from styledex.index.persistence import INDEX_FILE, MANIFEST_FILE, load_index, read_manifest, save_index
@@ -20,11 +20,7 @@ from styledex.index.rerank import rerank
 DIM = 16
 
 
-@pytest.fixture(autouse=True)
-def one_faiss_thread() -> Iterator[None]:
-    """FAISS on one thread: on a shared, loaded CPU, OpenMP spinning makes small trainings far slower."""
-    with faiss_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")  # FAISS on one thread (tests/unit/conftest.py)
 
 
 def _unit(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:

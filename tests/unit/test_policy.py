@@ -7,22 +7,20 @@ import dataclasses
 import inspect
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-import faiss
 import numpy as np
 import pytest
 
 from styledex.catalog import Catalog
 from styledex.config import INDEX_PARAM_NAMES, ConfigError, IndexConfig, load_config
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec
-from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import INDEX_TYPE_DEFAULTS
 from styledex.index.policy import choose_index, estimate_bytes_per_item, ivfpq_m_choices, ivfpq_nlist
 from styledex.search import Searcher
 
+from helpers.catalogs import build_vector_catalog
 from helpers.cli import run_inprocess
 
 GB2 = 2048 * 2**20
@@ -33,13 +31,7 @@ def _hint(space: str) -> int | None:
     return SPACES[space].pq_subvector_dims
 
 
-@pytest.fixture(autouse=True)
-def one_faiss_thread() -> Iterator[None]:
-    """FAISS k-means on one thread: on a shared, loaded CPU, OpenMP spinning makes small trainings far slower."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")  # FAISS k-means on one thread (tests/unit/conftest.py)
 
 
 def test_auto_policy_boundaries() -> None:
@@ -121,7 +113,7 @@ DIM = 100
 @pytest.fixture(scope="module")
 def synthetic_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("reindex") / "catalog"
-    build_synthetic_catalog(directory, 3000, spaces=(SPACE,)).close()
+    build_vector_catalog(directory, 3000, (SPACE,)).close()
     return directory
 
 

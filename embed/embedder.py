@@ -79,7 +79,7 @@ class Embedder:
     pass per batch; the ``predictor`` space runs the Magenta ONNX network beside it. ``precision`` (see
     :func:`use_bf16`): with ``auto`` the forward runs under bf16 autocast on CUDA and on CPUs with native bf16, in
     fp32 elsewhere; the statistics are computed in fp32 either way. Precision is not part of a space's fingerprint:
-    bf16 and fp32 vectors of one image agree to cosine > 0.99 (tests/test_embed.py), so a catalog may mix them.
+    bf16 and fp32 vectors of one image agree to cosine > 0.99 (tests/models/test_embed.py), so a catalog may mix them.
     ``threads``: intra-op threads of the ONNX predictor's session; torch's process-wide thread count is the entry
     point's to set (:func:`styledex.embed.runtime.configure_threads`), not a constructor's.
     """

@@ -41,7 +41,7 @@ class SearchConfig(_Strict):
 
 
 # The tunable parameters of each index type (styledex.index.INDEX_TYPE_DEFAULTS, repeated here so that reading the
-# config needs no FAISS import; tests/test_policy.py checks that the two agree).
+# config needs no FAISS import; tests/unit/test_policy.py checks that the two agree).
 INDEX_PARAM_NAMES: dict[str, frozenset[str]] = {
     "flat": frozenset(),
     "hnsw": frozenset({"m", "ef_construction", "ef_search", "sq8"}),

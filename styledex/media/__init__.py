@@ -38,7 +38,7 @@ from .dispatch import decode, media_kind
 from .image import decode_image
 from .video import decode_video
 
-# Not public: tests/test_media.py wraps _Decoder.next/.seek and raises _SeekFailed through ``styledex.media``.
+# Not public: tests/unit/test_media.py wraps _Decoder.next/.seek and raises _SeekFailed through ``styledex.media``.
 from .video_source import _Decoder as _Decoder
 from .video_source import _SeekFailed as _SeekFailed
 

@@ -37,10 +37,12 @@ from conftest import TinyCatalog, cli_command, run_inprocess
 from fixtures import make_image
 
 from styledex.catalog import DB_NAME, ITEM_FRAME, Catalog
+from styledex.config import IndexConfig
 from styledex.embed.spaces import SPACES
 from styledex.evaluation.search_bench import build_synthetic_catalog
 from styledex.index import IndexMismatchError, SpaceIndex
 from styledex.search import Searcher
+from styledex.space_indexes import SpaceIndexes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="kill timing reads /proc/<pid>/fd")
 
@@ -238,7 +240,7 @@ def check_consistent(catalog_dir: Path, *, search: bool = True) -> list[int]:
                 saved = None
             if saved is not None and saved.revision == catalog.revision:
                 assert saved.ids().tolist() == ok_ids, f"{space}: a saved index passes for current but is not"
-            opened = catalog.index(space, dim=spec.dim, fingerprint=fingerprint, metric=spec.metric)
+            opened = SpaceIndexes.of(catalog, IndexConfig()).index(spec, fingerprint)
             assert opened.ids().tolist() == ok_ids and len(opened) == len(ok_ids), space
     if search and ok_ids:
         space = next(iter(embed["spaces"]))
@@ -367,7 +369,7 @@ def _reindex_trial(
     assert saved_index_types(catalog_dir) == dict.fromkeys(SYNTHETIC_SPACES, index_type)
     assert_saved_indexes_current(catalog_dir)
     with Catalog.open(catalog_dir) as catalog:  # a later rebuild keeps the type the reindex chose
-        assert catalog.stored_index_config().policy == index_type
+        assert catalog.stored_index_settings()["policy"] == index_type
     return outcome
 
 

@@ -59,11 +59,13 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
+from styledex.config import IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import resolve
 from styledex.index import ArrayVectors, SpaceIndex, faiss_threads
 from styledex.index.policy import IndexChoice, choose_index, estimate_bytes_per_item
 from styledex.search import CatalogSpaces, Searcher
+from styledex.space_indexes import SpaceIndexes
 
 BENCH_SPACES = ("adain",)
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
@@ -369,6 +371,12 @@ def _drop_self(labels: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[i
     return [[int(i) for i in row if i != q and i != -1][:k] for row, q in zip(labels, query_ids, strict=True)]
 
 
+def _bench_indexes(catalog: Catalog) -> SpaceIndexes:
+    """The open indexes of a bench catalog. The bench builds every index it measures itself (``replace``); the
+    default settings would only choose a rebuild, which a catalog the bench does not write to never needs."""
+    return SpaceIndexes.of(catalog, IndexConfig())
+
+
 def _bench_catalog_size(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
     tmp: Path, progress: Callable[[str], None], build_threads: int | None = None,
@@ -394,7 +402,7 @@ def _bench_catalog_size(
                     t0 = time.perf_counter()
                     index.add(ids, vectors)
                     build_s = train_s + time.perf_counter() - t0
-                catalog.replace_index(index, dim=spec.dim)
+                _bench_indexes(catalog).replace(index)
                 common, faiss_way, recall = _measured(index, variant, kind, build_s, query_vecs, query_ids, truth)
                 new_rows = _time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
                 rows += new_rows
@@ -419,7 +427,7 @@ def _time_catalog_ways(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows for `faiss_way`, ``inprocess`` (`Searcher` through ``catalog``, whose index of ``space`` is the one
     measured) and, with ``http``, ``GET /items/{id}/similar`` to a server over the catalog's folder."""
-    searcher = Searcher(catalog)
+    searcher = Searcher(catalog, indexes=_bench_indexes(catalog))
 
     def inprocess(item_id: int) -> None:
         query = searcher.query_vectors_for_item(item_id, [space])
@@ -527,7 +535,6 @@ def _bench_streamed_variant(
 ) -> list[dict[str, Any]]:
     """The rows of one index type of `_bench_streamed`: build it from the memmap, then time it."""
     s, catalog = streamed, streamed.catalog
-    dim = s.exact.shape[1]
     if catalog is None:
         directory, fingerprint = tmp / f"index-{s.space}-{variant}", "synthetic"
     else:
@@ -542,7 +549,7 @@ def _bench_streamed_variant(
         index.save()
         index.vector_source = ArrayVectors(s.exact, first_id=1)
     else:
-        catalog.replace_index(index, dim=dim)  # re-ranks with the catalog's rows from now on
+        _bench_indexes(catalog).replace(index)  # re-ranks with the catalog's rows from now on
     common, faiss_way, recall = _measured(index, variant, s.kind, build_s, s.query_vecs, s.query_ids, s.truth)
     if catalog is not None:
         return _time_catalog_ways(catalog, s.space, s.k, True, faiss_way, recall, s.query_ids, common)

@@ -195,8 +195,8 @@ class Searcher:
 
     ``embedder`` embeds query files (default: built from the catalog's settings on first use). ``indexes``: the
     open indexes of ``catalog`` with the caller's index settings (default: those following ``catalog`` with the
-    packaged default settings, ``IndexConfig()``). Not thread-safe: callers that share one Searcher between
-    threads serialize its use.
+    packaged default settings, ``IndexConfig()``, as a session's). Not thread-safe: callers that share one
+    Searcher between threads serialize its use.
     """
 
     def __init__(

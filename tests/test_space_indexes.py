@@ -141,6 +141,21 @@ def test_the_settings_a_reindex_stored_win_over_those_passed_in(catalog_dir: Pat
         assert indexes.build(SPEC, FINGERPRINT, config=IndexConfig(policy="flat")).index_type == "flat"  # explicit
 
 
+def test_a_session_builds_with_the_defaults_until_a_reindex_applies_its_config(catalog_dir: Path) -> None:
+    """The config's ``index:`` section takes effect through ``reindex`` (configs/default.yaml), as before the
+    catalog stopped reading the packaged defaults itself: a lost index is rebuilt with the defaults until then."""
+    config = Config(index=IndexConfig(policy="hnsw"))
+    index_file = catalog_dir / "index" / SPEC.name / "index.faiss"
+    index_file.unlink()
+    with CatalogSession(catalog_dir, config) as session, session.reading() as catalog:
+        assert session.indexes(catalog).index(SPEC, FINGERPRINT).index_type == "flat"
+        (row,) = session.reindex()  # no --index: the config's policy
+        assert row["index"] == "hnsw"
+    index_file.unlink()
+    with CatalogSession(catalog_dir, Config()) as session, session.reading() as catalog:
+        assert session.indexes(catalog).index(SPEC, FINGERPRINT).index_type == "hnsw"  # the stored settings
+
+
 def test_the_packaged_defaults_are_the_default_settings() -> None:
     """Where no settings are given (a bare ``Searcher(catalog)``), ``IndexConfig()`` stands for the packaged
     ``configs/default.yaml``, which the catalog used to read itself: the two agree."""

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import Catalog
-from styledex.config import Config
+from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
 from styledex.evaluation.benchdata import build_benchmark
@@ -127,7 +127,7 @@ def run_eval(
         with catalog.writing():
             if catalog.get_meta("embed") is None:
                 catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
-            indexes = SpaceIndexes(catalog, config.index)
+            indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
             add_sources(indexes, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
         items = catalog.items(status="ok")
         groups = item_labels(items, "group")

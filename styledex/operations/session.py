@@ -102,9 +102,10 @@ class CatalogSession:
             yield catalog
 
     def indexes(self, catalog: Catalog) -> SpaceIndexes:
-        """The open indexes of ``catalog`` (the read connection or a writer's), built and rebuilt with this
-        session's index settings (``config.index``; the settings a ``reindex`` stored in the catalog win)."""
-        return SpaceIndexes.of(catalog, self.config.index)
+        """The open indexes of ``catalog`` (the read connection or a writer's). A new or rebuilt index is chosen
+        with the settings the last ``reindex`` stored in the catalog, else the packaged defaults: the config's
+        ``index:`` section takes effect through :meth:`reindex` (configs/default.yaml), not through ``add``."""
+        return SpaceIndexes.of(catalog, IndexConfig())
 
     def embedder(self, catalog: Catalog) -> Embedder:
         """The one embedder of this session, built on first use from ``catalog``'s settings (stored there first

@@ -2,7 +2,7 @@
 
 An ivfpq index stores product-quantized codes, not vectors. To score its candidates exactly (re-ranking) and to
 reconstruct an item exactly, `SpaceIndex` asks its `vector_source`, any object with the `ExactVectors` method: the
-catalog's implementation reads the stored rows from SQLite (`styledex.catalog.CatalogVectors`), benchmarks and
+catalog's implementation reads the stored rows from SQLite (`styledex.space_indexes.CatalogVectors`), benchmarks and
 tests use `ArrayVectors` over the vectors they built the index from.
 """
 

@@ -3,7 +3,7 @@
     python scripts/rerank_read_cost.py [--items 50000] [--space adain] [--counts 100 110 300 400 1000]
 
 An ivfpq search re-scores max(rerank, 10·(k + excluded)) candidates with exact vectors read by
-`Catalog.vectors_by_id` (`index/rerank.py`, through `styledex.catalog.CatalogVectors`), so a deeper query or a
+`Catalog.vectors_by_id` (`index/rerank.py`, through `styledex.space_indexes.CatalogVectors`), so a deeper query or a
 filtered/mixed one (4·k per space) reads more of them. Builds a synthetic catalog
 (`search_bench.build_synthetic_catalog`, the space's real dim) in a temp folder, then prints the median and p90
 milliseconds of reading N random items' vectors (30 draws per N, warm page cache) as a Markdown table.

@@ -1,9 +1,9 @@
-"""The catalog: a directory with SQLite (WAL) rows and raw vectors, plus one FAISS index per space.
+"""The catalog: a directory with SQLite (WAL) rows and raw vectors, the write lock, and where each index lives.
 
 Layout of a catalog directory::
 
     catalog.sqlite        items, vectors (raw float32, per frame and per item), meta (settings, revision)
-    index/<space>/        index.faiss + manifest.json (styledex.index.SpaceIndex)
+    index/<space>/        index.faiss + manifest.json (styledex.index.SpaceIndex, kept by styledex.space_indexes)
     .write.lock           held (flock) by the one process that writes
 
 SQLite is the source of truth. Every write (a batch of items, a removal) is one transaction that also bumps
@@ -15,6 +15,11 @@ committed, so a stale file can never pass for a current one.
 ``index_generation`` counts ``reindex`` runs: a rebuild changes the indexes but not the rows, so it leaves the
 revision alone (the files it saves stay valid for it) and bumps the generation instead, which tells every open
 catalog, in any process, to load the new indexes from disk.
+
+This module knows nothing of FAISS: it keeps the rows, the raw vectors and the meta values (revision, index
+generation, the settings the last ``reindex`` stored) as plain data. What is derived from the rows (each space's
+open index, :class:`styledex.space_indexes.SpaceIndexes`) follows the catalog's writes as a :class:`WriteFollower`:
+told of each commit, and asked to save when the writer leaves :meth:`Catalog.writing`.
 
 A write that fails (a full disk, an I/O error) raises :class:`CatalogError` with one line and leaves the rows
 as the last commit left them; a failed index save leaves the previous index file, which is rebuilt if stale.
@@ -29,21 +34,22 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from styledex.index import IndexMismatchError, SpaceIndex
-from styledex.index.policy import choose_index
+from styledex.catalog_records import CatalogState, Commit, ItemRecord, SpaceVectors, WriteFollower
 
-if TYPE_CHECKING:
-    from styledex.config import IndexConfig
+__all__ = [
+    "DB_NAME", "ITEM_FRAME", "Catalog", "CatalogError", "CatalogState", "Commit", "ItemRecord", "SpaceVectors",
+    "WriteFollower",
+]  # fmt: skip
 
 DB_NAME = "catalog.sqlite"
 SCHEMA_VERSION = 1
 GENERATION_KEY = "index_generation"  # meta key: bumped by each `reindex` (see the module docstring)
+INDEX_SETTINGS_KEY = "index_config"  # meta key: the index settings (IndexConfig's fields) the last `reindex` used
 ITEM_FRAME = -1  # the `frame` value of an item-level vector (a video's aggregate, an image's only vector)
 
 _SCHEMA = """
@@ -81,33 +87,6 @@ class CatalogError(Exception):
     """A catalog that is missing, locked or inconsistent, or a write that failed; str() is a one-line reason."""
 
 
-@dataclass
-class SpaceVectors:
-    """One item's vectors in one space: per frame [F, dim] with times [F] (seconds), and the item vector [dim]."""
-
-    item: np.ndarray
-    frames: np.ndarray | None = None
-    times: Sequence[float] = ()
-
-
-@dataclass
-class ItemRecord:
-    """One row to write: a decoded and embedded item (status ok) or a failure (status failed, error set)."""
-
-    path: str
-    status: str
-    kind: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-    frames: int | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    vectors: Mapping[str, SpaceVectors] = field(default_factory=dict)
-
-
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
@@ -128,16 +107,15 @@ def _setup_lock(directory: Path) -> Iterator[None]:
 
 
 class Catalog:
-    """A catalog directory. ``Catalog.open(path, create=True)`` makes one; writers use ``with catalog.writing():``."""
+    """A catalog directory: its SQLite connection (rows, raw vectors, meta), its write lock, and the followers of
+    its writes (see the module docstring). ``Catalog.open(path, create=True)`` makes one; writers use
+    ``with catalog.writing():``. Not thread-safe: one thread at a time uses a Catalog."""
 
     def __init__(self, directory: Path, connection: sqlite3.Connection) -> None:
         self.directory = directory
         self.db = connection
-        self._indexes: dict[str, SpaceIndex] = {}
-        self._generations: dict[str, int] = {}  # space → the index generation its open index was loaded at
         self._lock_file: int | None = None
-        # How indexes are chosen when built or rebuilt; None: the settings `reindex` stored, else the defaults.
-        self.index_config: IndexConfig | None = None
+        self._followers: list[WriteFollower] = []
 
     # -- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -172,6 +150,7 @@ class Catalog:
         return catalog
 
     def close(self) -> None:
+        self._followers.clear()  # what they hold (open indexes) goes with the catalog
         self.db.close()
         self.release_lock()
 
@@ -197,14 +176,18 @@ class Catalog:
     def index_generation(self) -> int:
         return int(self.get_meta(GENERATION_KEY) or 0)
 
-    def _state(self) -> tuple[int, int]:
+    def state(self) -> CatalogState:
         """(revision, index generation), read by one statement so both come from the same commit."""
         rows = self.db.execute("SELECT key, value FROM meta WHERE key IN ('revision', ?)", (GENERATION_KEY,))
         values = {row[0]: int(json.loads(row[1])) for row in rows}
-        return values.get("revision", 0), values.get(GENERATION_KEY, 0)
+        return CatalogState(values.get("revision", 0), values.get(GENERATION_KEY, 0))
+
+    def stored_index_settings(self) -> dict[str, Any] | None:
+        """The index settings (IndexConfig's fields, as JSON data) the last ``reindex`` stored; None before any."""
+        return self.get_meta(INDEX_SETTINGS_KEY)
 
     @contextmanager
-    def _snapshot(self) -> Iterator[None]:
+    def snapshot(self) -> Iterator[None]:
         """One read transaction: every statement inside sees the same commit (WAL readers never block writers).
         Inside a transaction already (a writer's), it adds nothing."""
         if self.db.in_transaction:
@@ -224,23 +207,46 @@ class Catalog:
                 self.db.execute("ROLLBACK")
         return CatalogError(f"cannot {what} in catalog {self.directory}: {exc}; nothing of this write was kept")
 
+    # -- followers -----------------------------------------------------------------------------------------
+    @property
+    def followers(self) -> tuple[WriteFollower, ...]:
+        return tuple(self._followers)
+
+    def add_follower(self, follower: WriteFollower) -> None:
+        """Tell ``follower`` of every later commit through this catalog, and have it save when a writer leaves
+        :meth:`writing`; until :meth:`remove_follower` or :meth:`close`."""
+        if not any(f is follower for f in self._followers):
+            self._followers.append(follower)
+
+    def remove_follower(self, follower: WriteFollower) -> None:
+        self._followers = [f for f in self._followers if f is not follower]
+
+    def _notify(self, commit: Commit) -> None:
+        for follower in list(self._followers):
+            follower.follow(commit)
+
+    def _save_followers(self) -> None:
+        for follower in list(self._followers):
+            follower.save()
+
     # -- locking -------------------------------------------------------------------------------------------
     @contextmanager
     def writing(self, *, wait: bool = True) -> Iterator[Catalog]:
-        """Hold the catalog's write lock (one writer at a time across processes); save indexes on exit.
+        """Hold the catalog's write lock (one writer at a time across processes); on exit every follower saves
+        (the open indexes are written once, at the end of the write, not after every commit).
 
-        When the body fails, the indexes are still saved if possible (they hold every committed write), but a
-        failure to save them then does not hide the first error: an index left stale is rebuilt on open.
+        When the body fails, the followers still save if possible (they hold every committed write), but a
+        failure to save then does not hide the first error: an index left stale is rebuilt on open.
         """
         self.acquire_lock(wait=wait)
         try:
             yield self
         except BaseException:
             with suppress(CatalogError):
-                self.save_indexes()
+                self._save_followers()
             raise
         else:
-            self.save_indexes()
+            self._save_followers()
         finally:
             self.release_lock()
 
@@ -318,15 +324,8 @@ class Catalog:
         """The item-level vectors of ``ids`` [n] in ``space``, in that order: [n, dim] float32 (KeyError if one is
         missing). The exact vectors behind a lossy (ivfpq) index: it re-ranks its candidates with them."""
         wanted = [int(i) for i in ids]
-        found: dict[int, bytes] = {}
-        for start in range(0, len(wanted), 500):  # SQLite caps the number of bound parameters
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT item_id, vec FROM vectors WHERE space = ? AND frame = ? AND item_id IN ({marks})",
-                (space, ITEM_FRAME, *chunk),
-            ).fetchall()
-            found.update((int(r[0]), r[1]) for r in rows)
+        sql = "SELECT item_id, vec FROM vectors WHERE space = ? AND frame = ? AND item_id IN ({})"
+        found = {int(r[0]): r[1] for r in self._rows_in(sql, (space, ITEM_FRAME), wanted)}
         missing = [i for i in wanted if i not in found]
         if missing:
             raise KeyError(f"no {space} vector for item(s) {missing[:10]}")
@@ -353,14 +352,14 @@ class Catalog:
     def write_batch(self, records: Sequence[ItemRecord]) -> list[int]:
         """Insert a batch in one transaction (replacing earlier failed rows of the same paths); ids in order.
 
-        Also adds the ok items to any index already open, so searches in this process see them at once.
+        Then tells the followers (see :class:`Commit`), so indexes open in this process hold the ok items at once.
         """
         now = time.time()
         ids: list[int] = []
         added: dict[str, tuple[list[int], list[np.ndarray]]] = {}
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            before = self._state()
+            before = self.state()
             for rec in records:
                 self.db.execute("DELETE FROM items WHERE path = ? AND status = 'failed'", (rec.path,))
                 cursor = self.db.execute(
@@ -394,14 +393,16 @@ class Catalog:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
-        self._follow_write(before, revision, add=added)
+        if self._followers:  # the arrays are only worth building for someone
+            vectors = {space: (np.array(i, dtype=np.int64), np.stack(v)) for space, (i, v) in added.items()}
+            self._notify(Commit(before, revision, added=vectors))
         return ids
 
     def remove(self, item_ids: Sequence[int]) -> list[int]:
-        """Delete items (rows and vectors) in one transaction and take them out of open indexes; ids removed."""
+        """Delete items (rows and vectors) in one transaction, then tell the followers; the ids removed."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            before = self._state()
+            before = self.state()
             # dict.fromkeys: an id given twice is removed (and reported) once.
             unique = list(dict.fromkeys(item_ids))
             present = [i for i in unique if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
@@ -416,191 +417,40 @@ class Catalog:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
-        self._follow_write(before, revision, remove=present)
+        self._notify(Commit(before, revision, removed=np.array(present, dtype=np.int64)))
         return present
 
     def missing_ids(self, item_ids: Sequence[int]) -> list[int]:
         """The ids in ``item_ids`` with no row (ok or failed), ascending, each once."""
         wanted = sorted(set(item_ids))
-        found: set[int] = set()
-        for start in range(0, len(wanted), 500):  # SQLite caps the number of bound parameters
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk))
+        found = {r[0] for r in self._rows_in("SELECT id FROM items WHERE id IN ({})", (), wanted)}
         return [i for i in wanted if i not in found]
 
-    def _follow_write(
-        self,
-        before: tuple[int, int],
-        revision: int,
-        *,
-        add: Mapping[str, tuple[list[int], list[np.ndarray]]] | None = None,
-        remove: Sequence[int] = (),
-    ) -> None:
-        """Bring the open indexes from state ``before`` (revision, generation) to ``revision`` after a commit.
+    def _rows_in(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> Iterator[sqlite3.Row]:
+        """The rows of ``sql`` (its ``{}`` the place of an id list) for ``ids``, queried 500 ids at a time:
+        SQLite caps the number of bound parameters."""
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            yield from self.db.execute(sql.format(",".join("?" * len(chunk))), (*args, *chunk))
 
-        An open index that was not current at ``before`` (read before another process wrote or reindexed) is
-        dropped instead: patched and saved, it would pass for current while missing that other write.
-        """
-        for space, index in list(self._indexes.items()):
-            if (index.revision, self._generations.get(space)) != before:
-                del self._indexes[space]
-                continue
-            if add and space in add:
-                space_ids, vectors = add[space]
-                index.add(np.array(space_ids, dtype=np.int64), np.stack(vectors))
-            if remove:
-                index.remove(np.array(remove, dtype=np.int64))
-            index.revision = revision
-
-    # -- indexes -------------------------------------------------------------------------------------------
-    def index_dir(self, space: str) -> Path:
-        return self.directory / "index" / space
-
-    def index(self, space: str, *, dim: int, fingerprint: str, metric: str = "ip") -> SpaceIndex:
-        """The open index of ``space``, loaded from disk, or rebuilt from raw vectors when missing or stale.
-
-        The one open before is kept while the catalog's revision and index generation are those it was opened
-        at; else the saved one is loaded if it carries the current revision, else the rows are read. The
-        revision and the rows come from one read transaction, so the index holds exactly what that revision
-        holds even while another process writes.
-        """
-        with self._snapshot():
-            revision, generation = self._state()
-            cached = self._indexes.get(space)
-            if cached is not None and cached.revision == revision and self._generations.get(space) == generation:
-                return cached
-            index: SpaceIndex | None = None
-            try:
-                index = SpaceIndex.open(self.index_dir(space), expected_fingerprint=fingerprint, expected_dim=dim)
-                if index.revision != revision:
-                    index = None
-            except (FileNotFoundError, IndexMismatchError):
-                index = None
-            if index is None:  # the rows are read here, the (slower) FAISS build runs after the transaction
-                config = self.stored_index_config()
-                ids, vectors = self.load_vectors(space, dim)
-                build = (ids, vectors, config)
-        if index is None:
-            ids, vectors, config = build
-            index = self._index_from_vectors(space, ids, vectors, fingerprint, metric, revision, config)
-        self._attach(index, space, dim, generation)
-        return index
-
-    def stored_index_config(self) -> IndexConfig:
-        """The index settings in force: ``index_config`` if set, else those the last ``reindex`` stored in the meta
-        table (so a rebuild after a crash keeps the type it chose), else the packaged defaults."""
-        from styledex.config import IndexConfig, load_config
-
-        if self.index_config is not None:
-            return self.index_config
-        stored = self.get_meta("index_config")
-        return IndexConfig.model_validate(stored) if stored is not None else load_config().index
-
-    def build_index(
-        self, space: str, *, dim: int, fingerprint: str, metric: str = "ip", config: IndexConfig | None = None
-    ) -> SpaceIndex:
-        """A new index of ``space`` from the raw vectors, of the type the policy picks (not saved, not opened)."""
-        with self._snapshot():
-            revision = self.revision
-            config = config or self.stored_index_config()
-            ids, vectors = self.load_vectors(space, dim)
-        return self._index_from_vectors(space, ids, vectors, fingerprint, metric, revision, config)
-
-    def _index_from_vectors(
-        self,
-        space: str,
-        ids: np.ndarray,
-        vectors: np.ndarray,
-        fingerprint: str,
-        metric: str,
-        revision: int,
-        config: IndexConfig,
-    ) -> SpaceIndex:
-        """An index of ``vectors`` [n, dim] under ``ids`` [n], of the type ``config``'s policy picks for n, stamped
-        with ``revision`` (the one the rows were read at)."""
-        choice = choose_index(
-            len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
-            flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
-            pq_subvector_dims=_pq_subvector_dims(space),
-        )  # fmt: skip
-        return SpaceIndex.from_vectors(
-            self.index_dir(space), ids, vectors, space=space, metric=metric,  # type: ignore[arg-type]
-            fingerprint=fingerprint, revision=revision, index_type=choice.index_type, index_params=choice.params,
-            policy=choice.manifest_entry(config.policy, len(ids), config.memory_budget_bytes),
-        )  # fmt: skip
-
-    def replace_index(self, index: SpaceIndex, *, dim: int) -> None:
-        """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
-        it from now on. Writers only, with an index of the rows as they are now (built under the write lock).
-
-        Other processes keep the index they have open until :meth:`finish_reindex` bumps the generation."""
-        revision, generation = self._state()
-        index.revision = revision
-        self._save(index)
-        self._attach(index, index.space, dim, generation)
-
-    def finish_reindex(self, index_config: IndexConfig) -> int:
-        """Store the settings a ``reindex`` used (later rebuilds choose with them) and bump the index generation,
-        in one transaction, so every open catalog loads the new indexes at its next search; the new generation."""
+    def record_reindex(self, settings: Mapping[str, Any]) -> CatalogState:
+        """Store the index settings a ``reindex`` used (later rebuilds choose with them) and bump the index
+        generation, in one transaction, so every open catalog loads the new indexes at its next search. Returns
+        the state it started from (the new generation is its generation + 1)."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            revision, generation = self._state()
-            self.set_meta("index_config", index_config.model_dump())
-            self.set_meta(GENERATION_KEY, generation + 1)
+            before = self.state()
+            self.set_meta(INDEX_SETTINGS_KEY, dict(settings))
+            self.set_meta(GENERATION_KEY, before.generation + 1)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._failed_write("store the reindex settings", exc) from None
-        # The indexes this catalog has open are current for the new generation unless the rows moved since.
-        for space, index in self._indexes.items():
-            if index.revision == revision and self._generations.get(space) == generation:
-                self._generations[space] = generation + 1
-        return generation + 1
+        return before
 
-    def _attach(self, index: SpaceIndex, space: str, dim: int, generation: int) -> None:
-        # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
-        index.vector_source = CatalogVectors(self, space, dim)
-        self._indexes[space] = index
-        self._generations[space] = generation
-
-    def save_indexes(self) -> None:
-        """Write every open index that is current atomically (writers only); CatalogError (one line) if one
-        cannot be written, e.g. on a full disk. One opened before another process's write or reindex is not
-        written: it would pass for current while missing that write, or undo that reindex."""
-        state = self._state()
-        for space, index in self._indexes.items():
-            if (index.revision, self._generations.get(space)) == state:
-                self._save(index)
-
-    def _save(self, index: SpaceIndex) -> None:
-        try:
-            index.save()
-        except OSError as exc:
-            reason = exc.strerror if exc.strerror and exc.filename else str(exc)
-            raise CatalogError(f"cannot save the {index.space!r} index of catalog {self.directory}: {reason}") from None
-
-
-@dataclass(frozen=True)
-class CatalogVectors:
-    """The catalog's item-level vectors of one space as the exact vectors behind its index
-    (`styledex.index.ExactVectors`): what a lossy (ivfpq) index re-ranks and reconstructs with."""
-
-    catalog: Catalog
-    space: str
-    dim: int
-
-    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The vectors of ``ids`` [n] int64, in that order: [n, dim] float32 (KeyError if one is missing)."""
-        return self.catalog.vectors_by_id(self.space, ids, self.dim)
-
-
-def _pq_subvector_dims(space: str) -> int | None:
-    """The index hint of ``space``'s definition (``SpaceSpec.pq_subvector_dims``), None for a space the registry
-    does not know (the policy's default applies)."""
-    from styledex.embed.spaces import SPACES  # here, not at the top: it imports torch, which rows alone do not need
-
-    spec = SPACES.get(space)
-    return None if spec is None else spec.pq_subvector_dims
+    # -- layout --------------------------------------------------------------------------------------------
+    def index_dir(self, space: str) -> Path:
+        """Where the index of ``space`` is saved (``index/<space>/``)."""
+        return self.directory / "index" / space
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict[str, Any]:

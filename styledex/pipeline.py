@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from styledex.catalog import Catalog, ItemRecord, SpaceVectors
+from styledex.catalog import ItemRecord, SpaceVectors
 from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Media, MediaError, decode
 from styledex.progress import progress_bar
+from styledex.space_indexes import SpaceIndexes
 
 MANIFEST_SUFFIXES = (".csv", ".parquet")
 
@@ -341,7 +342,7 @@ def _chunks(items: Sequence[Source], size: int) -> Iterator[Sequence[Source]]:
 
 
 def add_sources(
-    catalog: Catalog,
+    indexes: SpaceIndexes,
     sources: Sequence[Source],
     config: Config,
     embedder: Embedder,
@@ -349,13 +350,17 @@ def add_sources(
     progress: bool = True,
     on_batch: Callable[[list[ItemRecord]], None] | None = None,
 ) -> AddSummary:
-    """Ingest ``sources`` into ``catalog`` (which the caller holds for writing): skip known hashes, commit each
-    batch atomically, keep indexes current. Decoding of the next batch overlaps the embedding of this one."""
+    """Ingest ``sources`` into ``indexes.catalog`` (which the caller holds for writing): skip known hashes, commit
+    each batch atomically, keep ``indexes`` current (saved every ``config.catalog.index_save_seconds`` and when the
+    caller leaves ``catalog.writing()``). Decoding of the next batch overlaps the embedding of this one."""
+    catalog = indexes.catalog
     summary = AddSummary()
     started = time.perf_counter()
     fingerprints = embedder.fingerprints()
+    # Opened before the first batch, so each commit patches them (see SpaceIndexes.follow) instead of the next
+    # reader rebuilding them from the raw vectors.
     for spec in embedder.specs:
-        catalog.index(spec.name, dim=spec.dim, fingerprint=fingerprints[spec.name], metric=spec.metric)
+        indexes.index(spec, fingerprints[spec.name])
     known = frozenset(catalog.ok_hashes())
     seen: set[str] = set(known)
     last_save = time.monotonic()
@@ -394,7 +399,7 @@ def add_sources(
                 on_batch(records)
             bar.update(len(decoded))
             if time.monotonic() - last_save > config.catalog.index_save_seconds:
-                catalog.save_indexes()
+                indexes.save()
                 last_save = time.monotonic()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import Catalog, CatalogError
-from styledex.config import Config
+from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve
 from styledex.index import SpaceIndex, fused_score, parse_mix
 from styledex.media import Media
+from styledex.space_indexes import SpaceIndexes
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,17 @@ def anchor_query(text: str) -> dict[str, np.ndarray]:
     return {"cin": anchor_vectors(weights)}
 
 
-def remove_items(catalog: Catalog, item_ids: Sequence[int]) -> list[int]:
-    """Remove items from ``catalog`` (held for writing) and from every space's index; the ids that were there.
+def remove_items(indexes: SpaceIndexes, item_ids: Sequence[int]) -> list[int]:
+    """Remove items from ``indexes.catalog`` (held for writing) and from every space's index; the ids that were
+    there.
 
     The indexes are opened first, so the removal is saved into them on leaving ``catalog.writing()`` and the
     next reader loads them instead of rebuilding them from the raw vectors.
     """
+    catalog = indexes.catalog
     if catalog.get_meta("embed") is not None:
         for name, fingerprint in CatalogSpaces.of(catalog).spaces.items():
-            catalog.index(name, dim=SPACES[name].dim, fingerprint=fingerprint, metric=SPACES[name].metric)
+            indexes.index(SPACES[name], fingerprint)
     return catalog.remove(item_ids)
 
 
@@ -190,13 +193,20 @@ class Searcher:
     """Searches one catalog. Opens (or rebuilds) each space's index on first use, and again whenever the
     catalog's revision has moved (a write by this or another process), so new items show without a restart.
 
-    ``embedder`` embeds query files (default: built from the catalog's settings on first use). Not thread-safe:
-    callers that share one Searcher between threads serialize its use.
+    ``embedder`` embeds query files (default: built from the catalog's settings on first use). ``indexes``: the
+    open indexes of ``catalog`` with the caller's index settings (default: those following ``catalog`` with the
+    packaged default settings, ``IndexConfig()``, as a session's). Not thread-safe: callers that share one
+    Searcher between threads serialize its use.
     """
 
-    def __init__(self, catalog: Catalog, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, *, embedder: Embedder | None = None, indexes: SpaceIndexes | None = None
+    ) -> None:
+        if indexes is not None and indexes.catalog is not catalog:
+            raise ValueError("the indexes given to a Searcher must follow its catalog")
         self.catalog = catalog
         self.settings = CatalogSpaces.of(catalog)
+        self.indexes = indexes if indexes is not None else SpaceIndexes.of(catalog, IndexConfig())
         self._embedder = embedder
 
     @property
@@ -209,10 +219,9 @@ class Searcher:
         return resolve(space)
 
     def index(self, space: str) -> SpaceIndex:
+        """The open index of ``space`` (a name or an alias), current with the catalog (see `SpaceIndexes.index`)."""
         spec = resolve(space)
-        return self.catalog.index(
-            spec.name, dim=spec.dim, fingerprint=self.settings.spaces[spec.name], metric=spec.metric
-        )
+        return self.indexes.index(spec, self.settings.spaces[spec.name])
 
     # -- queries -----------------------------------------------------------------------------------------------
     def query_vectors_for_item(self, item_id: int, spaces: Sequence[str]) -> dict[str, np.ndarray]:

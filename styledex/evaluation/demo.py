@@ -14,11 +14,12 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageOps
 
 from styledex.catalog import Catalog
-from styledex.config import Config
+from styledex.config import Config, IndexConfig
 from styledex.evaluation.benchdata import build_benchmark
 from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
 from styledex.search import Searcher, catalog_embedder
+from styledex.space_indexes import SpaceIndexes
 
 QUERY_NAME = "astronaut__magenta-starry_night"
 TILE = 160
@@ -31,7 +32,8 @@ def build_demo_catalog(directory: Path, config: Config, *, progress: bool) -> tu
     catalog = Catalog.open(directory, create=True)
     with catalog.writing():
         embedder = catalog_embedder(catalog, config)
-        summary = add_sources(catalog, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
+        indexes = SpaceIndexes.of(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
+        summary = add_sources(indexes, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
     return catalog, summary, bench
 
 
@@ -119,7 +121,7 @@ def run_demo(directory: Path, config: Config, *, progress: bool, k: int = 5) -> 
     catalog, summary, bench = build_demo_catalog(directory, config, progress=progress)
     with catalog:
         query = find_query(catalog)
-        searcher = Searcher(catalog)
+        searcher = Searcher(catalog, indexes=SpaceIndexes.of(catalog, IndexConfig()))  # the ones the add kept open
         answers = {}
         for question in ("style", "content"):
             weights = {searcher.spec(question).name: 1.0}

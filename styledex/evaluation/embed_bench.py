@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 
 from styledex.catalog import Catalog
-from styledex.config import Config
+from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder, pick_device, use_bf16
 from styledex.evaluation.benchdata import build_benchmark
 from styledex.evaluation.throughput import bare_forward_rate
 from styledex.media import decode
 from styledex.pipeline import Source, add_sources
+from styledex.space_indexes import SpaceIndexes
 
 
 def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> tuple[float, int]:
@@ -35,7 +36,8 @@ def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> 
         catalog.writing(),
     ):
         catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": size})
-        summary = add_sources(catalog, [Source(p) for p in paths], config, embedder, progress=False)
+        indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
+        summary = add_sources(indexes, [Source(p) for p in paths], config, embedder, progress=False)
     return summary.frames / summary.seconds, summary.frames
 
 

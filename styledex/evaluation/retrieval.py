@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import Catalog
-from styledex.config import Config
+from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
 from styledex.evaluation.benchdata import build_benchmark
 from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
+from styledex.space_indexes import SpaceIndexes
 
 
 def precision_and_ap(scores: np.ndarray, relevant: np.ndarray, k: int = 5) -> tuple[float, float]:
@@ -126,7 +127,8 @@ def run_eval(
         with catalog.writing():
             if catalog.get_meta("embed") is None:
                 catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
-            add_sources(catalog, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
+            indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
+            add_sources(indexes, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
         items = catalog.items(status="ok")
         groups = item_labels(items, "group")
         report: dict[str, Any] = {

@@ -31,7 +31,7 @@ from PIL import Image
 from styledex.catalog import Catalog, ItemRecord
 from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder
-from styledex.embed.spaces import resolve
+from styledex.embed.spaces import SpaceSpec, resolve
 from styledex.media import Media, MediaError, decode
 from styledex.pipeline import AddSummary, Source, add_sources
 from styledex.search import (
@@ -44,6 +44,7 @@ from styledex.search import (
     parse_space_mix,
     remove_items,
 )
+from styledex.space_indexes import SpaceIndexes
 
 from .errors import InvalidRequest, NotFound
 
@@ -100,6 +101,12 @@ class CatalogSession:
         with catalog, catalog.writing(wait=wait):
             yield catalog
 
+    def indexes(self, catalog: Catalog) -> SpaceIndexes:
+        """The open indexes of ``catalog`` (the read connection or a writer's). A new or rebuilt index is chosen
+        with the settings the last ``reindex`` stored in the catalog, else the packaged defaults: the config's
+        ``index:`` section takes effect through :meth:`reindex` (configs/default.yaml), not through ``add``."""
+        return SpaceIndexes.of(catalog, IndexConfig())
+
     def embedder(self, catalog: Catalog) -> Embedder:
         """The one embedder of this session, built on first use from ``catalog``'s settings (stored there first
         if the catalog has none yet, which only a writer may do)."""
@@ -113,7 +120,8 @@ class CatalogSession:
         """The shared searcher (call under :meth:`reading`); CatalogError while nothing was ever added."""
         if self._searcher is None:
             CatalogSpaces.of(self._catalog)  # no settings yet: raise before building anything
-            self._searcher = Searcher(self._catalog, embedder=self.embedder(self._catalog))
+            catalog = self._catalog
+            self._searcher = Searcher(catalog, embedder=self.embedder(catalog), indexes=self.indexes(catalog))
         return self._searcher
 
     # -- looking things up ------------------------------------------------------------------------------------
@@ -252,7 +260,7 @@ class CatalogSession:
     ) -> AddSummary:
         """Embed ``sources`` into ``catalog``, held for writing by the caller: known content is skipped, each
         batch is one transaction, a file that cannot be decoded is recorded as failed and the rest goes on."""
-        return add_sources(catalog, sources, self.config, self.embedder(catalog), progress=progress,
+        return add_sources(self.indexes(catalog), sources, self.config, self.embedder(catalog), progress=progress,
                            on_batch=on_batch)  # fmt: skip
 
     def remove(
@@ -276,7 +284,7 @@ class CatalogSession:
             rows = [row for row in (catalog.item(item_id) for item_id in dict.fromkeys(item_ids)) if row is not None]
             if before is not None:
                 before(catalog, rows)
-            removed = remove_items(catalog, item_ids)
+            removed = remove_items(self.indexes(catalog), item_ids)
             if after is not None:
                 after(catalog, rows)
         return removed
@@ -299,17 +307,18 @@ class CatalogSession:
             try:
                 settings = CatalogSpaces.of(catalog)
                 specs = [self._catalog_space(name, settings) for name in spaces or list(settings.spaces)]
+                indexes = self.indexes(catalog)
                 for spec in specs:
-                    rows.append(self._rebuild(catalog, spec, settings, index_config, INDEX_FILE))
+                    rows.append(self._rebuild(indexes, spec, settings.spaces[spec.name], index_config, INDEX_FILE))
                 # Later rebuilds (a crash, a stale index) choose with the same settings, and every open catalog
                 # (a running server) loads the new indexes at its next search.
-                catalog.finish_reindex(index_config)
+                indexes.finish_reindex(index_config)
             finally:
                 catalog.release_lock()
         return rows
 
     @staticmethod
-    def _catalog_space(name: str, settings: CatalogSpaces) -> Any:
+    def _catalog_space(name: str, settings: CatalogSpaces) -> SpaceSpec:
         try:
             spec = resolve(name)
         except ValueError as exc:
@@ -320,18 +329,15 @@ class CatalogSession:
 
     @staticmethod
     def _rebuild(
-        catalog: Catalog, spec: Any, settings: CatalogSpaces, index_config: IndexConfig, index_file: str
+        indexes: SpaceIndexes, spec: SpaceSpec, fingerprint: str, index_config: IndexConfig, index_file: str
     ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            index = catalog.build_index(
-                spec.name, dim=spec.dim, fingerprint=settings.spaces[spec.name], metric=spec.metric,
-                config=index_config,
-            )  # fmt: skip
+            index = indexes.build(spec, fingerprint, config=index_config)
         except ValueError as exc:  # e.g. ivfpq parameters that do not fit this space's dimension
             raise InvalidRequest(f"reindex {spec.name}: {exc}") from None
-        catalog.replace_index(index, dim=spec.dim)
-        size = (catalog.index_dir(spec.name) / index_file).stat().st_size
+        indexes.replace(index)
+        size = (indexes.catalog.index_dir(spec.name) / index_file).stat().st_size
         return {
             "space": spec.name, "index": index.index_type, "params": index.index_params, "count": len(index),
             "bytes_per_item": round(size / max(len(index), 1), 1),

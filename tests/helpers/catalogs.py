@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import ITEM_FRAME, Catalog, ItemRecord, SpaceVectors
+from styledex.config import IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import SPACES, resolve
 from styledex.index import IndexMismatchError, SpaceIndex
+from styledex.space_indexes import SpaceIndexes
 
 from helpers.cli import run_inprocess
 from helpers.media import make_image, make_shapes, make_video, restyle
@@ -155,7 +157,7 @@ def check_consistent(catalog_dir: Path, *, search: bool = True) -> list[int]:
                 saved = None
             if saved is not None and saved.revision == catalog.revision:
                 assert saved.ids().tolist() == ok_ids, f"{space}: a saved index passes for current but is not"
-            opened = catalog.index(space, dim=spec.dim, fingerprint=fingerprint, metric=spec.metric)
+            opened = SpaceIndexes.of(catalog, IndexConfig()).index(spec, fingerprint)
             assert opened.ids().tolist() == ok_ids and len(opened) == len(ok_ids), space
     if search and ok_ids:
         space = next(iter(embed["spaces"]))

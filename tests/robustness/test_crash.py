@@ -316,7 +316,7 @@ def _reindex_trial(
     assert saved_index_types(catalog_dir) == dict.fromkeys(SYNTHETIC_SPACES, index_type)
     assert_saved_indexes_current(catalog_dir)
     with Catalog.open(catalog_dir) as catalog:  # a later rebuild keeps the type the reindex chose
-        assert catalog.stored_index_config().policy == index_type
+        assert catalog.stored_index_settings()["policy"] == index_type
     return outcome
 
 

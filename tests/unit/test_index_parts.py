@@ -9,13 +9,14 @@ from collections.abc import Collection
 import numpy as np
 import pytest
 
-from styledex.catalog import Catalog, CatalogVectors, ItemRecord, SpaceVectors
+from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.index import ArrayVectors, ExactVectors, IndexMismatchError, SpaceIndex, fuse, fused_score
 from styledex.index.dead_nodes import live_rows, mark_dead, needs_compaction, search_live, stored_vectors
 from styledex.index.factory import faiss_ids, make_faiss_index, remove_stored
 from styledex.index.persistence import INDEX_FILE, MANIFEST_FILE, load_index, read_manifest, save_index
 from styledex.index.query import best_rows
 from styledex.index.rerank import rerank
+from styledex.space_indexes import CatalogVectors
 
 DIM = 16
 

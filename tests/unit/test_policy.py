@@ -19,6 +19,7 @@ from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec
 from styledex.index import INDEX_TYPE_DEFAULTS
 from styledex.index.policy import choose_index, estimate_bytes_per_item, ivfpq_m_choices, ivfpq_nlist
 from styledex.search import Searcher
+from styledex.space_indexes import index_from_vectors
 
 from helpers.catalogs import build_vector_catalog
 from helpers.cli import run_inprocess
@@ -192,7 +193,7 @@ def test_spaces_with_spread_variance_get_finer_pq_codes() -> None:
 
 def test_policy_knows_no_space_by_name(tmp_path: Path) -> None:
     """Per-space settings come from the caller (the space's definition): the policy holds no space names, so a made-up
-    space with a real space's dimension and hints gets the same choice, and the catalog passes each space's hint."""
+    space with a real space's dimension and hints gets the same choice, and a new index takes its space's hint."""
     import styledex.index.policy as policy
 
     assert "space" not in inspect.signature(choose_index).parameters
@@ -217,15 +218,15 @@ def test_policy_knows_no_space_by_name(tmp_path: Path) -> None:
         for count, forced in ((3_000, "auto"), (300_000, "auto"), (1_000_000, "auto"), (1_000_000, "ivfpq")):
             assert choice(made_up, count, forced) == choice(spec, count, forced)
 
-    # The catalog takes the hint from the space's definition: predictor's 2-d sub-vectors give m = 50 of its 100
-    # dims; a space the registry does not know gets the policy's default 8-d (m = 10).
+    # A new index takes the hint from the space's definition: predictor's 2-d sub-vectors give m = 50 of its 100
+    # dims; a space defined without one gets the policy's default 8-d (m = 10).
     vectors = np.random.default_rng(0).standard_normal((300, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(1, 301, dtype=np.int64)
     config = IndexConfig(policy="ivfpq", ivfpq={"nlist": 4})
-    with Catalog.open(tmp_path / "catalog", create=True) as catalog:
-        m = {
-            space: catalog._index_from_vectors(space, ids, vectors, "f", "ip", 0, config).index_params["m"]
-            for space in (SPACE, "made-up")
-        }
+    made_up = dataclasses.replace(SPACES[SPACE], name="made-up", pq_subvector_dims=None)
+    m = {
+        spec.name: index_from_vectors(tmp_path / spec.name, spec, "f", ids, vectors, 0, config).index_params["m"]
+        for spec in (SPACES[SPACE], made_up)
+    }
     assert m == {SPACE: 50, "made-up": 10}

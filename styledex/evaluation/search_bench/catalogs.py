@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
+from styledex.config import IndexConfig
 from styledex.embed.embedder import Embedder
+from styledex.space_indexes import SpaceIndexes
 
 from .synthetic import SyntheticVectors
 
@@ -41,3 +43,9 @@ def build_synthetic_catalog(
             ]  # fmt: skip
             catalog.write_batch(records)
     return catalog
+
+
+def bench_indexes(catalog: Catalog) -> SpaceIndexes:
+    """The open indexes of a bench catalog. The bench builds every index it measures itself (``replace``); the
+    default settings would only choose a rebuild, which a catalog the bench does not write to never needs."""
+    return SpaceIndexes.of(catalog, IndexConfig())

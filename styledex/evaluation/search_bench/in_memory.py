@@ -14,7 +14,7 @@ from styledex.embed.spaces import resolve
 from styledex.index import faiss_threads
 from styledex.search import CatalogSpaces
 
-from .catalogs import build_synthetic_catalog
+from .catalogs import bench_indexes, build_synthetic_catalog
 from .exact import exact_topk
 from .indexes import build_index, measure_index
 from .report import progress_line
@@ -46,7 +46,7 @@ def bench_catalog_size(
                     t0 = time.perf_counter()
                     index.add(ids, vectors)
                     build_s = train_s + time.perf_counter() - t0
-                catalog.replace_index(index, dim=spec.dim)
+                bench_indexes(catalog).replace(index)
                 common, faiss_way, recall = measure_index(index, variant, kind, build_s, query_vecs, query_ids, truth)
                 new_rows = time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
                 rows += new_rows

@@ -20,7 +20,7 @@ from styledex.embed.spaces import resolve
 from styledex.index import ArrayVectors, faiss_threads
 from styledex.search import CatalogSpaces
 
-from .catalogs import build_synthetic_catalog
+from .catalogs import bench_indexes, build_synthetic_catalog
 from .exact import exact_topk
 from .indexes import build_index, measure_index
 from .memory import available_memory_bytes, memory_shortfall
@@ -112,7 +112,6 @@ def _bench_streamed_variant(
 ) -> list[dict[str, Any]]:
     """The rows of one index type of `bench_streamed`: build it from the memmap, then time it."""
     s, catalog = streamed, streamed.catalog
-    dim = s.exact.shape[1]
     if catalog is None:
         directory, fingerprint = tmp / f"index-{s.space}-{variant}", "synthetic"
     else:
@@ -127,7 +126,7 @@ def _bench_streamed_variant(
         index.save()
         index.vector_source = ArrayVectors(s.exact, first_id=1)
     else:
-        catalog.replace_index(index, dim=dim)  # re-ranks with the catalog's rows from now on
+        bench_indexes(catalog).replace(index)  # re-ranks with the catalog's rows from now on
     common, faiss_way, recall = measure_index(index, variant, s.kind, build_s, s.query_vecs, s.query_ids, s.truth)
     if catalog is not None:
         return time_catalog_ways(catalog, s.space, s.k, True, faiss_way, recall, s.query_ids, common)

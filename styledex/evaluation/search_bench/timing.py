@@ -12,6 +12,7 @@ import numpy as np
 from styledex.catalog import Catalog
 from styledex.search import Searcher
 
+from .catalogs import bench_indexes
 from .server import http_server
 
 
@@ -39,7 +40,7 @@ def time_catalog_ways(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rows for `faiss_way`, ``inprocess`` (`Searcher` through ``catalog``, whose index of ``space`` is the one
     measured) and, with ``http``, ``GET /items/{id}/similar`` to a server over the catalog's folder."""
-    searcher = Searcher(catalog)
+    searcher = Searcher(catalog, indexes=bench_indexes(catalog))
 
     def inprocess(item_id: int) -> None:
         query = searcher.query_vectors_for_item(item_id, [space])

@@ -1,0 +1,235 @@
+"""Each space's FAISS index of one open catalog: opened or rebuilt, kept equal to the rows, saved.
+
+The catalog (:mod:`styledex.catalog`) holds the truth: rows, raw vectors, the revision every write bumps and the
+index generation every ``reindex`` bumps. An index is derived data. :class:`SpaceIndexes` is the one place that
+keeps it in step, with these guarantees (the crash tests in tests/test_crash.py and tests/test_concurrency.py
+hold them):
+
+- An index is opened from disk only if it carries the catalog's current revision; one that lags (a crash between
+  a commit and the index save) or cannot be read is rebuilt from the raw vectors, read in the same read
+  transaction as the revision, so it holds exactly the committed rows.
+- A write through this catalog patches the open indexes right after its commit, and they are saved when the
+  writer leaves ``catalog.writing()``. An index opened before another process wrote or reindexed is dropped
+  instead of patched: patched and saved, it would pass for current while missing that write, or undo the reindex.
+- Each open index remembers the generation it was opened at, so a ``reindex`` by any process makes every open
+  catalog load the new indexes at its next use.
+
+Settings: the index settings (``IndexConfig``) are given by whoever opens the indexes; those a ``reindex`` stored
+in the catalog win over them, so a rebuild after a crash keeps the type the reindex chose. Per-space settings
+(dim, metric, ``pq_subvector_dims``) come from the space definition (``SpaceSpec``) and the fingerprint from the
+catalog's stored embedding settings, both handed in by the caller. Nothing here reads a config file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from styledex.catalog import Catalog, CatalogError, CatalogState, Commit
+from styledex.config import IndexConfig
+from styledex.index import IndexMismatchError, SpaceIndex
+from styledex.index.policy import choose_index
+
+if TYPE_CHECKING:  # the registry module imports torch, which opening an index does not need
+    from styledex.embed.spaces import SpaceSpec
+
+
+@dataclass
+class _OpenIndex:
+    """An open index and the index generation it was opened (or last made current) at."""
+
+    index: SpaceIndex
+    generation: int
+
+    def current(self, state: CatalogState) -> bool:
+        """Whether it holds what the catalog holds at ``state`` (no write or reindex since it was opened)."""
+        return (self.index.revision, self.generation) == tuple(state)
+
+
+class SpaceIndexes:
+    """The open index of each space of one catalog, and everything that keeps it equal to the rows.
+
+    Owns the cache of open indexes (space → index, with the generation each was opened at); loading from disk or
+    rebuilding from raw vectors (:meth:`index`); the policy choice of a new index (:meth:`build`,
+    :func:`index_from_vectors`); following the catalog's commits (:meth:`follow`) and saving (:meth:`save`, also
+    called when a writer leaves ``catalog.writing()``); a reindex's replacements (:meth:`replace`,
+    :meth:`finish_reindex`). It registers itself as a follower of ``catalog`` until :meth:`close` or the catalog
+    closes. ``config``: the index settings for building and rebuilding (a stored reindex setting wins).
+    Not thread-safe, as the catalog it follows.
+    """
+
+    def __init__(self, catalog: Catalog, config: IndexConfig) -> None:
+        self.catalog = catalog
+        self.config = config
+        self._open: dict[str, _OpenIndex] = {}
+        catalog.add_follower(self)
+
+    @classmethod
+    def of(cls, catalog: Catalog, config: IndexConfig) -> SpaceIndexes:
+        """The indexes already following ``catalog`` with the settings ``config``, else new ones: everything that
+        uses one open catalog with the same settings shares one copy of each index (and saves it once)."""
+        for follower in catalog.followers:
+            if isinstance(follower, cls) and follower.config == config:
+                return follower
+        return cls(catalog, config)
+
+    def close(self) -> None:
+        """Stop following the catalog and let go of the open indexes (nothing is saved)."""
+        self.catalog.remove_follower(self)
+        self._open.clear()
+
+    @property
+    def settings(self) -> IndexConfig:
+        """The settings a rebuild chooses with: those the last ``reindex`` stored in the catalog, else ``config``."""
+        stored = self.catalog.stored_index_settings()
+        return IndexConfig.model_validate(stored) if stored is not None else self.config
+
+    # -- opening ---------------------------------------------------------------------------------------------
+    def index(self, spec: SpaceSpec, fingerprint: str) -> SpaceIndex:
+        """The open index of space ``spec`` (embedded with weights ``fingerprint``), loaded from disk, or rebuilt
+        from the raw vectors when missing or stale.
+
+        The one open before is kept while the catalog's revision and index generation are those it was opened
+        at; else the saved one is loaded if it carries the current revision, else the rows are read. The
+        revision and the rows come from one read transaction, so the index holds exactly what that revision
+        holds even while another process writes.
+        """
+        catalog = self.catalog
+        with catalog.snapshot():
+            state = catalog.state()
+            cached = self._open.get(spec.name)
+            if cached is not None and cached.current(state):
+                return cached.index
+            index = self._load(spec, fingerprint, state.revision)
+            if index is None:  # the rows are read here, the (slower) FAISS build runs after the transaction
+                settings = self.settings
+                ids, vectors = catalog.load_vectors(spec.name, spec.dim)
+        if index is None:
+            directory = catalog.index_dir(spec.name)
+            index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings)
+        self._attach(spec.name, index, state.generation)
+        return index
+
+    def _load(self, spec: SpaceSpec, fingerprint: str, revision: int) -> SpaceIndex | None:
+        """The saved index of ``spec`` if it is sound and carries ``revision``; None when it must be rebuilt."""
+        try:
+            index = SpaceIndex.open(
+                self.catalog.index_dir(spec.name), expected_fingerprint=fingerprint, expected_dim=spec.dim
+            )
+        except (FileNotFoundError, IndexMismatchError):  # never saved, or damaged: the rows are still there
+            return None
+        return index if index.revision == revision else None
+
+    def _attach(self, space: str, index: SpaceIndex, generation: int) -> None:
+        # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
+        index.vector_source = CatalogVectors(self.catalog, space, index.dim)
+        self._open[space] = _OpenIndex(index, generation)
+
+    # -- building (reindex) ----------------------------------------------------------------------------------
+    def build(self, spec: SpaceSpec, fingerprint: str, *, config: IndexConfig | None = None) -> SpaceIndex:
+        """A new index of ``spec`` from the raw vectors, of the type the policy picks with ``config`` (default:
+        :attr:`settings`); not saved, not opened. ValueError for parameters that do not fit the space."""
+        catalog = self.catalog
+        with catalog.snapshot():
+            revision = catalog.state().revision
+            config = config or self.settings
+            ids, vectors = catalog.load_vectors(spec.name, spec.dim)
+        return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config)
+
+    def replace(self, index: SpaceIndex) -> None:
+        """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
+        it from now on. Writers only, with an index of the rows as they are now (built under the write lock).
+
+        Other processes keep the index they have open until :meth:`finish_reindex` bumps the generation."""
+        state = self.catalog.state()
+        index.revision = state.revision
+        self._save(index)
+        self._attach(index.space, index, state.generation)
+
+    def finish_reindex(self, config: IndexConfig) -> int:
+        """Store the settings a ``reindex`` used and bump the index generation (``Catalog.record_reindex``), so
+        every open catalog loads the new indexes at its next search; the new generation."""
+        before = self.catalog.record_reindex(config.model_dump())
+        # The indexes open here are current for the new generation unless the rows moved since.
+        for entry in self._open.values():
+            if entry.current(before):
+                entry.generation = before.generation + 1
+        return before.generation + 1
+
+    # -- following writes, saving ----------------------------------------------------------------------------
+    def follow(self, commit: Commit) -> None:
+        """Bring the open indexes from ``commit.before`` to ``commit.revision`` (the catalog calls this right
+        after each commit through it).
+
+        An open index that was not current at ``commit.before`` (opened before another process wrote or
+        reindexed) is dropped instead: patched and saved, it would pass for current while missing that write.
+        """
+        for space, entry in list(self._open.items()):
+            if not entry.current(commit.before):
+                del self._open[space]
+                continue
+            if space in commit.added:
+                ids, vectors = commit.added[space]
+                entry.index.add(ids, vectors)
+            if len(commit.removed):
+                entry.index.remove(commit.removed)
+            entry.index.revision = commit.revision
+
+    def save(self) -> None:
+        """Write every open index that is current atomically (writers only); CatalogError (one line) if one
+        cannot be written, e.g. on a full disk. One opened before another process's write or reindex is not
+        written: it would pass for current while missing that write, or undo that reindex."""
+        state = self.catalog.state()
+        for entry in self._open.values():
+            if entry.current(state):
+                self._save(entry.index)
+
+    def _save(self, index: SpaceIndex) -> None:
+        try:
+            index.save()
+        except OSError as exc:
+            reason = exc.strerror if exc.strerror and exc.filename else str(exc)
+            raise CatalogError(
+                f"cannot save the {index.space!r} index of catalog {self.catalog.directory}: {reason}"
+            ) from None
+
+
+def index_from_vectors(
+    directory: Path,
+    spec: SpaceSpec,
+    fingerprint: str,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    revision: int,
+    config: IndexConfig,
+) -> SpaceIndex:
+    """An index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the type
+    ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped with
+    ``revision`` (the one the rows were read at)."""
+    choice = choose_index(
+        len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
+        flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
+        pq_subvector_dims=spec.pq_subvector_dims,
+    )  # fmt: skip
+    return SpaceIndex.from_vectors(
+        directory, ids, vectors, space=spec.name, metric=spec.metric, fingerprint=fingerprint, revision=revision,
+        index_type=choice.index_type, index_params=choice.params,
+        policy=choice.manifest_entry(config.policy, len(ids), config.memory_budget_bytes),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CatalogVectors:
+    """The catalog's item-level vectors of one space as the exact vectors behind its index
+    (`styledex.index.ExactVectors`): what a lossy (ivfpq) index re-ranks and reconstructs with."""
+
+    catalog: Catalog
+    space: str
+    dim: int
+
+    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of ``ids`` [n] int64, in that order: [n, dim] float32 (KeyError if one is missing)."""
+        return self.catalog.vectors_by_id(self.space, ids, self.dim)

@@ -15,6 +15,7 @@ from styledex.config import Config, load_config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.pipeline import AddSummary, add_sources, decode_with_config, file_sha256, read_sources
 from styledex.search import catalog_embedder
+from styledex.space_indexes import SpaceIndexes
 
 from helpers.fake_embedder import FakeEmbedder, fake_vector
 from helpers.media import make_image, make_video
@@ -47,7 +48,8 @@ def _add(directory: Path, paths: list[Path], config: Config, **kwargs) -> tuple[
     """``styledex add PATHS`` as the CLI runs it, with the fake embedder: under the write lock, quietly."""
     with Catalog.open(directory, create=True) as catalog, catalog.writing():
         embedder = catalog_embedder(catalog, config, factory=FakeEmbedder)
-        summary = add_sources(catalog, read_sources(paths), config, embedder, progress=False, **kwargs)
+        indexes = SpaceIndexes.of(catalog, config.index)
+        summary = add_sources(indexes, read_sources(paths), config, embedder, progress=False, **kwargs)
     return summary, embedder
 
 

@@ -17,6 +17,7 @@ from styledex.embed.embedder import aggregate_frames
 from styledex.embed.spaces import resolve
 from styledex.pipeline import add_sources, decode_with_config, read_sources
 from styledex.search import ItemFilter, Searcher, catalog_embedder
+from styledex.space_indexes import SpaceIndexes
 
 from helpers.fake_embedder import DEFAULT_SPACES, FakeEmbedder
 from helpers.media import make_image
@@ -187,7 +188,8 @@ def test_a_file_query_finds_the_item_added_from_that_file(tmp_path: Path) -> Non
              for i in range(6)]  # fmt: skip
     with Catalog.open(tmp_path / "catalog", create=True) as catalog, catalog.writing():
         embedder = catalog_embedder(catalog, config, factory=FakeEmbedder)
-        ids = add_sources(catalog, read_sources([media]), config, embedder, progress=False).added
+        indexes = SpaceIndexes.of(catalog, config.index)
+        ids = add_sources(indexes, read_sources([media]), config, embedder, progress=False).added
     with Catalog.open(tmp_path / "catalog") as catalog:
         searcher = Searcher(catalog, embedder=FakeEmbedder(SPACES, image_size=32))
         for path, item_id in zip(files, ids, strict=True):

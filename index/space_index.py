@@ -158,12 +158,9 @@ class SpaceIndex:
         expected_dim: int | None = None,
         expected_metric: Metric | None = None,
     ) -> SpaceIndex:
-        """Load the index saved in `directory`, after checking it against its manifest and the caller.
-
-        Raises FileNotFoundError when there is no saved index there, and IndexMismatchError (a ValueError)
-        when the manifest disagrees with the expected fingerprint/dim/metric, or the index file disagrees with
-        the manifest (size, sha256, count, dim, metric: e.g. a crash between writing the two files).
-        """
+        """The index saved in `directory`, checked as :func:`~styledex.index.persistence.load_index` checks it
+        (FileNotFoundError when there is none, IndexMismatchError when it disagrees with its manifest or the
+        caller)."""
         loaded = load_index(
             directory, expected_fingerprint=expected_fingerprint, expected_dim=expected_dim,
             expected_metric=expected_metric,

@@ -39,7 +39,7 @@ from styledex.index import IndexMismatchError, SpaceIndex
 from styledex.search import Searcher
 
 from helpers.catalogs import TinyCatalog, build_vector_catalog, check_consistent
-from helpers.cli import cli_command, run_inprocess
+from helpers.cli import PROGRESS_LINE, cli_command, run_inprocess
 from helpers.media import make_image
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="kill timing reads /proc/<pid>/fd")
@@ -535,7 +535,8 @@ def test_full_disk_in_a_real_process(tiny_catalog: TinyCatalog, tmp_path: Path, 
         cli_command("--config", config, "add", folder, "--catalog", catalog_dir, "--json"),
         capture_output=True, text=True, preexec_fn=limited, timeout=300, check=False,
     )  # fmt: skip
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    # progress lines aside (stderr is a pipe here), exactly one line: the error
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     expected = "cannot add 1 item(s)" if where == "commit" else "cannot save the 'adain' index"
     assert lines[0].startswith(f"styledex: error: {expected} in catalog {catalog_dir}" if where == "commit" else

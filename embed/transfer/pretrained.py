@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 from PIL import Image
 
+from styledex.embed.model_cache import MODELS
 from styledex.embed.onnx_nets import CIN26, NUM_CIN_STYLES, MagentaPredictor, MagentaTransformer
 from styledex.embed.transfer.imaging import fit_long_side
 from styledex.embed.transfer.registry import TransferError
 
 
-@cache
 def _magenta() -> tuple[MagentaPredictor, MagentaTransformer]:
-    predictor = MagentaPredictor()
-    return predictor, MagentaTransformer(predictor)
+    """The Magenta predictor and transformer, loaded once per process (the shared model cache)."""
+
+    def load() -> tuple[MagentaPredictor, MagentaTransformer]:
+        predictor = MagentaPredictor()
+        return predictor, MagentaTransformer(predictor)
+
+    return MODELS.get_or_load(("magenta", "transfer"), load)
 
 
-@cache
 def _cin() -> CIN26:
-    return CIN26()
+    """The pretrained 26-style CIN network (ONNX), loaded once per process (the shared model cache)."""
+    return MODELS.get_or_load(("cin26", "onnx"), CIN26)
 
 
 def parse_mixture(text: str | Sequence[float] | np.ndarray | int, n: int = NUM_CIN_STYLES) -> np.ndarray:

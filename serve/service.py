@@ -26,7 +26,7 @@ from styledex.config import Config
 from styledex.embed.spaces import SPACES
 from styledex.embed.transfer.registry import TransferError
 from styledex.media import Media, MediaError
-from styledex.operations import CatalogSession, InvalidRequest, TimedOut, Unavailable
+from styledex.operations import CatalogSession, InvalidRequest, NotFound, TimedOut, Unavailable
 from styledex.pipeline import InputError, Source, file_sha256, read_sources
 
 from .ingest_roots import IngestRoots
@@ -229,7 +229,10 @@ class Service:
                 if Path(item["path"]).parent == self.uploads and item["sha256"]:
                     _unlink_unless_held(catalog, Path(item["path"]), item["sha256"])
 
-        self.session.remove([item_id], wait=False, after=forget_upload)
+        try:
+            self.session.remove([item_id], wait=False, after=forget_upload)
+        except NotFound:  # the API's own wording for one id (the session's names the catalog, as the CLI prints)
+            raise NotFound(f"no item with id {item_id}") from None
         self.thumbnails.discard(lambda key: key[0] != item_id)
         self.explanations.discard(lambda key: item_id not in key[:2])
 

@@ -502,3 +502,8 @@ def test_serve_command_serves_the_default_catalog(tiny_catalog: TinyCatalog, tmp
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_deleting_an_unknown_id_is_404_naming_it(writer: Served) -> None:
+    detail = error_detail(writer.client.delete("/items/987654321", headers=AUTH), 404)
+    assert detail == "no item with id 987654321"

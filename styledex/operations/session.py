@@ -14,6 +14,9 @@ threads, so a session is safe to share:
   settings (:func:`styledex.search.catalog_embedder`), and shared by searches and adds.
 
 Errors a caller can fix are :mod:`styledex.operations.errors`; a busy or empty catalog is a CatalogError.
+
+The heavy parts (torch and the embedders, FAISS, PyAV) are imported inside the operations that use them, so a
+command that only reads rows (``styledex list``, ``--help``) starts without them.
 """
 
 from __future__ import annotations
@@ -24,43 +27,42 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from styledex.catalog import Catalog, ItemRecord
 from styledex.config import Config, IndexConfig
-from styledex.embed.embedder import Embedder
-from styledex.embed.spaces import SpaceSpec, resolve
-from styledex.media import Media, MediaError, decode
-from styledex.pipeline import AddSummary, Source, add_sources
-from styledex.search import (
-    CatalogSpaces,
-    ItemFilter,
-    Searcher,
-    anchor_query,
-    catalog_embedder,
-    describe_spaces,
-    parse_space_mix,
-    remove_items,
-)
-from styledex.space_indexes import SpaceIndexes
 
 from .errors import InvalidRequest, NotFound
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from styledex.embed.embedder import Embedder
+    from styledex.embed.spaces import SpaceSpec
+    from styledex.media import Media
+    from styledex.pipeline import AddSummary, Source
+    from styledex.search import CatalogSpaces, ItemFilter, Searcher
+    from styledex.space_indexes import SpaceIndexes
 
 REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
 
 
-class SerializedEmbedder(Embedder):
-    """An :class:`Embedder` whose forward passes run one at a time under ``lock`` (shared by threads)."""
+class SerializedEmbedder:
+    """An embedder whose forward passes run one at a time under ``lock`` (shared by threads); everything else is
+    the wrapped :class:`~styledex.embed.embedder.Embedder`'s. Built with the embedder's own arguments."""
 
     def __init__(self, spaces: Sequence[str], *, lock: threading.Lock, **kwargs: Any) -> None:
-        super().__init__(spaces, **kwargs)
+        from styledex.embed.embedder import Embedder
+
+        self._embedder = Embedder(spaces, **kwargs)
         self._lock = lock
 
     def embed(self, images: Sequence[Image.Image]) -> dict[str, Any]:
         with self._lock:
-            return super().embed(images)
+            return self._embedder.embed(images)
+
+    def __getattr__(self, name: str) -> Any:  # specs, fingerprints(), image_size, …
+        return getattr(self._embedder, name)
 
 
 class CatalogSession:
@@ -105,11 +107,15 @@ class CatalogSession:
         """The open indexes of ``catalog`` (the read connection or a writer's). A new or rebuilt index is chosen
         with the settings the last ``reindex`` stored in the catalog, else the packaged defaults: the config's
         ``index:`` section takes effect through :meth:`reindex` (configs/default.yaml), not through ``add``."""
+        from styledex.space_indexes import SpaceIndexes
+
         return SpaceIndexes.of(catalog, IndexConfig())
 
     def embedder(self, catalog: Catalog) -> Embedder:
         """The one embedder of this session, built on first use from ``catalog``'s settings (stored there first
         if the catalog has none yet, which only a writer may do)."""
+        from styledex.search import catalog_embedder
+
         with self._embedder_lock:
             if self._embedder is None:
                 factory = functools.partial(SerializedEmbedder, lock=self.model_lock)
@@ -118,6 +124,8 @@ class CatalogSession:
 
     def searcher(self) -> Searcher:
         """The shared searcher (call under :meth:`reading`); CatalogError while nothing was ever added."""
+        from styledex.search import CatalogSpaces, Searcher
+
         if self._searcher is None:
             CatalogSpaces.of(self._catalog)  # no settings yet: raise before building anything
             catalog = self._catalog
@@ -143,6 +151,8 @@ class CatalogSession:
     def weights(self, space: str) -> dict[str, float]:
         """``space`` (a name, an alias or a mix ``style:0.7,content:0.3``) → {space: weight} for this catalog;
         InvalidRequest when unknown, malformed or not in this catalog."""
+        from styledex.search import parse_space_mix
+
         with self.reading():
             available = list(self.searcher().settings.spaces)
         try:
@@ -163,12 +173,16 @@ class CatalogSession:
 
     def spaces(self) -> list[dict[str, Any]]:
         """Every registered space, with fingerprint and count for those this catalog holds."""
+        from styledex.search import describe_spaces
+
         with self.reading() as catalog:
             return describe_spaces(catalog)
 
     # -- media ------------------------------------------------------------------------------------------------
     def decode_file(self, path: Path | str, frames: int | None = None) -> Media:
         """``path`` decoded with the config's media settings (MediaError when it cannot be)."""
+        from styledex.media import decode
+
         media = self.config.media
         return decode(
             path, frames=frames or media.frames, sampling=media.sampling, max_pixels=media.max_pixels,
@@ -178,6 +192,8 @@ class CatalogSession:
     def decode_query(self, path: Path | str, label: str | None = None) -> Media:
         """A query file decoded: NotFound when missing, InvalidRequest naming ``label`` (default: the path) when
         it cannot be decoded."""
+        from styledex.media import MediaError
+
         if not Path(path).exists():
             raise NotFound(f"no such file: {path}")
         try:
@@ -187,6 +203,8 @@ class CatalogSession:
 
     def decode_item(self, item: dict[str, Any]) -> Media:
         """An item's media decoded again, with as many frames as were sampled when it was added."""
+        from styledex.media import MediaError
+
         path = Path(item["path"])
         if not path.is_file():
             raise NotFound(f"the file of item {item['id']} is gone: {path}")
@@ -227,6 +245,8 @@ class CatalogSession:
 
     def search_anchor(self, anchor: str, space: str, k: int) -> list[dict[str, Any]]:
         """Items nearest one of the 26 styles of the pretrained CIN network, or a mixture (``3:0.5,7:0.5``)."""
+        from styledex.search import anchor_query
+
         weights = self.weights(space)
         if set(weights) != {"cin"}:
             raise InvalidRequest("--anchor queries the cin space: use --space cin")
@@ -260,6 +280,8 @@ class CatalogSession:
     ) -> AddSummary:
         """Embed ``sources`` into ``catalog``, held for writing by the caller: known content is skipped, each
         batch is one transaction, a file that cannot be decoded is recorded as failed and the rest goes on."""
+        from styledex.pipeline import add_sources
+
         return add_sources(self.indexes(catalog), sources, self.config, self.embedder(catalog), progress=progress,
                            on_batch=on_batch)  # fmt: skip
 
@@ -268,13 +290,13 @@ class CatalogSession:
         item_ids: Sequence[int],
         *,
         wait: bool = True,
-        before: Callable[[Catalog, list[dict[str, Any]]], None] | None = None,
         after: Callable[[Catalog, list[dict[str, Any]]], None] | None = None,
     ) -> list[int]:
         """Remove items from the catalog and every index in one transaction; the ids removed. An unknown id is
         NotFound and removes nothing: the ids are checked under the write lock, so no other writer can change the
-        answer before the removal. ``after`` runs under the same lock with the removed items' rows (``before``
-        with them before the removal)."""
+        answer before the removal. ``after`` runs under the same lock with the removed items' rows."""
+        from styledex.search import remove_items
+
         with self.writing(wait=wait) as catalog:
             missing = catalog.missing_ids(item_ids)
             if missing:
@@ -282,8 +304,6 @@ class CatalogSession:
                                                               else "")  # fmt: skip
                 raise NotFound(f"no item with id(s) {listed} in catalog {catalog.directory}; nothing removed")
             rows = [row for row in (catalog.item(item_id) for item_id in dict.fromkeys(item_ids)) if row is not None]
-            if before is not None:
-                before(catalog, rows)
             removed = remove_items(self.indexes(catalog), item_ids)
             if after is not None:
                 after(catalog, rows)
@@ -294,7 +314,7 @@ class CatalogSession:
         auto, flat, hnsw or ivfpq; default the config's), under the write lock (CatalogError at once when busy).
         Each new index is saved atomically over the old one, which stays valid until then; a crash midway leaves
         each space with its old or its new index, both holding every item. One row per space rebuilt."""
-        from styledex.index.space_index import INDEX_FILE
+        from styledex.search import CatalogSpaces
 
         if index is not None and index not in REINDEX_CHOICES:
             raise InvalidRequest(f"--index must be one of {', '.join(REINDEX_CHOICES)}, got {index!r}")
@@ -309,7 +329,7 @@ class CatalogSession:
                 specs = [self._catalog_space(name, settings) for name in spaces or list(settings.spaces)]
                 indexes = self.indexes(catalog)
                 for spec in specs:
-                    rows.append(self._rebuild(indexes, spec, settings.spaces[spec.name], index_config, INDEX_FILE))
+                    rows.append(self._rebuild(indexes, spec, settings.spaces[spec.name], index_config))
                 # Later rebuilds (a crash, a stale index) choose with the same settings, and every open catalog
                 # (a running server) loads the new indexes at its next search.
                 indexes.finish_reindex(index_config)
@@ -319,6 +339,8 @@ class CatalogSession:
 
     @staticmethod
     def _catalog_space(name: str, settings: CatalogSpaces) -> SpaceSpec:
+        from styledex.embed.spaces import resolve
+
         try:
             spec = resolve(name)
         except ValueError as exc:
@@ -329,15 +351,17 @@ class CatalogSession:
 
     @staticmethod
     def _rebuild(
-        indexes: SpaceIndexes, spec: SpaceSpec, fingerprint: str, index_config: IndexConfig, index_file: str
+        indexes: SpaceIndexes, spec: SpaceSpec, fingerprint: str, index_config: IndexConfig
     ) -> dict[str, Any]:
+        from styledex.index.space_index import INDEX_FILE
+
         started = time.perf_counter()
         try:
             index = indexes.build(spec, fingerprint, config=index_config)
         except ValueError as exc:  # e.g. ivfpq parameters that do not fit this space's dimension
             raise InvalidRequest(f"reindex {spec.name}: {exc}") from None
         indexes.replace(index)
-        size = (indexes.catalog.index_dir(spec.name) / index_file).stat().st_size
+        size = (indexes.catalog.index_dir(spec.name) / INDEX_FILE).stat().st_size
         return {
             "space": spec.name, "index": index.index_type, "params": index.index_params, "count": len(index),
             "bytes_per_item": round(size / max(len(index), 1), 1),

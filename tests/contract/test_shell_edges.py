@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,9 @@ def test_progress_is_a_live_bar_on_a_terminal_and_nothing_when_off() -> None:
 
 def test_benchmark_data_build_reports_progress_in_a_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd) -> None:
     """The demo's first minutes are this build: with stderr a file, it writes progress lines, not silence."""
-    from test_benchdata import TINY
-
     from styledex.evaluation.benchdata import build
+
+    from helpers.recipes import TINY_RECIPE as TINY
 
     monkeypatch.setenv(INTERVAL_ENV, "0")
     report = build(tmp_path / "bench", recipe=TINY, progress=True)
@@ -219,3 +220,16 @@ def test_demo_captions_say_subject_and_look_in_words_and_fit_their_tile(tmp_path
     with Image.open(out) as panel:
         row_height = 16 + TILE + 4 + CAPTION_LINES * 13 + 10
         assert panel.size == (3 * (TILE + 8) + 8, 2 * row_height + 8)
+
+
+def test_list_and_help_start_without_torch_faiss_or_pyav(tiny_catalog: TinyCatalog) -> None:
+    """Reading rows needs none of the heavy parts: the operations import them where they are used."""
+    code = (
+        "import sys\nfrom styledex.cli import main\n"
+        f"main(['list', '--catalog', {str(tiny_catalog.directory)!r}])\n"
+        "print([m for m in ('torch', 'faiss', 'av') if m in sys.modules])"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[-2].endswith("item(s)") and lines[-1] == "[]"

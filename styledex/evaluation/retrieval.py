@@ -29,6 +29,7 @@ from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
 from styledex.evaluation.benchdata import build_benchmark
 from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
+from styledex.search import embed_meta
 from styledex.space_indexes import SpaceIndexes
 
 
@@ -114,6 +115,7 @@ def run_eval(
         device=config.embed.device,
         threads=config.embed.threads,
         precision=config.embed.precision,
+        aspect=config.embed.aspect,
     )
     # Every space's name and weights digest: a space added or retrained gets a new catalog, never a partial one.
     spaces_key = ",".join(f"{name}:{fp}" for name, fp in sorted(embedder.fingerprints().items()))
@@ -126,7 +128,7 @@ def run_eval(
     with Catalog.open(catalog_dir, create=True) as catalog:
         with catalog.writing():
             if catalog.get_meta("embed") is None:
-                catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
+                catalog.set_meta("embed", embed_meta(embedder))
             indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
             add_sources(indexes, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
         items = catalog.items(status="ok")

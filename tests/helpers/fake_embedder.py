@@ -60,9 +60,11 @@ class FakeEmbedder:
         device: str = "cpu",
         threads: int | None = None,
         precision: str = "auto",
+        aspect: str = "keep",
     ) -> None:
         self.specs: list[SpaceSpec] = [resolve(name) for name in dict.fromkeys(spaces)]
         self.image_size = image_size
+        self.aspect = aspect
         self.batch_size = batch_size
         self.device, self.threads, self.precision = device, threads, precision
         self.calls: list[int] = []

@@ -60,7 +60,7 @@ def test_every_image_is_added_once_with_its_vector_in_each_space(tmp_path: Path,
     assert summary.added == sorted(summary.added)
 
     with Catalog.open(tmp_path / "catalog") as catalog:
-        assert catalog.get_meta("embed") == {"spaces": embedder.fingerprints(), "image_size": 32}
+        assert catalog.get_meta("embed") == {"spaces": embedder.fingerprints(), "image_size": 32, "aspect": "keep"}
         by_path = {item["path"]: item for item in catalog.items(status="ok")}
         assert sorted(by_path) == sorted(str(p.absolute()) for p in paths)
         for path in paths:

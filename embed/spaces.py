@@ -86,7 +86,10 @@ class SpaceSpec:
         }
 
 
-VGG_PREPROCESSING = "RGB resized to image_size × image_size (bicubic, aspect not kept), 0..1, VGG19 (Oxford weights)"
+VGG_PREPROCESSING = (
+    "RGB resized (bicubic) to about image_size² pixels keeping the aspect ratio (clamped to 1:2..2:1; config "
+    "embed.aspect: squash resizes to image_size × image_size instead), 0..1, VGG19 (Oxford weights)"
+)
 
 GRAM_CHANNELS = (32, 40, 40, 40, 40)  # per style layer; 528 + 4 × 820 = 3808 dims ≤ 4096
 GRAM_SEED = 20170101
@@ -129,6 +132,12 @@ class SpaceUnavailable(ValueError):
 
 def unavailable_reason(spec: SpaceSpec) -> str | None:
     """Why ``spec`` cannot embed images here (one line), or ``None`` when it can."""
+    head = spec.params.get("head")
+    if head:
+        from .heads import TRAIN_COMMANDS, head_path
+
+        if head_path(str(head)) is None:
+            return f"space '{spec.name}' needs its trained head: run `{TRAIN_COMMANDS[str(head)]}` and ship {head}.pt"
     if spec.source == "cin":
         from .cin_predictor import TRAIN_COMMAND, WEIGHTS_NAME, predictor_path
 
@@ -312,3 +321,50 @@ register_space(
         pq_subvector_dims=3,  # measured as predictor's: 0.03 P@5 lost at 9-d and 6-d sub-vectors, 0.012 at 3-d
     )
 )
+
+
+@register_space(
+    SpaceSpec(
+        name="style_head",
+        kind="style",
+        dim=128,
+        source="vgg",
+        description="learned style head: an MLP over relu1_1…relu5_1 channel mean/std, trained contrastively on "
+        "looks applied to many contents (styledex train style-head)",
+        preprocessing=VGG_PREPROCESSING,
+        params={"head": "style_head"},
+        layers=STYLE_LAYERS,
+    )
+)
+def _style_head_features(spec: SpaceSpec) -> VggFeatureFn:
+    from .heads import STYLE_HEAD, load_head, style_head_inputs
+
+    def features(feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        inputs = style_head_inputs(feats)
+        return load_head(STYLE_HEAD, inputs.device)(inputs)
+
+    return features
+
+
+@register_space(
+    SpaceSpec(
+        name="content_head",
+        kind="content",
+        dim=256,
+        source="vgg",
+        description="learned content head: 1×1 conv + generalized-mean pooling over instance-normalized "
+        "relu4_1/relu5_1, trained contrastively on contents under many looks and framings "
+        "(styledex train content-head)",
+        preprocessing=VGG_PREPROCESSING,
+        params={"head": "content_head"},
+        layers=("relu4_1", "relu5_1"),
+    )
+)
+def _content_head_features(spec: SpaceSpec) -> VggFeatureFn:
+    from .heads import CONTENT_HEAD, content_head_inputs, load_head
+
+    def features(feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        maps = content_head_inputs(feats)
+        return load_head(CONTENT_HEAD, maps.device)(maps)
+
+    return features

@@ -69,6 +69,7 @@ class Task:
         export: the state to ship; default every module's state dict under its key.
         generator: the data sampler's generator, saved and restored with checkpoints.
         files: other files to write beside the weights at the end (the style image a model was trained on).
+        validate: measured after training (modules in eval mode); its facts join the record.
     """
 
     name: str
@@ -78,6 +79,7 @@ class Task:
     export: Callable[[], dict[str, Any]] | None = None
     generator: torch.Generator | None = None
     files: dict[str, bytes] = field(default_factory=dict)
+    validate: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -237,6 +239,8 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
     dtype = torch.float16 if cfg.export_dtype == "float16" else torch.float32
     state = task.export() if task.export else {k: m.state_dict() for k, m in task.modules.items()}
     meta = dict(task.meta)
+    if task.validate is not None:
+        meta.update(task.validate())
     weights = out_dir / f"{task.name}.pt"
     _atomic_save({"state": _cast(state, dtype), "meta": meta}, weights)
     tail = history[-max(1, len(history) // 20) :]

@@ -146,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tr.set_defaults(func=cmd_transfer)
 
-    trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, cin-predictor)")
-    trn.add_argument("method", help="johnson, adain, wct, stylebank or cin-predictor")
+    trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, cin-predictor) or a "
+                         "learned space (style-head, content-head)")
+    trn.add_argument("method", help="johnson, adain, wct, stylebank, cin-predictor, style-head or content-head")
     trn.add_argument("--train-config", help="YAML file over configs/train/METHOD.yaml")
     trn.add_argument("--style", action="append", help="style image(s) (johnson: one; stylebank: one per style)")
     trn.add_argument("--name", help="the trained style's name (johnson) or run name")

@@ -14,7 +14,7 @@ from styledex.embed.transfer.registry import METHOD_MODULES, METHODS, TransferEr
 from styledex.train.registry import TRAINER_MODULES, TRAINERS
 
 METHOD_NAMES = ["gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank"]
-TRAINER_NAMES = ["johnson", "adain", "wct", "stylebank", "cin-predictor"]
+TRAINER_NAMES = ["johnson", "adain", "wct", "stylebank", "cin-predictor", "style-head", "content-head"]
 
 
 @pytest.mark.parametrize(

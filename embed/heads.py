@@ -1,0 +1,156 @@
+"""Learned heads over the frozen VGG19: small networks that map its features to a style space and a content space.
+
+Both are trained contrastively (``styledex train style-head`` / ``content-head``, :mod:`styledex.train.heads`) on
+pairs the project makes itself: one look (a random filter look, a CIN style, a painting through the Magenta
+network) on several contents, and one content under several looks and framings. The style head learns what stays
+when the look stays and the subject changes; the content head the reverse.
+
+- :class:`StyleHead`: the per-layer channel means and stds of relu1_1…relu5_1 (each layer's 2·C values
+  L2-normalized, as in the ``adain`` space: [B, 2944]), standardized with constants fitted on the training
+  images, then an MLP to a unit vector [B, dim].
+- :class:`ContentHead`: the instance-normalized relu4_1 (average-pooled 2×2, to relu5_1's grid) and relu5_1 maps
+  stacked [B, 1024, h, w] (the AdaIN view: per-channel mean and std removed, which is what carries a look), a
+  1×1 convolution with ReLU (local parts), generalized-mean pooling over all positions (where a part is does not
+  count: a mirrored, cropped or zoomed frame keeps its subject) and a linear map to a unit vector [B, dim].
+
+The shipped weights are ``embed/weights/<name>.pt`` (fp16; the record of data and steps beside it in ``.json``).
+A head whose file is missing makes its space unavailable with a one-line message naming the training command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model_cache import MODELS
+from .stats import instance_normalize, mean_std
+from .vgg import LAYER_CHANNELS, STYLE_LAYERS
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+STYLE_HEAD = "style_head"
+CONTENT_HEAD = "content_head"
+STYLE_INPUT_LAYERS = STYLE_LAYERS
+STYLE_INPUT_DIM = 2 * sum(LAYER_CHANNELS[layer] for layer in STYLE_INPUT_LAYERS)  # 2944
+CONTENT_INPUT_LAYERS = ("relu4_1", "relu5_1")
+CONTENT_INPUT_CHANNELS = sum(LAYER_CHANNELS[layer] for layer in CONTENT_INPUT_LAYERS)  # 1024
+TRAIN_COMMANDS = {STYLE_HEAD: "styledex train style-head", CONTENT_HEAD: "styledex train content-head"}
+
+
+def style_head_inputs(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Per layer of relu1_1…relu5_1, (channel means, channel stds) L2-normalized together: [B, 2944] fp32."""
+    parts = []
+    for layer in STYLE_INPUT_LAYERS:
+        mean, std = mean_std(features[layer])
+        parts.append(F.normalize(torch.cat([mean, std], dim=1), dim=1))
+    return torch.cat(parts, dim=1)
+
+
+def content_head_inputs(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Instance-normalized relu4_1 (2×2 average-pooled) and relu5_1, stacked: [B, 1024, H/16, W/16] fp32.
+
+    relu4_1's grid is twice relu5_1's when the input's sides are multiples of 16 (the embedder's sizes are);
+    otherwise it is pooled to relu5_1's grid exactly."""
+    deep = instance_normalize(features["relu5_1"])
+    mid = instance_normalize(features["relu4_1"])
+    mid = F.adaptive_avg_pool2d(mid, deep.shape[-2:])
+    return torch.cat([mid, deep], dim=1)
+
+
+class StyleHead(nn.Module):
+    """[B, 2944] style statistics → [B, dim] unit vectors: standardize, Linear, GELU, dropout, Linear."""
+
+    def __init__(self, dim: int = 128, hidden: int = 512, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.register_buffer("input_mean", torch.zeros(STYLE_INPUT_DIM))
+        self.register_buffer("input_std", torch.ones(STYLE_INPUT_DIM))
+        self.net = nn.Sequential(
+            nn.Linear(STYLE_INPUT_DIM, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim)
+        )
+
+    def fit_standardization(self, inputs: torch.Tensor, floor: float = 1e-4) -> None:
+        """Set the input mean and std from training inputs [N, 2944] (std floored: a constant statistic is 0)."""
+        self.input_mean.copy_(inputs.mean(0))
+        self.input_std.copy_(inputs.std(0).clamp_min(floor))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        x = (inputs - self.input_mean) / self.input_std
+        return F.normalize(self.net(x), dim=1)
+
+
+class GeM(nn.Module):
+    """Generalized-mean pooling over all positions (Radenović et al. 2018): (mean xᵖ)^(1/p), p learned (≥ 1).
+
+    p = 1 is the average, p → ∞ the maximum; in between, strong local responses count more than the average
+    would let them. [B, C, H, W] (non-negative) → [B, C]."""
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor(p))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.p.clamp_min(1.0)
+        # Divided by each channel's maximum first, so xᵖ stays within float range (bf16 and fp16 included).
+        top = x.amax(dim=(2, 3), keepdim=True).clamp_min(self.eps)
+        return (x / top).clamp_min(self.eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p) * top[..., 0, 0]
+
+
+class ContentHead(nn.Module):
+    """[B, 1024, h, w] instance-normalized maps → [B, dim] unit vectors: 1×1 conv, ReLU, GeM, Linear."""
+
+    def __init__(self, dim: int = 256, hidden: int = 512) -> None:
+        super().__init__()
+        self.local = nn.Conv2d(CONTENT_INPUT_CHANNELS, hidden, 1)
+        self.pool = GeM()
+        self.project = nn.Linear(hidden, dim)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.project(self.pool(F.relu(self.local(maps)))), dim=1)
+
+
+HEAD_CLASSES: dict[str, type[nn.Module]] = {STYLE_HEAD: StyleHead, CONTENT_HEAD: ContentHead}
+
+
+def head_path(name: str) -> Path | None:
+    """The shipped weight file of head ``name`` (``embed/weights/<name>.pt``), or None when it is not shipped."""
+    path = WEIGHTS_DIR / f"{name}.pt"
+    return path if path.is_file() else None
+
+
+@cache
+def _digest(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def head_fingerprint(name: str) -> str:
+    """16 hex digits of the head's weight file (part of its space's fingerprint); ``missing`` when not shipped."""
+    path = head_path(name)
+    return _digest(path, path.stat().st_mtime_ns) if path else "missing"
+
+
+def build_head(name: str, state: Mapping[str, object]) -> nn.Module:
+    """A head from an exported file's contents ``{"state": {"head": state_dict}, "meta": {"dim", "hidden"}}``."""
+    meta = dict(state.get("meta", {}))  # type: ignore[call-overload]
+    head = HEAD_CLASSES[name](dim=int(meta["dim"]), hidden=int(meta["hidden"]))
+    head.load_state_dict({k: v.float() for k, v in state["state"]["head"].items()})  # type: ignore[index]
+    return head.eval().requires_grad_(False)
+
+
+def load_head(name: str, device: torch.device | str = "cpu") -> nn.Module:
+    """The shipped head ``name`` on ``device`` (cached per process); FileNotFoundError naming the train command."""
+    path = head_path(name)
+    if path is None:
+        raise FileNotFoundError(f"the {name} weights are not shipped: run `{TRAIN_COMMANDS[name]}`")
+    key = (name, str(path), path.stat().st_mtime_ns, str(device))
+
+    def load() -> nn.Module:
+        with torch.inference_mode(False):
+            return build_head(name, torch.load(path, map_location="cpu", weights_only=True)).to(device)
+
+    return MODELS.get_or_load(key, load)

@@ -41,7 +41,8 @@ class ItemPage(BaseModel):
 class Hit(BaseModel):
     """One result, as ``styledex search --json`` prints it. ``score``: the cosine similarity, or for a mix
     Σ wₛ·cosₛ / Σ wₛ; ``scores``: the cosine in each space of the query. Videos also name the sampled frame
-    that matched best (``frame``, ``time`` in seconds)."""
+    that matched best (``frame``, ``time`` in seconds). With ``collapse``, ``duplicates`` lists the ids of the
+    near-duplicates folded into this result, in rank order."""
 
     model_config = ConfigDict(extra="allow")
     id: int
@@ -52,6 +53,7 @@ class Hit(BaseModel):
     metadata: dict[str, Any]
     frame: int | None = None
     time: float | None = None
+    duplicates: list[int] | None = None
 
 
 class Results(BaseModel):

@@ -37,8 +37,18 @@ class CatalogConfig(_Strict):
     items_per_batch: int = Field(16, ge=1)
 
 
+class CollapseConfig(_Strict):
+    """Near-duplicate thresholds of ``search --collapse`` / ``collapse=true``: two items fold when their cosine
+    reaches ``style`` in the style space *and* ``content`` in the content space (styledex.search.Collapse; how they
+    were measured: configs/default.yaml)."""
+
+    style: float = Field(0.99, gt=0, le=1)
+    content: float = Field(0.5, gt=0, le=1)
+
+
 class SearchConfig(_Strict):
     k: int = Field(10, ge=1, le=1000)
+    collapse: CollapseConfig = CollapseConfig()
 
 
 # The tunable parameters of each index type (styledex.index.INDEX_TYPE_DEFAULTS, repeated here so that reading the

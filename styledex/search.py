@@ -8,6 +8,18 @@ Filters (an item kind, metadata equalities) are applied after ranking: the searc
 results that pass, and fetches 4× more while fewer than k passed and the index holds more, so a filter never
 drops a result that would pass it (for a single space the filtered top k is exact).
 
+Near-duplicates can be folded (:class:`Collapse`): two items are near-duplicates when their cosine reaches a
+threshold in a style space *and* one in a content space (same look and same subject: the other segment of a clip in
+the same look, a re-encode, a crop), so "the same subject in another look" is never folded in a content search, nor
+"the same look on another subject" in a style search. Each space has its own threshold (``search.collapse`` in the
+config): their cosines live on different scales (two unrelated images agree at ~0.9 in ``adain``, at ~0.1 in
+``content``). Going down the ranking, an item that is a near-duplicate of a query item is dropped and one that is a
+near-duplicate of a result already kept joins that result's ``duplicates``; folding over-fetches as filters do, so
+k results still come back.
+
+A query may be several items at once ("more like these"): its vector in each space is the normalized mean of the
+items' unit vectors there, as a video's is of its frames' (:func:`mean_query`).
+
 Also here, because the CLI and the HTTP service both need them: the embedder that writes to a catalog
 (:func:`catalog_embedder`), removal (:func:`remove_items`) and the list of spaces (:func:`describe_spaces`).
 """
@@ -198,6 +210,94 @@ def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
     return weights
 
 
+def mean_query(items: Sequence[Mapping[str, np.ndarray]], spaces: Sequence[str]) -> dict[str, np.ndarray]:
+    """The query of several items at once ("more like these"): per space, the normalized mean of the items'
+    unit vectors (each item: {space: [dim]}), as a video's vector is of its frames' → {space: unit [dim] float32}.
+    One item's vectors are its own, unchanged."""
+    if len(items) == 1:
+        return {space: items[0][space] for space in spaces}
+    return {space: aggregate_frames(np.stack([item[space] for item in items])) for space in spaces}
+
+
+def near_duplicate_spaces(available: Sequence[str]) -> dict[str, str]:
+    """Where near-duplicates are measured, for a catalog holding the spaces ``available``: {kind: space}, per kind
+    (style, content) the space its alias names (``adain``, ``content``) when the catalog holds it, else the
+    catalog's first space of that kind. Both kinds, so that folding needs the same look *and* the same subject."""
+    chosen = {}
+    for kind in ("style", "content"):
+        of_kind = [name for name in available if name in SPACES and SPACES[name].kind == kind]
+        if of_kind:
+            chosen[kind] = ALIASES[kind] if ALIASES[kind] in of_kind else of_kind[0]
+    return chosen
+
+
+def parse_collapse(text: str) -> dict[str, float]:
+    """``style:0.99,content:0.6`` (either part may be left out) → {"style": 0.99, "content": 0.6}: near-duplicate
+    thresholds per kind of space, each a cosine in (0, 1]. ValueError with a one-line reason otherwise."""
+    expected = f"expected style:COSINE,content:COSINE (each in (0, 1], either may be left out), got {text!r}"
+    thresholds: dict[str, float] = {}
+    for entry in text.split(","):
+        kind, sep, value = (part.strip() for part in entry.partition(":"))
+        if kind not in ("style", "content") or not sep or kind in thresholds:
+            raise ValueError(expected)
+        try:
+            thresholds[kind] = float(value)
+        except ValueError:
+            raise ValueError(expected) from None
+        if not 0 < thresholds[kind] <= 1:
+            raise ValueError(expected)
+    return thresholds
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """How a search folds near-duplicates: two items are near-duplicates when their cosine is ≥
+    ``thresholds[space]`` in every space of ``thresholds`` (see :func:`near_duplicate_spaces`); ``query`` holds, per
+    such space, the unit vectors of the query items [m, dim] (m = 0 for a query with no vectors there, such as a
+    CIN anchor), whose near-duplicates are dropped from the results."""
+
+    thresholds: dict[str, float]
+    query: dict[str, np.ndarray]
+
+
+def fold_near_duplicates(
+    vectors: Mapping[str, np.ndarray], collapse: Collapse, limit: int | None = None
+) -> list[tuple[int, list[int]]]:
+    """Greedy folding of a best-first ranking of n items whose unit vectors are ``vectors`` (space → [n, dim],
+    the spaces of ``collapse``): going down the ranking, a row that is a near-duplicate of a query item is
+    dropped, one that is a near-duplicate of a row already kept joins the best-ranked such row, any other is kept.
+
+    Returns (kept row, the rows folded into it in rank order), best first: at most ``limit`` kept rows (None: no
+    limit); rows past the last kept one are still folded into the kept ones, so their lists are as complete as the
+    ranking given. Cost O(n · kept · dim).
+    """
+    thresholds = collapse.thresholds
+    if not thresholds:
+        raise ValueError("no space to measure near-duplicates in")
+    n = len(vectors[next(iter(thresholds))])
+    near_query = np.zeros(n, bool)
+    if all(len(collapse.query[space]) for space in thresholds):
+        near_query = np.all([(vectors[space] @ collapse.query[space].T >= t).any(axis=1)
+                             for space, t in thresholds.items()], axis=0)  # fmt: skip
+    capacity = n if limit is None else min(n, limit)
+    # The kept rows' vectors, filled as they are kept: each comparison reads a slice, no copy.
+    kept = {space: np.empty((capacity, vectors[space].shape[1]), np.float32) for space in thresholds}
+    groups: list[tuple[int, list[int]]] = []
+    for row in range(n):
+        if near_query[row]:
+            continue
+        close = np.ones(len(groups), bool)
+        for space, threshold in thresholds.items():
+            close &= kept[space][: len(groups)] @ vectors[space][row] >= threshold
+        if close.any():
+            groups[int(np.argmax(close))][1].append(row)  # the best-ranked kept row it duplicates
+        elif len(groups) < capacity:
+            for space in thresholds:
+                kept[space][len(groups)] = vectors[space][row]
+            groups.append((row, []))
+    return groups
+
+
 class Searcher:
     """Searches one catalog. Opens (or rebuilds) each space's index on first use, and again whenever the
     catalog's revision has moved (a write by this or another process), so new items show without a restart.
@@ -242,6 +342,22 @@ class Searcher:
             out[space] = vector
         return out
 
+    def collapse(
+        self, thresholds: Mapping[str, float], query_items: Sequence[Mapping[str, np.ndarray]]
+    ) -> Collapse:
+        """Folding with ``thresholds`` {kind: cosine} in this catalog's :func:`near_duplicate_spaces` (a kind the
+        catalog has no space of is not measured), dropping near-duplicates of ``query_items`` (each {space: unit
+        [dim]} holding at least those spaces; may be empty)."""
+        spaces = near_duplicate_spaces(list(self.settings.spaces))
+        return Collapse(
+            {space: float(thresholds[kind]) for kind, space in spaces.items()},
+            {
+                space: np.stack([item[space] for item in query_items]) if query_items
+                else np.zeros((0, SPACES[space].dim), np.float32)
+                for space in spaces.values()
+            },
+        )  # fmt: skip
+
     def query_vectors_for_media(self, media: Media) -> dict[str, np.ndarray]:
         vectors = self.embedder.embed(media.frames)
         if media.kind == "video":
@@ -255,28 +371,56 @@ class Searcher:
         k: int,
         exclude: Sequence[int] = (),
         where: ItemFilter | None = None,
+        collapse: Collapse | None = None,
     ) -> list[dict[str, Any]]:
         """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned;
-        only items that ``where`` matches (see the module docstring for how filters over-fetch)."""
+        only items that ``where`` matches; near-duplicates folded by ``collapse`` (each result then lists the ids
+        it absorbed in ``duplicates``). See the module docstring for how filters and folding over-fetch."""
         # One snapshot of each index per query: a write landing mid-query cannot swap an index under it.
         indexes = {space: self.index(space) for space in weights}
         available = max(len(index) for index in indexes.values())
         keep = where if where is not None and not where.empty else None
-        fetch = k if keep is None else max(k, min(available, 4 * k))
+        deeper = keep is not None or collapse is not None  # results can be dropped: fetch more than k
+        fetch = max(k, min(available, 4 * k)) if deeper else k
         while True:
-            results = []
+            ranked: list[tuple[dict[str, Any], float, dict[str, float]]] = []
             for item_id, score, per_space in self._rank(indexes, queries, weights, fetch, exclude):
                 item = self.catalog.item(item_id)
                 if item is None or item["status"] != "ok":
                     continue  # removed after the index was read
                 if keep is not None and not keep.matches(item):
                     continue
-                results.append(self._result(item, score, per_space, queries, weights))
-                if len(results) == k:
-                    return results
-            if fetch >= available:
+                ranked.append((item, score, per_space))
+                if collapse is None and len(ranked) == k:
+                    break
+            if collapse is None:
+                groups: list[tuple[int, list[int]]] = [(row, []) for row in range(len(ranked))]
+            else:
+                ids = [int(item["id"]) for item, _, _ in ranked]
+                groups = fold_near_duplicates(self._item_vectors(ids, list(collapse.thresholds)), collapse, limit=k)
+            if len(groups) >= k or fetch >= available:
+                results = []
+                for row, folded in groups[:k]:
+                    result = self._result(*ranked[row], queries, weights)
+                    if collapse is not None:
+                        result["duplicates"] = [int(ranked[other][0]["id"]) for other in folded]
+                    results.append(result)
                 return results
             fetch = min(available, 4 * fetch)
+
+    def _item_vectors(self, item_ids: Sequence[int], spaces: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored item vectors of ``item_ids`` in ``spaces``: space → [n, dim] float32, rows in that order; a
+        row of zeros (a near-duplicate of nothing) for an item with no vector there."""
+        out = {}
+        for space in spaces:
+            dim = SPACES[space].dim
+            try:
+                out[space] = self.catalog.vectors_by_id(space, np.asarray(item_ids, np.int64), dim)
+            except KeyError:  # an item without a vector in this space: fetch row by row
+                rows = [self.catalog.item_vector(item_id, space) for item_id in item_ids]
+                zeros = np.zeros(dim, np.float32)
+                out[space] = np.stack([zeros if row is None else row for row in rows]).reshape(len(rows), dim)
+        return out
 
     @staticmethod
     def _rank(

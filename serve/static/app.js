@@ -11,6 +11,7 @@
     mode: "style", // style | content | mix
     weight: 0.5, // style weight in a mix
     k: 12,
+    collapse: false, // fold near-duplicates (the checkbox)
     query: null, // {type: "item", id, name} | {type: "file", file, url}
     offset: 0,
     total: 0,
@@ -307,12 +308,14 @@
       let body;
       if (q.type === "item") {
         const p = new URLSearchParams({ space, k: String(state.k) });
+        if (state.collapse) p.append("collapse", "true");
         body = await fetchJSON(`/items/${encodeURIComponent(q.id)}/similar?${p}`, {}, what);
       } else {
         const form = new FormData();
         form.append("file", q.file, q.file.name);
         form.append("space", space);
         form.append("k", String(state.k));
+        if (state.collapse) form.append("collapse", "true");
         body = await fetchJSON("/search", { method: "POST", body: form }, what);
       }
       if (seq !== state.searchSeq) return;
@@ -347,6 +350,13 @@
       if (r.kind === "video" && r.time !== undefined && r.time !== null) {
         details.push(
           el("span", { class: "frame-time", "data-testid": "frame-time" }, `best frame at ${Number(r.time).toFixed(2)} s`),
+        );
+      }
+      if (r.duplicates && r.duplicates.length) {
+        const n = r.duplicates.length;
+        details.push(
+          el("span", { class: "per-space", "data-testid": "duplicates", title: r.duplicates.map((id) => `#${id}`).join(" ") },
+            `+${n} near-duplicate${n === 1 ? "" : "s"}`),
         );
       }
       if (r.scores && Object.keys(r.scores).length > 1) {
@@ -531,6 +541,12 @@
       runSearch();
     });
 
+    const collapseInput = $("collapse-input");
+    collapseInput.addEventListener("change", () => {
+      state.collapse = collapseInput.checked;
+      runSearch();
+    });
+
     const fileInput = $("file-input");
     fileInput.addEventListener("change", () => {
       const file = fileInput.files && fileInput.files[0];
@@ -590,6 +606,7 @@
   // -- start ------------------------------------------------------------------------------------------------
   function start() {
     state.k = clampInt($("k-input").value, 1, 1000, 12);
+    state.collapse = $("collapse-input").checked;
     state.weight = Number($("mix-weight").value);
     const checked = document.querySelector('input[name="mode"]:checked');
     state.mode = checked ? checked.value : "style";

@@ -63,22 +63,40 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    """One query (a file, an anchor, or the ids and files given with --together: a list of results) or one search
+    per --id (a mapping id → results)."""
+    from styledex.search import parse_collapse
+
     k = config.search.k if args.k is None else args.k  # -k 0 is an error, not the default
     if not 1 <= k <= 1000:
         raise UserError(f"-k must be between 1 and 1000, got {k}")
+    ids, files = args.id or [], args.file or []
+    if args.anchor is not None and (ids or files):
+        raise UserError("--anchor is a query of its own: give it without --id or --file")
+    if args.anchor is None and not ids and not files:
+        raise UserError("search needs a query: --id ID, --file PATH (several of them with --together) or --anchor")
+    if not args.together and (len(files) > 1 or (files and ids)):
+        raise UserError("several --file, or --file with --id, make one query: add --together")
+    collapse = args.collapse
+    if isinstance(collapse, str):
+        try:
+            collapse = parse_collapse(collapse)
+        except ValueError as exc:
+            raise UserError(f"--collapse: {exc}") from None
     configure_threads(config.embed.threads)
     groups: dict[str, list[dict[str, Any]]] = {}
     with CatalogSession(catalog_dir(args, config), config) as session:
-        if args.file is not None:
-            results: Any = session.search_file(args.file, args.space, k)
-            groups[f"query {shown(args.file)}"] = results
-        elif args.anchor is not None:
-            results = session.search_anchor(args.anchor, args.space, k)
+        if args.anchor is not None:
+            results: Any = session.search_anchor(args.anchor, args.space, k, collapse=collapse)
             groups[f"query: CIN style {shown(args.anchor)}"] = results
+        elif args.together or files:
+            results = session.similar_to(ids, files, args.space, k, collapse=collapse)
+            named = [f"#{item_id}" for item_id in dict.fromkeys(ids)] + [shown(path) for path in files]
+            groups[f"query {' + '.join(named)}"] = results
         else:
             results = {}
-            for item_id in args.id:
-                results[str(item_id)] = session.similar(item_id, args.space, k)
+            for item_id in ids:
+                results[str(item_id)] = session.similar(item_id, args.space, k, collapse=collapse)
                 groups[f"query #{item_id} {shown(session.item(item_id)['path'])}"] = results[str(item_id)]
     if args.json:
         print_json(results)
@@ -88,6 +106,9 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         for rank, hit in enumerate(hits, 1):
             where = f"  frame {hit['frame']} @ {hit['time']}s" if "frame" in hit else ""
             print(f"  {rank:>3}. {hit['score']:.4f}  #{hit['id']:<6} {shown(hit['path'])}{where}")
+            if hit.get("duplicates"):
+                folded = " ".join(f"#{item_id}" for item_id in hit["duplicates"])
+                print(f"         +{len(hit['duplicates'])} near-duplicate(s): {folded}")
     return 0
 
 

@@ -48,10 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         "style:0.7,content:0.3 (default: style)",
     )  # fmt: skip
     search.add_argument("-k", type=int, help="results per query (1..1000, default 10)")
-    query = search.add_mutually_exclusive_group(required=True)
-    query.add_argument("--id", type=int, nargs="+", help="query by catalog item id(s)")
-    query.add_argument("--file", help="query by an image or video file (not added)")
-    query.add_argument("--anchor", help="with --space cin: one of the 26 CIN styles (0..25) or a mix 3:0.5,7:0.5")
+    # The query: cmd_search checks what is missing or clashes (one line each, as every user error).
+    search.add_argument("--id", type=int, nargs="+", action="extend", metavar="ID",
+                        help="query by catalog item id(s), repeatable: one search per id, or one with --together")
+    search.add_argument("--file", action="append", metavar="PATH",
+                        help="query by an image or video file (not added); several, or with --id: --together")
+    search.add_argument("--together", action="store_true",
+                        help="more like these: the --id items and --file files make one query (in each space the "
+                        "normalized mean of their vectors); they are left out of the results")
+    search.add_argument("--anchor", help="with --space cin: one of the 26 CIN styles (0..25) or a mix 3:0.5,7:0.5")
+    search.add_argument("--collapse", nargs="?", const=True, default=False, metavar="style:S,content:C",
+                        help="fold near-duplicates (cosine >= S in the style space and >= C in the content space; "
+                        "default: the config's search.collapse): each result lists the ids it absorbed, and the "
+                        "query's own near-duplicates are dropped")
     search.set_defaults(func=cmd_search)
 
     spaces = with_catalog(sub.add_parser("spaces", help="the embedding spaces"))

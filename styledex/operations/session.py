@@ -24,13 +24,13 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from styledex.catalog import Catalog, ItemRecord
-from styledex.config import Config, IndexConfig
+from styledex.config import CollapseConfig, Config, IndexConfig
 
 from .errors import InvalidRequest, NotFound
 
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from styledex.space_indexes import SpaceIndexes
 
 REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
+# What every search takes as ``collapse`` (see the search section of CatalogSession).
+Folding = bool | Mapping[str, float]
+# Query items (ids and files) one search may combine: each costs a lookup or a decode and a forward pass.
+MAX_QUERY_ITEMS = 100
 
 
 class SerializedEmbedder:
@@ -214,48 +218,134 @@ class CatalogSession:
             raise NotFound(f"the file of item {item['id']} cannot be decoded any more: {exc}") from None
 
     # -- search -----------------------------------------------------------------------------------------------
-    def similar(self, item_id: int, space: str, k: int, where: ItemFilter | None = None) -> list[dict[str, Any]]:
+    # Every search takes ``collapse``: False leaves near-duplicates in the results; True folds them at the config's
+    # thresholds (``search.collapse``); a mapping such as {"content": 0.8} folds them at those thresholds, the
+    # config's for a kind it leaves out (styledex.search.Collapse).
+    def similar(
+        self, item_id: int, space: str, k: int, where: ItemFilter | None = None, collapse: Folding = False
+    ) -> list[dict[str, Any]]:
         """Items most like item ``item_id`` in ``space``, best first, the item itself left out."""
-        self.ok_item(item_id)
+        return self.similar_to([item_id], [], space, k, where, collapse)
+
+    def similar_to(
+        self,
+        item_ids: Sequence[int],
+        paths: Sequence[Path | str],
+        space: str,
+        k: int,
+        where: ItemFilter | None = None,
+        collapse: Folding = False,
+    ) -> list[dict[str, Any]]:
+        """Items most like catalog items ``item_ids`` and the files at ``paths`` (searched, not added), all
+        together as one query (see :meth:`_search`). Ids, space and thresholds are checked before any file
+        is decoded."""
+        self.check_query(item_ids, len(paths), collapse)
         weights = self.weights(space)
-        with self.reading():
-            searcher = self.searcher()
-            try:
-                queries = searcher.query_vectors_for_item(item_id, list(weights))
-            except KeyError:
-                raise NotFound(f"item {item_id} has no vectors in {', '.join(weights)}") from None
-            return searcher.search(queries, weights, k, exclude=[item_id], where=where)
+        if not paths:
+            return self._search(item_ids, [], weights, k, where, collapse)
+        media = [self.decode_query(path) for path in paths]
+        return self.search_media(media, weights, k, where, collapse, item_ids=item_ids)
 
     def search_media(
-        self, media: Media, weights: dict[str, float], k: int, where: ItemFilter | None = None
+        self,
+        media: Sequence[Media],
+        weights: dict[str, float],
+        k: int,
+        where: ItemFilter | None = None,
+        collapse: Folding = False,
+        *,
+        item_ids: Sequence[int] = (),
     ) -> list[dict[str, Any]]:
-        """Items most like decoded ``media`` (a video: the normalized mean of its frames' vectors)."""
+        """Items most like decoded ``media`` (a video: the normalized mean of its frames' vectors), with the catalog
+        items ``item_ids`` as one query (see :meth:`_search`): the model-bound search."""
+        return self._search(item_ids, media, weights, k, where, collapse)
+
+    def _search(
+        self,
+        item_ids: Sequence[int],
+        media: Sequence[Media],
+        weights: dict[str, float],
+        k: int,
+        where: ItemFilter | None = None,
+        collapse: Folding = False,
+    ) -> list[dict[str, Any]]:
+        """Items most like a query made of catalog items ``item_ids`` and decoded ``media`` ("more like these"):
+        in each space of ``weights`` the query vector is the normalized mean of the query items' unit vectors
+        (one item: its own vector; a video: already the mean of its frames'); a mix scores as for one item. The
+        query items are left out of the results, and with ``collapse`` so are their near-duplicates.
+
+        NotFound for an unknown id, InvalidRequest for a failed item, no query item, more than
+        ``MAX_QUERY_ITEMS`` or a threshold outside (0, 1] (:meth:`collapse_thresholds`).
+        """
+        from styledex.search import mean_query, near_duplicate_spaces
+
+        thresholds = self.check_query(item_ids, len(media), collapse)
+        ids = list(dict.fromkeys(item_ids))
         with self.reading():
             searcher = self.searcher()
-        queries = searcher.query_vectors_for_media(media)  # the model, outside the catalog lock
+            # With folding, the query items' vectors are also needed where near-duplicates are measured.
+            measured = near_duplicate_spaces(list(searcher.settings.spaces)) if thresholds is not None else {}
+            spaces = list(dict.fromkeys([*weights, *measured.values()]))
+            items = [self._item_query_vectors(searcher, item_id, spaces) for item_id in ids]
+        items += [searcher.query_vectors_for_media(one) for one in media]  # the model, outside the catalog lock
+        queries = mean_query(items, list(weights))
         with self.reading():
-            return searcher.search(queries, weights, k, where=where)
+            fold = None if thresholds is None else searcher.collapse(thresholds, items)
+            return searcher.search(queries, weights, k, exclude=ids, where=where, collapse=fold)
 
-    def search_file(
-        self, path: Path | str, space: str, k: int, where: ItemFilter | None = None
-    ) -> list[dict[str, Any]]:
-        """Items most like the image or video at ``path`` (searched, not added)."""
-        weights = self.weights(space)  # before decoding: a bad space costs nothing
-        return self.search_media(self.decode_query(path), weights, k, where)
-
-    def search_anchor(self, anchor: str, space: str, k: int) -> list[dict[str, Any]]:
+    def search_anchor(self, anchor: str, space: str, k: int, collapse: Folding = False) -> list[dict[str, Any]]:
         """Items nearest one of the 26 styles of the pretrained CIN network, or a mixture (``3:0.5,7:0.5``)."""
         from styledex.search import anchor_query
 
         weights = self.weights(space)
         if set(weights) != {"cin"}:
             raise InvalidRequest("--anchor queries the cin space: use --space cin")
+        thresholds = self.collapse_thresholds(collapse)
         try:
             queries = anchor_query(anchor)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
         with self.reading():
-            return self.searcher().search(queries, weights, k)
+            searcher = self.searcher()
+            fold = None if thresholds is None else searcher.collapse(thresholds, [])  # no query item to drop
+            return searcher.search(queries, weights, k, collapse=fold)
+
+    def check_query(self, item_ids: Sequence[int], files: int, collapse: Folding) -> dict[str, float] | None:
+        """Check a query of ``item_ids`` and ``files`` other items before any work: each id names a searchable
+        item, there is at least one query item and at most MAX_QUERY_ITEMS; the near-duplicate thresholds (None:
+        no folding)."""
+        count = len(set(item_ids)) + files
+        if count == 0:
+            raise InvalidRequest("a search needs a query: at least one item id or file")
+        if count > MAX_QUERY_ITEMS:
+            raise InvalidRequest(f"a query holds at most {MAX_QUERY_ITEMS} items (ids and files), got {count}")
+        for item_id in dict.fromkeys(item_ids):
+            self.ok_item(item_id)
+        return self.collapse_thresholds(collapse)
+
+    def collapse_thresholds(self, collapse: Folding) -> dict[str, float] | None:
+        """``collapse`` as a search takes it → the near-duplicate thresholds {kind: cosine} (None: no folding);
+        InvalidRequest for an unknown kind or a cosine outside (0, 1]."""
+        from pydantic import ValidationError
+
+        if collapse is False:
+            return None
+        defaults = self.config.search.collapse.model_dump()
+        if collapse is True:
+            return defaults
+        try:
+            return CollapseConfig.model_validate({**defaults, **collapse}).model_dump()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise InvalidRequest(f"near-duplicate threshold {where}: {error['msg']}") from None
+
+    @staticmethod
+    def _item_query_vectors(searcher: Searcher, item_id: int, spaces: Sequence[str]) -> dict[str, Any]:
+        try:
+            return searcher.query_vectors_for_item(item_id, spaces)
+        except KeyError:
+            raise NotFound(f"item {item_id} has no vectors in {', '.join(spaces)}") from None
 
     # -- writes -----------------------------------------------------------------------------------------------
     def add(
@@ -350,9 +440,7 @@ class CatalogSession:
         return spec
 
     @staticmethod
-    def _rebuild(
-        indexes: SpaceIndexes, spec: SpaceSpec, fingerprint: str, index_config: IndexConfig
-    ) -> dict[str, Any]:
+    def _rebuild(indexes: SpaceIndexes, spec: SpaceSpec, fingerprint: str, index_config: IndexConfig) -> dict[str, Any]:
         from styledex.index.space_index import INDEX_FILE
 
         started = time.perf_counter()

@@ -287,6 +287,19 @@ def test_content_and_mix_change_the_request(web: Any, server: Server) -> None:
     assert web.problems == []
 
 
+def test_the_fold_checkbox_asks_for_folded_results(web: Any, server: Server) -> None:
+    item = server.catalog.ids["A"]
+    click_item(web, item, "style")
+    with web.expect_request(re.compile(rf"/items/{item}/similar\?.*collapse=true")):
+        web.get_by_test_id("collapse-input").check()
+    wait_results(web, f"item:{item}", "style")
+    params = {"space": "style", "k": DEFAULT_K, "collapse": "true"}
+    folded = api_json(web, f"/items/{item}/similar", params=params)["results"]
+    assert card_ids(web) == [r["id"] for r in folded]
+    expect(web.get_by_test_id("duplicates")).to_have_count(sum(1 for r in folded if r["duplicates"]))
+    assert web.problems == []
+
+
 def test_upload_searches_the_file(web: Any, server: Server, tmp_path: Path) -> None:
     query = make_shapes(tmp_path / "upload_query.png", seed=11)
     with web.expect_request(lambda r: r.method == "POST" and r.url.endswith("/search")) as request:

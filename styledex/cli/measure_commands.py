@@ -33,6 +33,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     report = run_eval(
         config, cache_dir=args.cache, progress=True, index=args.index,
         distractors=args.distractors, depth=args.depth, spaces=args.spaces,
+        parts=tuple(dict.fromkeys(args.parts)), hard_cache_dir=args.hard_cache,
     )  # fmt: skip
     if args.json:
         print_json(report)

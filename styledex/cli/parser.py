@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")
     ev.add_argument("--json", action="store_true")
-    ev.add_argument("--cache", type=Path, help="benchmark cache directory (default ~/.cache/styledex)")
+    ev.add_argument("--cache", type=Path, help="benchmark directory (default ~/.cache/styledex/bench-v1)")
     ev.add_argument(
         "--index", choices=("auto", "flat", "hnsw", "ivfpq"),
         help="also score the rankings this index type (auto: the one the policy picks for that many items) returns "
@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--distractors", type=int, default=100_000, help="fitted vectors added to the index (default 100k)")
     ev.add_argument("--depth", type=int, default=100, help="results asked of the index per query (default 100)")
     ev.add_argument("--spaces", nargs="+", help="score only these spaces (default: every available space)")
+    ev.add_argument(
+        "--parts", nargs="+", choices=("old", "hard"), default=["old", "hard"],
+        help="old: the original benchmark (grid, video, museum); hard: its harder parts on held-out looks and "
+        "contents (filters, reframed, neural, video_hard, held-out artists); default both",
+    )  # fmt: skip
+    ev.add_argument("--hard-cache", type=Path, help="hard benchmark directory (default ~/.cache/styledex/hard-v1)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("transfer", help="render a content image in a style (styledex models lists the methods)")

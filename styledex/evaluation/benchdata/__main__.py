@@ -1,4 +1,4 @@
-"""``python -m styledex.evaluation.benchdata [--force] [--cache DIR] [--quiet]``: see ``cli.main``."""
+"""``python -m styledex.evaluation.benchdata [--hard] [--force] [--cache DIR] [--quiet]``: see ``cli.main``."""
 
 import sys
 

@@ -1,7 +1,8 @@
 """The cached benchmark directory: where it lives, and :func:`build`, which reuses, resumes or rebuilds it.
 
 A directory holds ``recipe.json`` (the stamp: the recipe and its fingerprint, written before any other file),
-``grid/`` and ``video/`` (the generated files), ``build.json`` (what was used, skipped and generated) and
+one folder of generated files per group (``grid/`` and ``video/``; the hard benchmark's ``filters/``, ``reframed/``,
+``neural/``, ``video_hard/``), ``build.json`` (what was used, skipped and generated) and
 ``manifest.csv``, written last: a build whose manifest matches the plan and whose files all exist does no work; a
 directory stamped with another fingerprint has its generated folders cleared first.
 """
@@ -20,14 +21,15 @@ from pathlib import Path
 
 from styledex.progress import progress_bar
 
-from .files import MANIFEST, manifest_row, read_manifest, write_json, write_manifest
+from .files import MANIFEST, read_manifest, write_json, write_manifest
 from .plan import make_plan
-from .recipe import FULL_RECIPE, VERSION, Recipe
+from .recipe import FULL_RECIPE, HARD_RECIPE, VERSION, HardRecipe, Recipe
 from .render import Renderer
 
 log = logging.getLogger("styledex.evaluation.benchdata")  # the benchmark's one logger, named for the package
 
-_GENERATED_DIRS = ("grid", "video")  # the only folders a rebuild ever deletes
+# the only folders a rebuild ever deletes (a benchmark directory holds the ones of its recipe's groups)
+_GENERATED_DIRS = ("grid", "video", "filters", "reframed", "neural", "video_hard")
 
 
 @dataclass
@@ -38,16 +40,18 @@ class BuildReport:
     generated: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)  # manifest rows per group
+    groups: tuple[str, ...] = ()  # every group of the recipe, in order (a group whose sources are missing has no rows)
     used: list[str] = field(default_factory=list)  # sources found on this machine
     missing: list[str] = field(default_factory=list)  # sources skipped (not installed)
     skipped: bool = False  # True when the manifest was complete and nothing ran
 
 
-def default_cache_dir(recipe: Recipe = FULL_RECIPE) -> Path:
-    """``$STYLEDEX_CACHE/bench-v1``, else ``~/.cache/styledex/bench-v1``; other recipes get a suffix."""
+def default_cache_dir(recipe: Recipe | HardRecipe = FULL_RECIPE) -> Path:
+    """``$STYLEDEX_CACHE/bench-v1``, else ``~/.cache/styledex/bench-v1`` (the hard benchmark: ``hard-v1``); other
+    recipes than the two defaults get a fingerprint suffix."""
     root = Path(os.environ["STYLEDEX_CACHE"]) if os.environ.get("STYLEDEX_CACHE") else Path.home() / ".cache/styledex"
-    name = f"bench-{VERSION}"
-    if recipe != FULL_RECIPE:
+    name = f"{recipe.prefix}-{VERSION}"
+    if recipe not in (FULL_RECIPE, HARD_RECIPE):
         name += f"-{recipe.fingerprint()[:10]}"
     return root / name
 
@@ -64,7 +68,8 @@ def _prepare_dir(out: Path, fingerprint: str, force: bool) -> None:
             old = None
     elif any((out / d).exists() for d in _GENERATED_DIRS):
         # recipe.json is written before any file, so generated folders without it belong to someone else
-        raise RuntimeError(f"{out} has grid/ or video/ folders but no recipe.json: not a styledex benchmark")
+        raise RuntimeError(f"{out} has benchmark folders ({', '.join(_GENERATED_DIRS)}) but no recipe.json: not a "
+                           "styledex benchmark")
     if force or (old is not None and old != fingerprint):
         (out / MANIFEST).unlink(missing_ok=True)
         for d in _GENERATED_DIRS:
@@ -77,7 +82,7 @@ def _prepare_dir(out: Path, fingerprint: str, force: bool) -> None:
 def build(
     cache_dir: Path | None = None,
     *,
-    recipe: Recipe = FULL_RECIPE,
+    recipe: Recipe | HardRecipe = FULL_RECIPE,
     force: bool = False,
     progress: bool = True,
 ) -> BuildReport:
@@ -86,11 +91,9 @@ def build(
     out = (Path(cache_dir) if cache_dir is not None else default_cache_dir(recipe)).expanduser().resolve()
     fingerprint = recipe.fingerprint()
     plan = make_plan(recipe)
-    rows = [
-        manifest_row(out / it.rel, it.kind, it.group, it.content, it.style.label, it.segment, it.title)
-        for it in plan.items
-    ] + plan.museum_rows
-    report = BuildReport(out, used=plan.used, missing=plan.missing, counts=dict(Counter(r["group"] for r in rows)))
+    rows = plan.rows(out)
+    counts = dict(Counter(r["group"] for r in rows))
+    report = BuildReport(out, used=plan.used, missing=plan.missing, counts=counts, groups=plan.groups)
 
     stamp = out / "recipe.json"
     if not force and stamp.is_file() and (out / MANIFEST).is_file():
@@ -124,7 +127,7 @@ def build(
             "seconds": round(report.seconds, 1),
         },
     )
-    write_manifest(out / MANIFEST, rows)  # last: its presence means the build is complete
+    write_manifest(out / MANIFEST, rows, plan.columns)  # last: its presence means the build is complete
     if plan.missing:
         log.info("benchmark sources not on this machine, skipped: %s", ", ".join(plan.missing))
     return report
@@ -135,7 +138,7 @@ def build_benchmark(
     *,
     force: bool = False,
     progress: bool = True,
-    recipe: Recipe = FULL_RECIPE,
+    recipe: Recipe | HardRecipe = FULL_RECIPE,
 ) -> Path:
     """Build the labeled benchmark once and return its directory (holding ``manifest.csv``).
 
@@ -144,11 +147,13 @@ def build_benchmark(
             ``~/.cache/styledex/bench-v1`` (a non-default recipe gets a fingerprint suffix).
         force: regenerate everything.
         progress: show a tqdm progress bar over the items to generate.
-        recipe: what to build (default: the full benchmark, about 3 minutes on 2 CPU cores).
+        recipe: what to build (default: the full benchmark, about 3 minutes on 2 CPU cores; :data:`HARD_RECIPE`:
+            its harder parts, in ``hard-v1``).
 
     Returns:
         The directory. ``manifest.csv`` has :data:`MANIFEST_COLUMNS`: ``path`` (absolute), ``kind``
-        (image|video), ``group`` (grid|video|museum), ``content``, ``style``, ``segment`` (video segment
-        number or empty) and ``title``.
+        (image|video), ``group`` (grid|video|museum; hard: filters|reframed|neural|video_hard|museum), ``content``,
+        ``style``, ``segment`` (video segment number, ``cut``, or empty) and ``title``; the hard benchmark's adds
+        ``framing`` and ``heldout_op`` (:data:`~.plan.HARD_COLUMNS`).
     """
     return build(cache_dir, recipe=recipe, force=force, progress=progress).path

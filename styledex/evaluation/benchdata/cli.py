@@ -7,10 +7,12 @@ import logging
 from pathlib import Path
 
 from .cache import build
+from .recipe import FULL_RECIPE, HARD_RECIPE
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m styledex.evaluation.benchdata [--force] [--cache DIR] [--quiet]``: build, print path and counts."""
+    """``python -m styledex.evaluation.benchdata [--hard] [--force] [--cache DIR] [--quiet]``: build, print path
+    and counts."""
     from styledex.evaluation import benchdata  # its docstring's first line describes the command
 
     parser = argparse.ArgumentParser(
@@ -25,11 +27,13 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark directory (default: the user cache)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--hard", action="store_true", help="the harder parts (held-out looks and contents)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = build(args.cache, force=args.force, progress=not args.quiet)
+    recipe = HARD_RECIPE if args.hard else FULL_RECIPE
+    report = build(args.cache, recipe=recipe, force=args.force, progress=not args.quiet)
     print(report.path)
-    for group in ("grid", "video", "museum"):
+    for group in report.groups:
         print(f"{group}: {report.counts.get(group, 0)}")
     state = "complete already, nothing to do" if report.skipped else f"{len(report.generated)} files generated"
     print(f"{state} in {report.seconds:.1f} s")

@@ -56,10 +56,10 @@ def read_manifest(path: Path) -> list[dict[str, str]] | None:
         return None
 
 
-def write_manifest(path: Path, rows: Iterable[dict[str, str]]) -> None:
+def write_manifest(path: Path, rows: Iterable[dict[str, str]], columns: tuple[str, ...] = MANIFEST_COLUMNS) -> None:
     tmp = atomic_target(path)
     with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)

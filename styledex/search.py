@@ -219,15 +219,22 @@ def mean_query(items: Sequence[Mapping[str, np.ndarray]], spaces: Sequence[str])
     return {space: aggregate_frames(np.stack([item[space] for item in items])) for space in spaces}
 
 
+# The spaces the collapse thresholds (config search.collapse) were measured in (scripts/collapse_threshold.py): a
+# threshold is a cosine of one space and means nothing in another, so these stay whatever the aliases name.
+NEAR_DUPLICATE_SPACES = {"style": "adain", "content": "content"}
+
+
 def near_duplicate_spaces(available: Sequence[str]) -> dict[str, str]:
     """Where near-duplicates are measured, for a catalog holding the spaces ``available``: {kind: space}, per kind
-    (style, content) the space its alias names (``adain``, ``content``) when the catalog holds it, else the
-    catalog's first space of that kind. Both kinds, so that folding needs the same look *and* the same subject."""
+    (style, content) the space the thresholds were measured in (:data:`NEAR_DUPLICATE_SPACES`) when the catalog
+    holds it, else the one its alias names, else the catalog's first space of that kind. Both kinds, so that
+    folding needs the same look *and* the same subject."""
     chosen = {}
     for kind in ("style", "content"):
         of_kind = [name for name in available if name in SPACES and SPACES[name].kind == kind]
+        preferred = [NEAR_DUPLICATE_SPACES[kind], ALIASES[kind]]
         if of_kind:
-            chosen[kind] = ALIASES[kind] if ALIASES[kind] in of_kind else of_kind[0]
+            chosen[kind] = next((name for name in preferred if name in of_kind), of_kind[0])
     return chosen
 
 

@@ -22,20 +22,21 @@ from styledex.evaluation.benchdata import build_benchmark
 from styledex.evaluation.throughput import bare_forward_rate
 from styledex.media import decode
 from styledex.pipeline import Source, add_sources
+from styledex.search import embed_meta
 from styledex.space_indexes import SpaceIndexes
 
 
 def add_rate(paths: list[str], config: Config, spaces: list[str], size: int) -> tuple[float, int]:
     """(frames per second, frames) of ``add`` into a fresh catalog: hash, decode, embed, write, index."""
     embedder = Embedder(spaces, image_size=size, batch_size=config.embed.batch_size, device=config.embed.device,
-                        precision=config.embed.precision)
+                        precision=config.embed.precision, aspect=config.embed.aspect)
     embedder.embed(decode(paths[0], frames=1, max_side=64).frames)  # warm-up: model loading is not throughput
     with (
         tempfile.TemporaryDirectory() as tmp,
         Catalog.open(Path(tmp) / "catalog", create=True) as catalog,
         catalog.writing(),
     ):
-        catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": size})
+        catalog.set_meta("embed", embed_meta(embedder))
         indexes = SpaceIndexes(catalog, IndexConfig())  # as `styledex add` builds them (CatalogSession.indexes)
         summary = add_sources(indexes, [Source(p) for p in paths], config, embedder, progress=False)
     return summary.frames / summary.seconds, summary.frames

@@ -19,6 +19,7 @@ from styledex.config import IndexConfig
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import SPACES, resolve
 from styledex.index import IndexMismatchError, SpaceIndex
+from styledex.search import embed_meta
 from styledex.space_indexes import SpaceIndexes
 
 from helpers.cli import run_inprocess
@@ -100,10 +101,10 @@ def build_vector_catalog(
     (their dims; fingerprints as the real embedder's, so every command opens it as it opens any catalog); no media
     behind the rows, no index built. The caller closes it."""
     catalog = Catalog.open(directory, create=True)
-    fingerprints = Embedder(list(spaces)).fingerprints()
+    meta = embed_meta(Embedder(list(spaces)))
     vectors = {space: clustered_unit_vectors(items, resolve(space).dim, seed=seed) for space in spaces}
     with catalog.writing():
-        catalog.set_meta("embed", {"spaces": fingerprints, "image_size": 256})
+        catalog.set_meta("embed", meta)
         for start in range(0, items, batch):
             records = [
                 ItemRecord(

@@ -19,7 +19,7 @@ from styledex.config import Config
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import resolve
 from styledex.operations import CatalogSession, InvalidRequest, NotFound
-from styledex.search import Collapse, fold_near_duplicates, near_duplicate_spaces, parse_collapse
+from styledex.search import Collapse, embed_meta, fold_near_duplicates, near_duplicate_spaces, parse_collapse
 
 SPACES = ("content", "adain")
 THRESHOLDS = Config().search.collapse  # style 0.99, content 0.5 (configs/default.yaml)
@@ -47,7 +47,7 @@ def _write_catalog(directory: Path, rows: dict[str, np.ndarray]) -> list[int]:
     n = len(rows[SPACES[0]])
     with Catalog.open(directory, create=True) as catalog, catalog.writing():
         embedder = Embedder(list(SPACES))  # weights load on first use only: no forward here
-        catalog.set_meta("embed", {"spaces": embedder.fingerprints(), "image_size": embedder.image_size})
+        catalog.set_meta("embed", embed_meta(embedder))
         records = [
             ItemRecord(path=f"/v/{i}.png", status="ok", kind="image", sha256=f"{i:064x}",
                        vectors={space: SpaceVectors(rows[space][i]) for space in SPACES})

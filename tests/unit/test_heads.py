@@ -214,3 +214,15 @@ def test_batches_hold_both_kinds_of_hard_negative() -> None:
     assert len(set(batch)) == len(batch)
     assert any(contents.count(c) >= 2 for c in contents)  # one content under several looks
     assert any(styles.count(s) >= 2 for s in styles)  # one look on several contents
+
+
+def test_the_cache_is_named_by_the_planned_items_not_the_recipe_alone() -> None:
+    # The training contents follow train/splits.py: one painting moved to the held-out side changes the items, and
+    # chunks embedded from the old items must not be read back as the new ones (their labels would not match).
+    from styledex.train.head_data import default_cache, plan_digest
+
+    recipe = DataRecipe(looks_per_content=2, contents_per_look=2, cin_looks=0, magenta_looks=0, painting_crops=0)
+    before, after = plan(recipe, _contents(6)), plan(recipe, _contents(6)[1:])
+    assert plan_digest(before) == plan_digest(plan(recipe, _contents(6)))
+    assert plan_digest(before) != plan_digest(after)
+    assert default_cache(recipe, before) != default_cache(recipe, after)

@@ -15,7 +15,7 @@ class _Strict(BaseModel):
 
 
 class EmbedConfig(_Strict):
-    spaces: list[str] = ["content", "gram", "adain", "predictor"]
+    spaces: list[str] = ["content", "gram", "adain", "predictor", "style_head"]
     image_size: int = Field(256, ge=32, le=2048)
     batch_size: int = Field(8, ge=1, le=1024)
     device: str = "auto"
@@ -126,7 +126,7 @@ class ConfigError(Exception):
 
 
 def default_config_text() -> str:
-    return (importlib.resources.files("styledex.configs") / "default.yaml").read_text()
+    return (importlib.resources.files("styledex.configs") / "default.yaml").read_text(encoding="utf-8")
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -134,7 +134,7 @@ def load_config(path: str | Path | None = None) -> Config:
     data = yaml.safe_load(default_config_text()) or {}
     if path is not None:
         try:
-            override = yaml.safe_load(Path(path).read_text()) or {}
+            override = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
         if not isinstance(override, dict):

@@ -40,7 +40,7 @@ def load_train_config(method: str, path: Path | None = None, overrides: dict[str
             continue
         if not Path(source).is_file():
             raise TrainError(f"no such config file: {source}")
-        loaded = yaml.safe_load(Path(source).read_text()) or {}
+        loaded = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise TrainError(f"{source}: expected a mapping of settings, got {type(loaded).__name__}")
         values.update(loaded)

@@ -296,7 +296,7 @@ def build(
     directory.mkdir(parents=True, exist_ok=True)
     stamp = directory / "recipe.json"
     digest = plan_digest(items)
-    if stamp.is_file() and json.loads(stamp.read_text()).get("plan") != digest:
+    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")).get("plan") != digest:
         for chunk in directory.glob("chunk*.pt"):  # embedded from other items: never to be read as these
             chunk.unlink()
     stamp.write_text(json.dumps({"recipe": recipe.model_dump(), "items": len(items), "plan": digest}) + "\n")

@@ -555,6 +555,8 @@ def test_eval_and_bench_refuse_bad_counts_before_any_work(cli) -> None:
     assert run.rc == 2 and run.err_lines == ["styledex: error: --rounds must be at least 1, got 0"]
     run = cli("eval", "--spaces", "style", "colour")
     assert run.rc == 2 and len(run.err_lines) == 1 and "unknown space 'colour'" in run.err_lines[0]
+    run = cli("eval", "--parts", "old", "harder")
+    assert run.rc == 2 and run.err_lines[-1].endswith("--parts: invalid choice: 'harder' (choose from 'old', 'hard')")
 
 
 def test_precision_flag_overrides_the_config_and_bf16_stays_close(cli, tiny_config: Path, tmp_path: Path) -> None:

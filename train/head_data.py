@@ -13,7 +13,7 @@ of the other. Looks are of three kinds:
 On top, ``painting_crops`` random crops of every training painting as it is, labeled by artist where the
 training side holds two or more works of that artist (same-artist positives), else by the painting.
 
-What is cached (``$STYLEDEX_CACHE/heads-v1-<recipe>-<plan>/chunk*.pt``, or ``~/.cache/styledex``): per item the
+What is cached (``$STYLEDEX_CACHE/heads-v2-<recipe>-<plan>/chunk*.pt``, or ``~/.cache/styledex``): per item the
 style head's input [2944] (fp32) and the content head's input map [1024, h, w] (fp16), with the labels, all
 computed by the embedder's own preprocessing and VGG19 forward (:meth:`styledex.embed.embedder.Embedder.
 vgg_features`), so the heads train on exactly what they will see. Items are embedded in chunks written
@@ -33,16 +33,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from styledex.embed.heads import content_head_inputs, style_head_inputs
+from styledex.embed.transfer.imaging import fit_long_side
 from styledex.progress import progress_bar
+from styledex.train import framing as framing_ops
 from styledex.train.looks import Look, random_look
 from styledex.train.sources import artist_label, load_museum_objects, resolve_source
 from styledex.train.splits import TRAIN_CIN_STYLES, TRAIN_PHOTOS, painting_is_heldout
 
-VERSION = "heads-v1"
+# heads-v2: reframings by styledex.train.framing (crops and zooms resized back to the picture's size, rotations
+# cropped exactly). The shipped heads were trained on heads-v1, whose reframings kept crops at their own size.
+VERSION = "heads-v2"
 CHUNK = 32  # items per cached chunk (a resumed build redoes at most one)
 FRAMINGS = ("none", "mirror", "crop", "zoom", "rotate")
 # A random look must change the test card's pixels by at least this much on average (0..1; the named looks at half
@@ -173,26 +177,17 @@ def _look_from_dict(data: dict[str, Any]) -> Look:
 
 
 def reframe(img: Image.Image, framing: str, rng: np.random.Generator) -> Image.Image:
-    """``img`` reframed the way clips of one subject differ: ``mirror``, ``crop`` (a random corner region keeping
-    60-85% of each side), ``zoom`` (the centre 65-85%), ``rotate`` (±4-10°, borders cropped) or ``none``."""
-    w, h = img.size
+    """``img`` reframed at random, the way clips of one subject differ (:mod:`styledex.train.framing`, the same
+    operations the hard benchmark applies with fixed settings): ``mirror``, ``crop`` (a random corner keeping
+    60-85% of each side), ``zoom`` (1.2-1.5×), ``rotate`` (±4-10°, borders cropped) or ``none``."""
     if framing == "mirror":
-        return ImageOps.mirror(img)
+        return framing_ops.mirror(img)
     if framing == "crop":
-        f = float(rng.uniform(0.6, 0.85))
-        cw, ch = round(w * f), round(h * f)
-        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-        return img.crop((x, y, x + cw, y + ch))
+        return framing_ops.crop_corner(img, float(rng.uniform(0.6, 0.85)), str(rng.choice(framing_ops.CORNERS)))
     if framing == "zoom":
-        f = float(rng.uniform(0.65, 0.85))
-        cw, ch = round(w * f), round(h * f)
-        return img.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
+        return framing_ops.zoom(img, float(rng.uniform(1.2, 1.5)))
     if framing == "rotate":
-        angle = float(rng.uniform(4, 10)) * (1 if rng.random() < 0.5 else -1)
-        rotated = img.rotate(angle, resample=Image.Resampling.BICUBIC)
-        margin = math.sin(math.radians(abs(angle)))  # crop the corners the rotation left empty
-        dx, dy = round(h * margin / 2 + 1), round(w * margin / 2 + 1)
-        return rotated.crop((dx, dy, w - dx, h - dy))
+        return framing_ops.rotate(img, float(rng.uniform(4, 10)) * (1 if rng.random() < 0.5 else -1))
     return img
 
 
@@ -242,10 +237,8 @@ class Renderer:
 
 
 def _fit_long_side(img: Image.Image, side: int) -> Image.Image:
-    scale = side / max(img.size)
-    if scale >= 1:
-        return img
-    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
+    """Shrunk (never enlarged) to long side ``side``."""
+    return img if max(img.size) <= side else fit_long_side(img, side)
 
 
 @dataclass

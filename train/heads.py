@@ -164,6 +164,7 @@ def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Gene
     sampler = BatchSampler(data, train_rows, cfg, generator)
     labels = label_ids(data.style_labels if kind == "style" else data.content_labels)
     head: torch.nn.Module
+    reduced: list[torch.Tensor] = []  # the content head's training maps after its fixed part
     if kind == "style":
         head = StyleHead(cfg.dim, cfg.hidden, cfg.dropout)
         head.fit_standardization(data.style_inputs[train_rows])

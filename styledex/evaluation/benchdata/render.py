@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from styledex.train.framing import reframe
+
 from .files import save_png
-from .framing import reframe
 from .plan import Item, Style
 from .recipe import HardRecipe, Recipe
 from .video import read_segment, write_mp4

@@ -1,6 +1,7 @@
-"""Deterministic reframings of a picture, the ways two clips of one subject differ: mirrored, cropped to a corner,
-zoomed about the centre, slightly rotated. Each returns a new RGB image at the input's size (a crop is resized back
-with Lanczos), so a reframing changes what is where, not the resolution.
+"""Reframings of a picture (the hard benchmark's fixed ones, the heads' training set's random ones), the ways two
+clips of one subject differ: mirrored, cropped to a corner, zoomed about the centre, slightly rotated. Each returns
+a new RGB image at the input's size (a crop is resized back with Lanczos), so a reframing changes what is where,
+not the resolution.
 """
 
 from __future__ import annotations

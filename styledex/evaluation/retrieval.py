@@ -249,8 +249,9 @@ def hard_metrics(matrix: np.ndarray, items: list[dict[str, Any]], groups: np.nda
 
     Each group of :data:`HARD_GROUPS` is its own pool (queries ranked against the other items of their group), with
     ``style`` and ``content`` question metrics (:func:`question_metrics`: p5, map, leakage, queries); the filters
-    also as ``filters_heldout_ops``: the queries whose look uses an operation no training look uses (ranked against
-    the whole group). ``museum_heldout``: same-artist top-1 of the paintings by held-out artists with ≥ 2 works,
+    also as ``filters_heldout_ops`` (the queries whose look uses an operation no training look uses),
+    ``filters_strong`` and ``filters_mild`` (the queries of strength 1 and 0.5), each ranked against the whole
+    group. ``museum_heldout``: same-artist top-1 of the paintings by held-out artists with ≥ 2 works,
     ranked among all paintings, with its query count and 95 % Wilson interval; ``museum_artist_top1`` the same over
     every artist (the old part's figure).
     """
@@ -265,6 +266,10 @@ def hard_metrics(matrix: np.ndarray, items: list[dict[str, Any]], groups: np.nda
         slices = {group: np.ones(len(rows), dtype=bool)}
         if group == "filters":
             slices["filters_heldout_ops"] = heldout_op[rows] == "yes"
+            # A look's label includes its strength: a mild (0.5) query's own look at full strength on another photo
+            # counts as a miss. The two strengths are reported apart since they differ ~6x in difficulty.
+            slices["filters_strong"] = np.char.endswith(style.astype(str), "@1")
+            slices["filters_mild"] = np.char.endswith(style.astype(str), "@0.5")
         for part, queries in slices.items():
             out[part] = {
                 "style": question_metrics(matrix[rows], style, content, queries),
@@ -445,7 +450,8 @@ def _space_label(report: dict[str, Any], name: str) -> str:
 
 
 HARD_PART_NAMES = {
-    "filters": "filters", "filters_heldout_ops": "filters, held-out operations", "reframed": "reframed",
+    "filters": "filters", "filters_strong": "filters, strength 1", "filters_mild": "filters, strength 0.5",
+    "filters_heldout_ops": "filters, held-out operations", "reframed": "reframed",
     "neural": "neural", "video_hard": "video_hard",
 }  # fmt: skip
 

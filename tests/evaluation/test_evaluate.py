@@ -226,6 +226,7 @@ def test_hard_metrics_pools_each_group_and_slices_heldout_operations() -> None:
     items = [
         item("filters", "photo:a", "filter:x@1", "no"), item("filters", "photo:b", "filter:x@1", "no"),
         item("filters", "photo:a", "filter:y@1", "yes"), item("filters", "photo:b", "filter:y@1", "yes"),
+        item("filters", "photo:c", "filter:x@0.5", "no"),
         # the same labels in another group: a style space that mixes groups would find these
         item("neural", "photo:a", "filter:x@1"), item("neural", "photo:b", "filter:y@1"),
         item("museum", "", "artist:Vincent van Gogh"), item("museum", "", "artist:Vincent van Gogh"),
@@ -233,15 +234,16 @@ def test_hard_metrics_pools_each_group_and_slices_heldout_operations() -> None:
     ]  # fmt: skip
     groups = np.array([it["metadata"]["group"] for it in items])
     # a pure style space: x → e1, y → e2; the museum: van Gogh's two works alike, the others apart
-    matrix = _unit([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0],
+    # the mild x on photo c lies nearer the strong x than anything else: a miss for it (another label), and one
+    # more item in x's queries' rankings, after their hit
+    matrix = _unit([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [0.9, 0.1, 0, 0],
+                    [1, 0, 0, 0], [0, 1, 0, 0],
                     [0, 0, 1, 0], [0, 0, 1, 0.1], [0, 0, 0, 1], [0, 0, 0.2, -1]])  # fmt: skip
     out = hard_metrics(matrix, items, groups)
-    # a pool of four: each query's top 5 is the other three items, one of which is the other question's answer
-    assert out["filters"]["style"] == {"p5": 1.0, "map": 1.0, "leakage": pytest.approx(1 / 3), "queries": 4}
-    content = out["filters"]["content"]
-    # the same look first, then the hit and the other item tied at 0 in row order: rank 2 for a's, rank 3 for b's
-    assert content["map"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 2 + 1 / 3) / 4)
-    assert content["leakage"] == pytest.approx(1 / 3)
+    # a pool of five: the mild x has no other item of its label, so it is no style query; each strong query finds
+    # its one hit first; the top 5 holds the other three items, one of which is the other question's answer
+    assert out["filters_strong"]["style"] == {"p5": 1.0, "map": 1.0, "leakage": pytest.approx(1 / 4), "queries": 4}
+    assert out["filters_mild"]["style"]["queries"] == 0
     assert out["filters_heldout_ops"]["style"]["queries"] == 2
     assert "reframed" not in out  # a group with no items has no row
     assert out["neural"]["style"]["queries"] == 0  # one item per style in that group: no style query

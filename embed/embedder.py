@@ -211,7 +211,8 @@ class Embedder:
 
     def vgg_features(self, images: Sequence[Image.Image]) -> dict[str, torch.Tensor]:
         """One VGG19 forward of images that share an :meth:`input_size`: layer → [B, C, h, w] (bf16 under
-        autocast), inside the caller's inference mode."""
+        autocast), and ``"pixels"`` → the input [B, 3, H, W] (RGB in 0..1, fp32), inside the caller's inference
+        mode."""
         size = self.input_size(images[0])
         if self.aspect == "keep":
             images = [crop_to_aspect(im) for im in images]
@@ -220,7 +221,9 @@ class Embedder:
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
-            return self._vgg()(x)
+            feats = self._vgg()(x)
+        feats["pixels"] = x  # the learned style head reads colour statistics of the input too (embed/pixel_stats)
+        return feats
 
     def _embed_batch(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = {}

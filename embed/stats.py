@@ -10,6 +10,7 @@ Conventions, pinned by tests:
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -43,6 +44,26 @@ def mean_std(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, t
         mean = x.mean(dim=space)
         var = torch.linalg.vector_norm(x, dim=space).square() / math.prod(x.shape[2:]) - mean.square()
     return mean, (var.clamp_min(0.0) + eps).sqrt()
+
+
+# Statistics of maps still alive, by map: the `adain` and `style_head` spaces read the same five layers' means and
+# stds from one forward, and on CPU those passes over relu1_1…relu5_1 cost about as much as the head itself.
+# By the map's identity (tensors compare elementwise, so no WeakKeyDictionary); an entry goes with its map.
+_SHARED_MEAN_STD: dict[int, tuple[weakref.ref[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {}
+
+
+def shared_mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mean_std` of a feature map that is not changed in place (a VGG forward's output), computed once per
+    map while it lives: later calls on the same tensor object return the same (mean, std)."""
+    if features.requires_grad:  # a map in a graph: never shared (its statistics must carry their gradients)
+        return mean_std(features)
+    key = id(features)
+    entry = _SHARED_MEAN_STD.get(key)
+    if entry is not None and entry[0]() is features:
+        return entry[1]
+    stats = mean_std(features)
+    _SHARED_MEAN_STD[key] = (weakref.ref(features, lambda _, key=key: _SHARED_MEAN_STD.pop(key, None)), stats)
+    return stats
 
 
 # Positions per block in the channels-last passes: one image's block at 64 channels is 1 MiB of fp32, so it

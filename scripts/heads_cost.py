@@ -1,4 +1,4 @@
-"""What the learned heads cost ``add``: images/s of ``add`` with the default spaces, and with the two heads added,
+"""What the learned heads cost ``add``: images/s of ``add`` with the default spaces less the heads, and with them,
 alternating in one run (the ratio is the figure; absolute rates move with the machine's load).
 
     python scripts/heads_cost.py [--images 24] [--rounds 3] [--heads style_head content_head]
@@ -26,8 +26,9 @@ def main() -> None:
     config = load_config(None)
     manifest = pd.read_csv(build_benchmark(progress=False) / "manifest.csv")
     paths = list(manifest.loc[manifest["group"] == "museum", "path"][: args.images])
-    base = list(config.embed.spaces)
-    with_heads = base + [s for s in args.heads if s not in base]
+    # The default spaces without the heads (style_head is one of them), then with them.
+    base = [s for s in config.embed.spaces if s not in args.heads]
+    with_heads = base + args.heads
     ratios = []
     for round_ in range(args.rounds):
         rate_base, _ = add_rate(paths, config, base, config.embed.image_size)

@@ -185,6 +185,7 @@ def render_explanation(
     corr: Correspondence | None = None
     with torch.inference_mode():
         feats = models.encoder(x)
+        feats["pixels"] = x  # the style head reads the pixels' colour statistics too (as Embedder.vgg_features)
         spec = resolve(space_kind)
         overall = space_cosine(feats, spec)
         if space_kind == "style":

@@ -35,7 +35,7 @@ import numpy as np
 from styledex.catalog import Catalog, CatalogError
 from styledex.config import Config, IndexConfig
 from styledex.embed.embedder import Embedder, aggregate_frames
-from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve
+from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve, resolve_in
 from styledex.index import SpaceIndex, fused_score, parse_mix
 from styledex.media import Media
 from styledex.space_indexes import SpaceIndexes
@@ -136,16 +136,19 @@ def remove_items(indexes: SpaceIndexes, item_ids: Sequence[int]) -> list[int]:
 def describe_spaces(catalog: Catalog | None) -> list[dict[str, Any]]:
     """Every registered space, as ``styledex spaces --json`` prints it and ``GET /spaces`` returns it.
 
-    Each row is the space's description plus ``aliases`` and ``in_catalog``; the spaces ``catalog`` holds also
-    get their ``fingerprint`` and ``count`` (ok items with a vector in that space).
+    Each row is the space's description plus ``aliases`` (those that name it: in a catalog, as they resolve there,
+    see :func:`~styledex.embed.spaces.resolve_in`) and ``in_catalog``; the spaces ``catalog`` holds also get their
+    ``fingerprint`` and ``count`` (ok items with a vector in that space).
     """
     fingerprints: dict[str, str] = {}
     if catalog is not None:
         fingerprints = dict((catalog.get_meta("embed") or {}).get("spaces", {}))
+    held = list(fingerprints)
+    targets = {alias: resolve_in(alias, held).name if held else target for alias, target in ALIASES.items()}
     rows = []
     for name, spec in SPACES.items():
         row = spec.describe()
-        row["aliases"] = [alias for alias, target in ALIASES.items() if target == name]
+        row["aliases"] = [alias for alias, target in targets.items() if target == name]
         row["in_catalog"] = name in fingerprints
         if catalog is not None and name in fingerprints:
             row["fingerprint"] = fingerprints[name]
@@ -203,7 +206,7 @@ def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
     """``adain``, ``style`` or ``style:0.7,content:0.3`` → {real space name: weight}; unknown names → ValueError."""
     weights: dict[str, float] = {}
     for name, weight in parse_mix(text).items():
-        spec = resolve(name)
+        spec = resolve_in(name, available)
         if spec.name not in available:
             raise ValueError(f"space '{spec.name}' is not in this catalog; it has {', '.join(available)}")
         weights[spec.name] = weights.get(spec.name, 0.0) + weight

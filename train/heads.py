@@ -47,6 +47,7 @@ class HeadConfig(TrainConfig):
         "least this fraction of each side (and flip half of them)",
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="style head: dropout after its hidden layer")
+    members: int = Field(1, ge=1, description="style head: MLPs averaged (embed/heads.py StyleHead)")
     reduced: int = Field(256, ge=8, le=1024, description="content head: principal directions kept")
 
 
@@ -121,12 +122,16 @@ def label_ids(labels: list[str]) -> torch.Tensor:
     return torch.tensor([index[label] for label in labels])
 
 
-def embed_rows(head: torch.nn.Module, data: HeadData, rows: np.ndarray, kind: str) -> torch.Tensor:
-    """The trained head's unit vectors of ``rows`` [n, dim] (eval mode, no augmentation)."""
+def embed_rows(
+    head: torch.nn.Module, data: HeadData, rows: np.ndarray, kind: str, member: int | None = None
+) -> torch.Tensor:
+    """The trained head's unit vectors of ``rows`` [n, dim] (eval mode, no augmentation); ``member``: only that
+    member of a style head."""
     head.eval()
     with torch.inference_mode():
         if kind == "style":
-            out = head(data.style_inputs[rows])
+            inputs = data.style_inputs[rows]
+            out = head(inputs) if member is None else head.member(member, inputs)
         else:
             out = torch.cat([head(data.content_maps[i].float()[None]) for i in rows])
     head.train()
@@ -158,31 +163,40 @@ def retrieval_report(vectors: torch.Tensor, content: list[str], style: list[str]
 
 
 def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Generator, kind: str) -> Task:
-    """The training task of the ``kind`` ("style" or "content") head: data built or loaded from its cache."""
+    """The training task of the ``kind`` ("style" or "content") head: data built or loaded from its cache.
+
+    The style head's members (:class:`~styledex.embed.heads.StyleHead`) are bagged: member m holds out its own
+    contents (split seed ``seed + m``) and draws its own batches; the loss is the mean of the members' losses."""
     data = build(cfg.data, device=str(device), progress=True)
-    train_rows, val_rows = split_rows(data, cfg.val_fraction, cfg.seed)
-    sampler = BatchSampler(data, train_rows, cfg, generator)
+    members = cfg.members if kind == "style" else 1
+    splits = [split_rows(data, cfg.val_fraction, cfg.seed + m) for m in range(members)]
+    samplers = [BatchSampler(data, train, cfg, generator) for train, _ in splits]
+    seen = np.unique(np.concatenate([train for train, _ in splits]))  # rows some member trains on
     labels = label_ids(data.style_labels if kind == "style" else data.content_labels)
     head: torch.nn.Module
     reduced: list[torch.Tensor] = []  # the content head's training maps after its fixed part
     if kind == "style":
-        head = StyleHead(cfg.dim, cfg.hidden, cfg.dropout)
-        head.fit_standardization(data.style_inputs[train_rows])
+        head = StyleHead(cfg.dim, cfg.hidden, cfg.dropout, members)
+        head.fit_standardization(data.style_inputs[seen])  # label-free: mean and std of the inputs
     else:
         head = ContentHead(cfg.dim, cfg.hidden, cfg.reduced)
-        head.fit_reduction([data.content_maps[i] for i in train_rows], seed=cfg.seed)
+        head.fit_reduction([data.content_maps[i] for i in seen], seed=cfg.seed)
         # The fixed part runs once: the training maps, pooled and projected, are what the learned part sees.
         with torch.no_grad():
             reduced = [head.reduce(m.float()[None])[0] for m in data.content_maps]
     head.to(device)
 
     def step(i: int) -> dict[str, torch.Tensor]:
-        rows = sampler.sample()
-        if kind == "style":
-            z = head(data.style_inputs[rows].to(device))
-        else:
-            z = torch.cat([head.head(augment_map(reduced[r], cfg.map_crop, generator)[None].to(device)) for r in rows])
-        return {"total": supcon_loss(z, labels[rows].to(device), cfg.temperature)}
+        losses = []
+        for m, sampler in enumerate(samplers):
+            rows = sampler.sample()
+            if kind == "style":
+                z = head.member(m, data.style_inputs[rows].to(device))
+            else:
+                maps = (augment_map(reduced[r], cfg.map_crop, generator)[None].to(device) for r in rows)
+                z = torch.cat([head.head(x) for x in maps])
+            losses.append(supcon_loss(z, labels[rows].to(device), cfg.temperature))
+        return {"total": torch.stack(losses).mean()}
 
     def export() -> dict[str, Any]:
         return {"head": head.state_dict()}
@@ -190,17 +204,22 @@ def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Gene
     meta: dict[str, Any] = {
         "dim": cfg.dim,
         "hidden": cfg.hidden,
-        **({"reduced": cfg.reduced} if kind == "content" else {}),
+        **({"reduced": cfg.reduced} if kind == "content" else {"members": members}),
         "data": data.recipe,
-        "train_items": len(train_rows),
-        "val_items": len(val_rows),
-        "train_contents": len({data.content_labels[i] for i in train_rows}),
+        "train_items": [len(train) for train, _ in splits],
+        "val_items": [len(val) for _, val in splits],
+        "train_contents": [len({data.content_labels[i] for i in train}) for train, _ in splits],
         "looks": {k: int(sum(1 for x in data.kinds if x == k)) for k in sorted(set(data.kinds))},
     }
 
     def validate() -> dict[str, Any]:
-        vectors = embed_rows(head, data, val_rows, kind)
-        content, style = [data.content_labels[i] for i in val_rows], [data.style_labels[i] for i in val_rows]
-        return {"validation": retrieval_report(vectors, content, style)}
+        """Each member on its own held-out contents, and their mean (a member is what one seed would ship)."""
+        reports = []
+        for m, (_, val) in enumerate(splits):
+            vectors = embed_rows(head, data, val, kind, member=m if kind == "style" else None)
+            reports.append(retrieval_report(vectors, [data.content_labels[i] for i in val],
+                                            [data.style_labels[i] for i in val]))  # fmt: skip
+        mean = {key: round(float(np.mean([r[key] for r in reports])), 4) for key in reports[0]}
+        return {"validation": mean, **({"validation_members": reports} if len(reports) > 1 else {})}
 
     return Task(cfg.name, {"head": head}, step, meta=meta, export=export, validate=validate)

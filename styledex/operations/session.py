@@ -429,10 +429,10 @@ class CatalogSession:
 
     @staticmethod
     def _catalog_space(name: str, settings: CatalogSpaces) -> SpaceSpec:
-        from styledex.embed.spaces import resolve
+        from styledex.embed.spaces import resolve_in
 
         try:
-            spec = resolve(name)
+            spec = resolve_in(name, settings.spaces)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
         if spec.name not in settings.spaces:

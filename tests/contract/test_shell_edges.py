@@ -131,7 +131,7 @@ def test_an_unknown_space_lists_each_name_once(cli, tiny_catalog: TinyCatalog) -
     assert run.rc == 2 and len(run.err_lines) == 1
     known = run.err_lines[0].split("expected one of ", 1)[1].split(" (", 1)[0].split(", ")
     assert known == sorted(set(known)) and {"content", "style", "adain", "gram", "predictor"} <= set(known)
-    assert run.err_lines[0].endswith("(style = adain)")
+    assert run.err_lines[0].endswith("(style = style_head)")
 
 
 # -- commands that need an optional extra ------------------------------------------------------------------------

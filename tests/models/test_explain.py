@@ -162,7 +162,7 @@ def test_style_numbers_have_the_stated_keys_and_ranges(style_pair: tuple[bytes, 
     for row in numbers["layers"]:
         assert set(row) == {"layer", "mean_std_cosine", "gram_cosine"}
         assert in_range(row["mean_std_cosine"]) and in_range(row["gram_cosine"])
-    assert numbers["similarity"]["space"] == "adain" and in_range(numbers["similarity"]["cosine"])
+    assert numbers["similarity"]["space"] == "style_head" and in_range(numbers["similarity"]["cosine"])
     assert numbers["transfer"]["method"] == explain.auto_explain_method()
     assert numbers["transfer"]["size"] == TRANSFORM_SIZE
     assert in_range(numbers["transfer"]["style_vector_cosine"])

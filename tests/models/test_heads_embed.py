@@ -67,11 +67,13 @@ def shipped_heads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.manual_seed(0)
     monkeypatch.setattr(heads, "WEIGHTS_DIR", tmp_path)
     for name, head in (
-        (heads.STYLE_HEAD, StyleHead(dim=128, hidden=32)),
+        (heads.STYLE_HEAD, StyleHead(dim=128, hidden=32, members=3)),
         (heads.CONTENT_HEAD, ContentHead(256, 32, 24)),
     ):
         state = {k: v.half() for k, v in head.state_dict().items()}
-        meta = {"dim": 128, "hidden": 32} if name == heads.STYLE_HEAD else {"dim": 256, "hidden": 32, "reduced": 24}
+        meta = {"dim": 128, "hidden": 32, "members": 3} if name == heads.STYLE_HEAD else {
+            "dim": 256, "hidden": 32, "reduced": 24,
+        }  # fmt: skip
         torch.save({"state": {"head": state}, "meta": meta}, tmp_path / f"{name}.pt")
     MODELS.clear()
     yield tmp_path
@@ -88,14 +90,14 @@ def test_head_spaces_compute_the_head_over_the_shared_forward(shipped_heads: Pat
         content = heads.load_head(heads.CONTENT_HEAD)(content_head_inputs(feats))
     np.testing.assert_allclose(out["style_head"][0], style[0].numpy(), atol=1e-5)
     np.testing.assert_allclose(out["content_head"][0], content[0].numpy(), atol=1e-5)
-    assert out["style_head"].shape == (1, 128) and out["content_head"].shape == (1, 256)
+    assert out["style_head"].shape == (1, 384) and out["content_head"].shape == (1, 256)
 
 
 def test_a_retrained_head_changes_its_space_fingerprint(shipped_heads: Path) -> None:
     before = Embedder(["style_head", "adain"], image_size=64, device="cpu").fingerprints()
     path = shipped_heads / "style_head.pt"
     saved = torch.load(path, weights_only=True)
-    saved["state"]["head"]["net.0.bias"] += 1
+    saved["state"]["head"]["members.0.0.bias"] += 1
     torch.save(saved, path)
     after = Embedder(["style_head", "adain"], image_size=64, device="cpu").fingerprints()
     assert after["style_head"] != before["style_head"] and after["adain"] == before["adain"]

@@ -266,14 +266,14 @@ def test_median_offset_of_a_circular_shift_is_the_shift() -> None:
 
 
 # -- the score in a space ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("space", ["style", "content"])
+@pytest.mark.parametrize("space", ["adain", "content"])
 def test_space_cosine_of_identical_images_is_one(space: str) -> None:
     gen = torch.Generator().manual_seed(5)
     single = {layer: torch.rand(1, 8, 4, 4, generator=gen) for layer in STYLE_LAYERS}
     same = {layer: torch.cat([f, f]) for layer, f in single.items()}
     assert space_cosine(same, resolve(space)) == pytest.approx(1.0, abs=1e-6)
     other = {layer: torch.cat([f, torch.rand(1, 8, 4, 4, generator=gen)]) for layer, f in single.items()}
-    assert -1.0 <= space_cosine(other, resolve(space)) < 0.99  # 0.976 (style), 0.192 (content)
+    assert -1.0 <= space_cosine(other, resolve(space)) < 0.99  # 0.976 (adain), 0.192 (content)
 
 
 def test_content_space_cosine_ignores_a_per_channel_affine_restyle() -> None:

@@ -38,6 +38,18 @@ def test_supcon_loss_is_lower_when_positives_are_closer_and_ignores_anchors_with
     assert supcon_loss(good[perm], labels[perm], 0.1).item() == pytest.approx(supcon_loss(good, labels, 0.1).item())
 
 
+def test_a_style_ensemble_scores_the_mean_of_its_members_cosines() -> None:
+    torch.manual_seed(0)
+    head = StyleHead(dim=8, hidden=16, members=3).eval()
+    a, b = torch.rand(2, heads.STYLE_INPUT_DIM), torch.rand(2, heads.STYLE_INPUT_DIM)
+    with torch.no_grad():
+        za, zb = head(a), head(b)
+        members = [float(head.member(m, a)[0] @ head.member(m, b)[0]) for m in range(3)]
+    assert za.shape == (2, 24)
+    assert torch.allclose(za.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert float(za[0] @ zb[0]) == pytest.approx(sum(members) / 3, abs=1e-5)
+
+
 def test_heads_give_unit_vectors_of_their_dimension() -> None:
     style = StyleHead(dim=32, hidden=64).eval()
     content = ContentHead(dim=48, hidden=64).eval()
@@ -150,9 +162,13 @@ def test_unidentified_painters_are_not_a_style_group() -> None:
     paintings += [Content(f"painting:{i}", Path(f"/x/{i}.jpg"), "Jan Steen") for i in (7, 8)]
     recipe = DataRecipe(looks_per_content=2, contents_per_look=2, cin_looks=0, magenta_looks=0, painting_crops=1)
     crops = [item for item in plan(recipe, paintings) if item.look["kind"] == "none"]
+    # Jan Steen's two works are one style; each other crop is a label of its own (a negative, never a positive)
     assert sorted(item.style for item in crops) == [
-        "artist:Jan Steen", "artist:Jan Steen", "painting:0", "painting:1", "painting:2",
+        "artist:Jan Steen", "artist:Jan Steen", "painting:0/crop0", "painting:1/crop0", "painting:2/crop0",
     ]  # fmt: skip
+    more = plan(recipe.model_copy(update={"painting_crops": 3}), paintings)
+    lone = [item.style for item in more if item.look["kind"] == "none" and item.content.label == "painting:0"]
+    assert len(lone) == len(set(lone)) == 3
 
 
 def test_random_looks_are_visible() -> None:
@@ -226,3 +242,36 @@ def test_the_cache_is_named_by_the_planned_items_not_the_recipe_alone() -> None:
     assert plan_digest(before) == plan_digest(plan(recipe, _contents(6)))
     assert plan_digest(before) != plan_digest(after)
     assert default_cache(recipe, before) != default_cache(recipe, after)
+
+
+def test_a_bagged_style_head_learns_looks_that_content_hides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through the trainer: 12 contents × 6 looks of synthetic statistics where the content's direction
+    is 3x stronger than the look's. Raw, the statistics answer the content question; after training, each member
+    answers the style question on the contents it held out (its own quarter of them)."""
+    import styledex.train.heads as head_task
+    from styledex.train.head_data import HeadData
+    from styledex.train.loop import run
+    from styledex.train.style_head import Config
+
+    rng = np.random.default_rng(0)
+    look_dirs, content_dirs = rng.standard_normal((6, 3016)), rng.standard_normal((12, 3016))
+    rows, contents, styles = [], [], []
+    for c in range(12):
+        for s in range(6):
+            rows.append(look_dirs[s] + 3 * content_dirs[c] + 0.3 * rng.standard_normal(3016))
+            contents.append(f"photo:c{c}")
+            styles.append(f"look:{s}")
+    inputs = torch.tensor(np.array(rows), dtype=torch.float32)
+    data = HeadData(inputs, [], contents, styles, ["filter"] * len(rows), {"synthetic": True}, tmp_path)
+    monkeypatch.setattr(head_task, "build", lambda *args, **kwargs: data)
+    raw = retrieval_report(torch.nn.functional.normalize(inputs, dim=1), contents, styles)
+    assert raw["style_p5"] < 0.3 and raw["content_p5"] == 1.0
+    cfg = Config(steps=60, lr=0.003, dim=8, hidden=32, members=2, contents_per_batch=4, val_fraction=0.25)
+    task = head_task.build_head_task(cfg, torch.device("cpu"), torch.Generator().manual_seed(0), "style")
+    record = run(task, cfg, tmp_path / "run", progress=False).record
+    members = record["validation_members"]
+    assert len(members) == 2 and all(m["style_p5"] > 0.9 for m in members)
+    assert record["validation"]["style_p5"] == pytest.approx(np.mean([m["style_p5"] for m in members]), abs=1e-4)
+    assert record["train_items"] == [54, 54] and record["members"] == 2
+    splits = [head_task.split_rows(data, 0.25, seed) for seed in (0, 1)]
+    assert not np.array_equal(splits[0][1], splits[1][1])  # each member holds out other contents

@@ -26,3 +26,13 @@ def test_a_name_twice_or_features_for_a_non_vgg_space_are_refused(monkeypatch: p
     other = SpaceSpec(name="made_up", kind="style", dim=3, source="predictor", description="", preprocessing="")
     with pytest.raises(ValueError, match="not computed from VGG features"):
         register_space(other)(lambda spec: lambda feats: feats)
+
+
+def test_the_style_alias_falls_back_to_adain_in_a_catalog_without_the_head() -> None:
+    from styledex.embed.spaces import resolve, resolve_in
+
+    assert resolve("style").name == "style_head"
+    assert resolve_in("style", ["content", "adain", "style_head"]).name == "style_head"
+    assert resolve_in("style", ["content", "gram", "adain"]).name == "adain"  # a catalog made before the head
+    assert resolve_in("style", ["content", "gram"]).name == "style_head"  # no fallback held: the caller reports it
+    assert resolve_in("gram", ["content"]).name == "gram"  # a space's own name never falls back

@@ -1,7 +1,7 @@
 """Trainers for the transfer models no package ships weights for (``styledex train METHOD``).
 
 Each trainer module defines ``Config`` (a :class:`~styledex.train.loop.TrainConfig` subclass whose defaults are
-``configs/train/<method>.yaml``) and ``build(cfg, device, generator) -> Task``, registered with
+``configs/train/<method>.yaml``) and ``build(cfg, device, generator, progress=True) -> Task``, registered with
 ``@trainer("<method>", config=Config)`` (:mod:`styledex.train.registry`). :func:`train` loads the config,
 applies overrides, builds the task and runs :func:`styledex.train.loop.run`.
 
@@ -58,6 +58,6 @@ def train(method: str, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, 
     spec = TRAINERS[method]
     generator = seed_everything(cfg.seed)
     device = setup_device(cfg)
-    task = spec.build(cfg, device, generator)
+    task = spec.build(cfg, device, generator, progress=progress)  # progress: of a long preparation too
     task.generator = generator
     return run(task, cfg, out_dir, resume=resume, progress=progress, method=method)

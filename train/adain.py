@@ -59,7 +59,7 @@ def relative_style_loss(output: dict[str, torch.Tensor], style: dict[str, torch.
 
 
 @trainer("adain", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The decoder, the two crop samplers and the step; see the module docstring."""
     content = CropSampler(load_pool(cfg.content, cfg.load_side), cfg.image_size, generator)
     style = CropSampler(load_pool(cfg.style, cfg.load_side), cfg.image_size, generator)

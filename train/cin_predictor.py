@@ -79,7 +79,7 @@ def textured_crops(sampler: CropSampler, batch: int) -> torch.Tensor:
 
 
 @trainer("cin-predictor", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The cin-predictor task: train a :class:`CINStylePredictor` through the frozen CIN net."""
     side = max(cfg.load_side, cfg.image_size)
     contents = CropSampler(load_pool(cfg.content, side), cfg.image_size, generator)

@@ -18,7 +18,7 @@ class Config(HeadConfig):
 
 
 @trainer("content-head", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     from styledex.train.heads import build_head_task
 
-    return build_head_task(cfg, device, generator, "content")
+    return build_head_task(cfg, device, generator, "content", progress=progress)

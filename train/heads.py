@@ -162,12 +162,14 @@ def retrieval_report(vectors: torch.Tensor, content: list[str], style: list[str]
     return {key: round(float(np.mean(values)), 4) if values else 0.0 for key, values in out.items()}
 
 
-def build_head_task(cfg: HeadConfig, device: torch.device, generator: torch.Generator, kind: str) -> Task:
+def build_head_task(
+    cfg: HeadConfig, device: torch.device, generator: torch.Generator, kind: str, *, progress: bool = True
+) -> Task:
     """The training task of the ``kind`` ("style" or "content") head: data built or loaded from its cache.
 
     The style head's members (:class:`~styledex.embed.heads.StyleHead`) are bagged: member m holds out its own
     contents (split seed ``seed + m``) and draws its own batches; the loss is the mean of the members' losses."""
-    data = build(cfg.data, device=str(device), progress=True)
+    data = build(cfg.data, device=str(device), progress=progress)
     members = cfg.members if kind == "style" else 1
     splits = [split_rows(data, cfg.val_fraction, cfg.seed + m) for m in range(members)]
     samplers = [BatchSampler(data, train, cfg, generator) for train, _ in splits]

@@ -123,7 +123,7 @@ def style_tensor(img: Image.Image, size: int) -> torch.Tensor:
 
 
 @trainer("johnson", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The johnson task: train a :class:`TransformNet` on ``cfg.content`` crops for ``cfg.style_images[0]``."""
     if len(cfg.style_images) != 1:
         raise TrainError(f"johnson trains one network per style: give exactly one --style IMAGE "

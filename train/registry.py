@@ -26,7 +26,8 @@ class Trainer:
         name: the ``styledex train`` METHOD.
         config: its settings (a :class:`~styledex.train.loop.TrainConfig` subclass whose defaults are
             ``configs/train/<name>.yaml``).
-        build: ``build(cfg, device, generator) -> Task``, the task :func:`styledex.train.loop.run` runs.
+        build: ``build(cfg, device, generator, progress=True) -> Task``, the task :func:`styledex.train.loop.run`
+            runs; ``progress``: whether a long preparation (building a training set) reports progress (`--quiet`).
         module: the module that declares it.
     """
 

@@ -63,7 +63,7 @@ def _names(cfg: Config) -> list[str]:
 
 
 @trainer("stylebank", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The stylebank task: a new bank for ``cfg.style_images``, or new branches on ``cfg.base``."""
     if not cfg.style_images:
         raise TrainError("stylebank needs at least one --style IMAGE")

@@ -36,7 +36,7 @@ class Config(TrainConfig):
 
 
 @trainer("wct", config=Config)
-def build(cfg: Config, device: torch.device, generator: torch.Generator) -> Task:
+def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The decoder, the crop sampler over photos + paintings, and the step; see the module docstring."""
     if cfg.layer not in DECODER_LAYERS:  # the pattern already says so; kept for direct callers
         raise ValueError(f"layer must be one of {DECODER_LAYERS}")

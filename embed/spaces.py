@@ -360,13 +360,39 @@ register_space(
     )
 )
 def _style_head_features(spec: SpaceSpec) -> VggFeatureFn:
-    from .heads import STYLE_HEAD, load_head, style_head_inputs
+    from .heads import STYLE_HEAD, style_head_inputs
+
+    return _head_features(STYLE_HEAD, style_head_inputs)
+
+
+def _head_features(head: str, inputs: VggFeatureFn) -> VggFeatureFn:
+    """A learned head's space: ``inputs`` of the shared forward's features through the shipped head ``head``."""
+    from .heads import load_head
 
     def features(feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        inputs = style_head_inputs(feats)
-        return load_head(STYLE_HEAD, inputs.device)(inputs)
+        x = inputs(feats)
+        return load_head(head, x.device)(x)
 
     return features
+
+
+@register_space(
+    SpaceSpec(
+        name="adain_white",
+        kind="style",
+        dim=64,
+        source="vgg",
+        description="relu1_1…relu5_1 channel mean/std, PCA-whitened to 64 directions fitted on the heads' training "
+        "images (no labels; python scripts/fit_whitening.py)",
+        preprocessing=VGG_PREPROCESSING,
+        params={"head": "adain_white"},
+        layers=STYLE_LAYERS,
+    )
+)
+def _adain_white_features(spec: SpaceSpec) -> VggFeatureFn:
+    from .heads import WHITENED, adain_statistics
+
+    return _head_features(WHITENED, adain_statistics)
 
 
 @register_space(
@@ -384,10 +410,6 @@ def _style_head_features(spec: SpaceSpec) -> VggFeatureFn:
     )
 )
 def _content_head_features(spec: SpaceSpec) -> VggFeatureFn:
-    from .heads import CONTENT_HEAD, content_head_inputs, load_head
+    from .heads import CONTENT_HEAD, content_head_inputs
 
-    def features(feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        maps = content_head_inputs(feats)
-        return load_head(CONTENT_HEAD, maps.device)(maps)
-
-    return features
+    return _head_features(CONTENT_HEAD, content_head_inputs)

@@ -249,8 +249,8 @@ def test_a_bagged_style_head_learns_looks_that_content_hides(tmp_path: Path, mon
     is 3x stronger than the look's. Raw, the statistics answer the content question; after training, each member
     answers the style question on the contents it held out (its own quarter of them)."""
     import styledex.train.heads as head_task
+    from styledex.train import train
     from styledex.train.head_data import HeadData
-    from styledex.train.loop import run
     from styledex.train.style_head import Config
 
     rng = np.random.default_rng(0)
@@ -263,15 +263,32 @@ def test_a_bagged_style_head_learns_looks_that_content_hides(tmp_path: Path, mon
             styles.append(f"look:{s}")
     inputs = torch.tensor(np.array(rows), dtype=torch.float32)
     data = HeadData(inputs, [], contents, styles, ["filter"] * len(rows), {"synthetic": True}, tmp_path)
-    monkeypatch.setattr(head_task, "build", lambda *args, **kwargs: data)
+    builds: list[dict] = []
+    monkeypatch.setattr(head_task, "build", lambda *args, **kwargs: (builds.append(kwargs), data)[1])
     raw = retrieval_report(torch.nn.functional.normalize(inputs, dim=1), contents, styles)
     assert raw["style_p5"] < 0.3 and raw["content_p5"] == 1.0
     cfg = Config(steps=60, lr=0.003, dim=8, hidden=32, members=2, contents_per_batch=4, val_fraction=0.25)
-    task = head_task.build_head_task(cfg, torch.device("cpu"), torch.Generator().manual_seed(0), "style")
-    record = run(task, cfg, tmp_path / "run", progress=False).record
+    record = train("style-head", cfg, tmp_path / "run", progress=False).record  # as `styledex train --quiet`
+    assert builds[0]["progress"] is False  # the training set's build is quiet too
     members = record["validation_members"]
     assert len(members) == 2 and all(m["style_p5"] > 0.9 for m in members)
     assert record["validation"]["style_p5"] == pytest.approx(np.mean([m["style_p5"] for m in members]), abs=1e-4)
     assert record["train_items"] == [54, 54] and record["members"] == 2
     splits = [head_task.split_rows(data, 0.25, seed) for seed in (0, 1)]
     assert not np.array_equal(splits[0][1], splits[1][1])  # each member holds out other contents
+
+
+def test_the_whitening_gives_unit_variance_on_what_it_was_fitted_to(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    # correlated statistics: 3 strong directions and noise, around a non-zero mean
+    mixing = torch.randn(3, heads.STYLE_STATS_DIM) * torch.tensor([[10.0], [3.0], [1.0]])
+    inputs = torch.randn(500, 3) @ mixing + 0.01 * torch.randn(500, heads.STYLE_STATS_DIM) + 2.0
+    head = heads.StatsWhitening(dim=4)
+    kept = head.fit(inputs)
+    assert kept[0] > kept[1] > kept[2] > 50 * kept[3]  # largest first; the fourth is noise
+    white = head.whiten(inputs).double()
+    torch.testing.assert_close(torch.cov(white.T), torch.eye(4, dtype=torch.float64), atol=1e-3, rtol=1e-3)
+    torch.save({"state": {"head": head.state_dict()}, "meta": {"dim": 4}}, tmp_path / "w.pt")
+    loaded = heads.build_head(heads.WHITENED, torch.load(tmp_path / "w.pt", weights_only=True))
+    torch.testing.assert_close(loaded(inputs[:3]), head(inputs[:3]))
+    assert torch.allclose(loaded(inputs[:3]).norm(dim=1), torch.ones(3), atol=1e-5)

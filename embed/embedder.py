@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .spaces import SpaceSpec, SpaceUnavailable, resolve, unavailable_reason, vgg_feature_fn
-from .vgg import VGG19Encoder, shared_encoder, weights_fingerprint
+from .vgg import PIXELS, VGG19Encoder, shared_encoder, weights_fingerprint
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -211,7 +211,7 @@ class Embedder:
 
     def vgg_features(self, images: Sequence[Image.Image]) -> dict[str, torch.Tensor]:
         """One VGG19 forward of images that share an :meth:`input_size`: layer → [B, C, h, w] (bf16 under
-        autocast), and ``"pixels"`` → the input [B, 3, H, W] (RGB in 0..1, fp32), inside the caller's inference
+        autocast), and :data:`~.vgg.PIXELS` → the input [B, 3, H, W] (RGB in 0..1, fp32), inside the caller's inference
         mode."""
         size = self.input_size(images[0])
         if self.aspect == "keep":
@@ -222,7 +222,7 @@ class Embedder:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
             feats = self._vgg()(x)
-        feats["pixels"] = x  # the learned style head reads colour statistics of the input too (embed/pixel_stats)
+        feats[PIXELS] = x  # the learned style head reads colour statistics of the input too (embed/pixel_stats)
         return feats
 
     def _embed_batch(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:

@@ -2,10 +2,11 @@
 
 A colour grade (sepia, teal-orange, cyanotype, a faded film look) moves every pixel's chroma as a function of its
 brightness, and grain, halftone or pixelation change the distribution of local contrast. VGG19's per-channel
-means and stds see both only mixed with the subject's own colours and edges; measured on the hard benchmark's
-filter looks at full strength (10 held-out photos × 14 looks), these 72 unlearned numbers alone found the same
-look at P@5 0.57, as high as the 2944 AdaIN statistics (0.59), and on other looks (cyanotype 0.9 vs 0.7, pixel
-art 0.5 vs 0.7): the two are complementary, which is why the style head reads both.
+means and stds see both only mixed with the subject's own colours and edges. Measured with a first version of
+these statistics on the hard benchmark's filter looks at full strength (10 held-out photos × 14 looks, ranked
+among themselves), 72 unlearned numbers alone found the same look at P@5 0.57, about as well as the 2944 AdaIN
+statistics (0.59), better on some looks (cyanotype 0.9 against 0.7) and worse on others (pixel art 0.5 against
+0.7): the two are complementary, which is why the style head reads both.
 
 :func:`pixel_statistics`: [B, 3, H, W] RGB in 0..1 → [B, 72] fp32:
 

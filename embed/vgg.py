@@ -42,6 +42,9 @@ _ARCH: tuple[tuple[str, int, int] | str, ...] = (
 # Channels at each relu layer, for the statistics' dimensions.
 LAYER_CHANNELS = {f"relu{name}": cout for name, _, cout in (a for a in _ARCH if not isinstance(a, str))}
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# A feature dict's entry for the encoder's own input [B, 3, H, W] (RGB in 0..1): put there beside the layers by
+# whoever runs a forward for the spaces (Embedder.vgg_features, the explanation), read by the style head.
+PIXELS = "pixels"
 
 
 def weights_path() -> str:

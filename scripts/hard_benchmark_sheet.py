@@ -62,10 +62,10 @@ def main() -> None:
     clips = {r.segment: r.path for r in video[video["content"] == source].itertuples()}
     for segment, last in (("1", False), ("3", True), ("cut", False), ("cut", True)):
         where = "last frame" if last else "frame 1"
-        tiles.append(tile(clip_frame(clips[segment], last), f"{source[6:]} {segment} {where} cin:7"))
+        tiles.append(tile(clip_frame(clips[segment], last), f"segment {segment}, {where}, cin:7"))
     for r in rows[(rows["group"] == "video_hard") & (rows["segment"] == "1") & (rows["content"] == source)].head(4)\
             .itertuples():
-        tiles.append(tile(clip_frame(r.path), f"{source[6:]} 1 {r.style.removeprefix('filter:')}"))
+        tiles.append(tile(clip_frame(r.path), f"segment 1, {r.style.removeprefix('filter:')}"))
     count = len(tiles) - len(tiles) % COLUMNS  # full rows only
     sheet = Image.new("RGB", (COLUMNS * TILE, count // COLUMNS * (TILE + LABEL)), "white")
     for i, t in enumerate(tiles[:count]):

@@ -51,6 +51,7 @@ from styledex.embed.explain_stats import (
 from styledex.embed.onnx_nets import TRANSFORM_SIZE
 from styledex.embed.spaces import resolve
 from styledex.embed.transfer import transfer
+from styledex.embed.vgg import PIXELS
 from styledex.media import Media
 
 from .explain_models import ExplainModels
@@ -185,7 +186,7 @@ def render_explanation(
     corr: Correspondence | None = None
     with torch.inference_mode():
         feats = models.encoder(x)
-        feats["pixels"] = x  # the style head reads the pixels' colour statistics too (as Embedder.vgg_features)
+        feats[PIXELS] = x  # the style head reads the pixels' colour statistics too (as Embedder.vgg_features)
         spec = resolve(space_kind)
         overall = space_cosine(feats, spec)
         if space_kind == "style":

@@ -13,12 +13,12 @@ of the other. Looks are of three kinds:
 On top, ``painting_crops`` random crops (50-85% of each side) of every training painting as it is. Where the
 training side holds two or more works of the painting's artist, the crops are labeled by the artist (same-artist
 positives); otherwise each crop is a label of its own, a negative only: as one label, a painting's crops would
-have only each other as positives, which teaches the head to match a painting's subject and palette. Measured on
-the hard benchmark's held-out artists (37 queries, top-1): 0.19 with those crops as negatives only, 0.11 with them
-as positives of each other; small crops (one per quadrant, 40-50% of each side), 0.08-0.11 either way, and
-0.05-0.11 without painting crops at all.
+have only each other as positives, which teaches the head to match a painting's subject and palette. Single
+runs on the hard benchmark's held-out artists (37 queries, top-1) gave 0.19 with those crops as negatives only,
+0.11 with them as positives of each other, 0.08-0.11 with small crops (one per quadrant) and 0.05-0.11 without
+painting crops; one head's figure also swings 0.05-0.19 with its seed, so the choice rests on the reason above.
 
-What is cached (``$STYLEDEX_CACHE/heads-v2-<recipe>-<plan>/chunk*.pt``, or ``~/.cache/styledex``): per item the
+What is cached (``$STYLEDEX_CACHE/<VERSION>-<recipe>-<plan>/chunk*.pt``, or ``~/.cache/styledex``): per item the
 style head's input [3016] (fp32) and the content head's input map [1024, h, w] (fp16), with the labels, all
 computed by the embedder's own preprocessing and VGG19 forward (:meth:`styledex.embed.embedder.Embedder.
 vgg_features`), so the heads train on exactly what they will see. Items are embedded in chunks written
@@ -276,7 +276,7 @@ def plan_digest(items: Sequence[PlannedItem]) -> str:
 
 
 def default_cache(recipe: DataRecipe, items: Sequence[PlannedItem]) -> Path:
-    """``$STYLEDEX_CACHE`` (else ``~/.cache/styledex``) ``/heads-v1-<recipe>-<plan>``: cached chunks are only ever
+    """``$STYLEDEX_CACHE`` (else ``~/.cache/styledex``) ``/<VERSION>-<recipe>-<plan>``: cached chunks are only ever
     read back for the very items they were embedded from."""
     root = Path(os.environ["STYLEDEX_CACHE"]) if os.environ.get("STYLEDEX_CACHE") else Path.home() / ".cache/styledex"
     return root / f"{VERSION}-{recipe.fingerprint()}-{plan_digest(items)}"

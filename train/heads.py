@@ -47,7 +47,7 @@ class HeadConfig(TrainConfig):
         "least this fraction of each side (and flip half of them)",
     )
     dropout: float = Field(0.1, ge=0, lt=1, description="style head: dropout after its hidden layer")
-    members: int = Field(1, ge=1, description="style head: MLPs averaged (embed/heads.py StyleHead)")
+    members: int = Field(1, ge=1, description="style head: bagged MLPs, concatenated (embed/heads.py StyleHead)")
     reduced: int = Field(256, ge=8, le=1024, description="content head: principal directions kept")
 
 

@@ -240,15 +240,22 @@ def save_index(directory: Path, faiss_index: Any, fields: Mapping[str, Any]) -> 
 
 def _write_pair(faiss_index: Any, fields: Mapping[str, Any], index_tmp: Path, manifest_tmp: Path) -> None:
     """Write and fsync the index to ``index_tmp`` and its manifest to ``manifest_tmp``."""
+    # FAISS writes through Python's file here, not its own: writing to a path, FAISS only logs a failure of the final
+    # flush at fclose ("close error: File too large") and returns, leaving a short file behind a successful save.
     try:
-        faiss.write_index(faiss_index, str(index_tmp))
-    except RuntimeError as exc:  # FAISS reports a failed write (ENOSPC, EFBIG) as a C++ exception
+        with index_tmp.open("wb") as f:
+            writer = faiss.PyCallbackIOWriter(f.write)
+            faiss.write_index(faiss_index, writer)
+            del writer  # hands its last buffered bytes to f while f is open
+            f.flush()
+            os.fsync(f.fileno())
+    except RuntimeError as exc:  # a failed write inside FAISS, as a C++ exception
         reason = _faiss_reason(exc)
         # "... write error in <path>: 106128 != 117760 (No space left on device)": the OS's words suffice.
         system = re.search(r"write error in .*\(([^()]+)\)$", reason)
         raise OSError(f"cannot write {index_tmp}: {system.group(1) if system else reason}") from None
-    with index_tmp.open("rb+") as f:
-        os.fsync(f.fileno())
+    except OSError as exc:  # a failed write or flush of the file (ENOSPC, EFBIG)
+        raise OSError(f"cannot write {index_tmp}: {exc.strerror or exc}") from None
     manifest = {
         "format": MANIFEST_FORMAT,
         **fields,

@@ -13,7 +13,7 @@ from .dead_nodes import search_live
 from .exact_vectors import ExactVectors
 from .factory import LOSSY, Metric
 from .rerank import rerank, rerank_depth
-from .threads import faiss_threads
+from .threads import faiss_matrix_product, faiss_threads
 
 # FAISS's exact scan of one query ran 1.3-1.6x slower on two OpenMP threads than on one on the 2-core machine (200k x
 # 990-d: 78-98 vs 60-61 ms p50); ivfpq and hnsw showed no difference. A one-query flat search runs on one thread.
@@ -60,6 +60,9 @@ def search_faiss(
         scores, labels = search_live(faiss_index, queries, fetch, params["ef_search"])
     elif index_type == "flat" and queries.shape[0] == 1:
         with faiss_threads(_FLAT_SINGLE_QUERY_THREADS):
+            scores, labels = faiss_index.search(queries, fetch)
+    elif index_type == "flat":
+        with faiss_matrix_product(queries.shape[0]):  # a content query's views: one product, not a scan each
             scores, labels = faiss_index.search(queries, fetch)
     else:
         scores, labels = faiss_index.search(queries, fetch)

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .spaces import SpaceSpec, SpaceUnavailable, resolve, unavailable_reason, vgg_feature_fn
+from .content_views import REGIONS, VIEW_SPACES, region_vectors, views_key
+from .spaces import SPACES, SpaceSpec, SpaceUnavailable, resolve, unavailable_reason, vgg_feature_fn
 from .vgg import PIXELS, VGG19Encoder, shared_encoder, weights_fingerprint
 
 
@@ -195,14 +196,25 @@ class Embedder:
             self._predictor = MagentaPredictor(threads=self._threads)
         return self._predictor
 
-    def embed(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
-        out: dict[str, list[np.ndarray]] = {s.name: [] for s in self.specs}
+    @property
+    def view_spaces(self) -> list[str]:
+        """The spaces of this embedder that also have region views (:mod:`.content_views`)."""
+        return [s.name for s in self._vgg_specs if s.name in VIEW_SPACES]
+
+    def embed(self, images: Sequence[Image.Image], *, views: bool = False) -> dict[str, np.ndarray]:
+        """``{space: [n, dim]}`` unit float32 rows; with ``views``, also ``{views_key(space): [n, 5, dim]}`` for
+        each of :attr:`view_spaces` (the region views, from the same forward pass)."""
+        shapes = {s.name: (s.dim,) for s in self.specs}
+        if views:
+            shapes |= {views_key(name): (len(REGIONS), SPACES[name].dim) for name in self.view_spaces}
+        out: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
         for start in range(0, len(images), self.batch_size):
             batch = images[start : start + self.batch_size]
-            for name, vectors in self._embed_batch(batch).items():
+            for name, vectors in self._embed_batch(batch, views).items():
                 out[name].append(vectors)
         return {
-            s.name: np.concatenate(out[s.name]) if out[s.name] else np.zeros((0, s.dim), np.float32) for s in self.specs
+            name: np.concatenate(out[name]) if out[name] else np.zeros((0, *shape), np.float32)
+            for name, shape in shapes.items()
         }
 
     def input_size(self, image: Image.Image) -> tuple[int, int]:
@@ -225,8 +237,9 @@ class Embedder:
         feats[PIXELS] = x  # the learned style head reads colour statistics of the input too (embed/pixel_stats)
         return feats
 
-    def _embed_batch(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
+    def _embed_batch(self, images: Sequence[Image.Image], views: bool = False) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = {}
+        view_spaces = self.view_spaces if views else []
         if self._vgg_specs:
             # Images of one input size share a forward (a video's frames, a folder of photos from one camera).
             groups: dict[tuple[int, int], list[int]] = {}
@@ -234,6 +247,8 @@ class Embedder:
                 groups.setdefault(self.input_size(image), []).append(i)
             for spec in self._vgg_specs:
                 result[spec.name] = np.zeros((len(images), spec.dim), np.float32)
+            for name in view_spaces:
+                result[views_key(name)] = np.zeros((len(images), len(REGIONS), SPACES[name].dim), np.float32)
             with torch.inference_mode():
                 for rows in groups.values():
                     feats = self.vgg_features([images[i] for i in rows])
@@ -241,6 +256,8 @@ class Embedder:
                     for spec in self._vgg_specs:
                         vectors = F.normalize(self._fns[spec.name](feats).float(), dim=1)
                         result[spec.name][rows] = vectors.cpu().numpy()
+                    for name in view_spaces:
+                        result[views_key(name)][rows] = region_vectors(feats).cpu().numpy()
         for spec in self.specs:
             if spec.source == "predictor":
                 raw = torch.from_numpy(self._predictor_net().predict(list(images)))

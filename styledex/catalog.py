@@ -2,7 +2,8 @@
 
 Layout of a catalog directory::
 
-    catalog.sqlite        items, vectors (raw float32, per frame and per item), meta (settings, revision)
+    catalog.sqlite        items, vectors (raw float32, per frame and per item), views (an item's region views in
+                          the content space, float16), meta (settings, revision)
     index/<space>/        index.faiss + manifest.json (styledex.index.SpaceIndex, kept by styledex.space_indexes)
     .write.lock           held (flock) by the one process that writes
 
@@ -81,6 +82,17 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Region views of an item in a space (styledex.embed.content_views): [V, dim] float16, what a content query by this
+# item asks with besides its vector. Added after schema 1 without a version bump: a catalog made before has no
+# views (its queries ask with the item's vector and its mirror), and a writable open adds the empty table.
+_VIEWS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS views (
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    space TEXT NOT NULL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (item_id, space)
+);
+"""
 
 
 class CatalogError(Exception):
@@ -138,6 +150,8 @@ class Catalog:
                 connection.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss too
                 connection.execute("PRAGMA foreign_keys=ON")
                 connection.executescript(_SCHEMA)
+                with suppress(sqlite3.OperationalError):  # read-only and made before views: none
+                    connection.executescript(_VIEWS_SCHEMA)
             except sqlite3.DatabaseError as exc:  # not a database, corrupt, locked past the timeout: one line
                 raise CatalogError(f"cannot open catalog {db_path}: {exc}") from None
             catalog = cls(path, connection)
@@ -338,6 +352,17 @@ class Catalog:
         ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
 
+    def _has_views_table(self) -> bool:
+        found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'views'").fetchone()
+        return found is not None
+
+    def item_views(self, item_id: int, space: str, dim: int) -> np.ndarray | None:
+        """The region views of an item in ``space``: [V, dim] float32 (stored as float16), None when it has none."""
+        if not self._has_views_table():
+            return None
+        row = self.db.execute("SELECT vec FROM views WHERE item_id = ? AND space = ?", (item_id, space)).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float16).astype(np.float32).reshape(-1, dim)
+
     def frame_vectors(self, item_id: int, space: str) -> tuple[list[float], np.ndarray]:
         """Per-frame vectors of a video: (times in seconds [F], vectors [F, dim]); empty for an image."""
         rows = self.db.execute(
@@ -380,6 +405,9 @@ class Catalog:
                             for i, (t, v) in enumerate(zip(vecs.times, vecs.frames, strict=True))
                         ]
                     self.db.executemany("INSERT INTO vectors VALUES (?,?,?,?,?)", rows)
+                    if vecs.views is not None:
+                        view_blob = np.ascontiguousarray(vecs.views, dtype=np.float16).tobytes()
+                        self.db.execute("INSERT INTO views VALUES (?,?,?)", (item_id, space, view_blob))
                     if rec.status == "ok":
                         added.setdefault(space, ([], []))
                         added[space][0].append(item_id)
@@ -407,6 +435,8 @@ class Catalog:
             unique = list(dict.fromkeys(item_ids))
             present = [i for i in unique if self.db.execute("SELECT 1 FROM items WHERE id = ?", (i,)).fetchone()]
             self.db.executemany("DELETE FROM vectors WHERE item_id = ?", [(i,) for i in present])
+            if self._has_views_table():
+                self.db.executemany("DELETE FROM views WHERE item_id = ?", [(i,) for i in present])
             self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in present])
             revision = before[0] + 1
             self.set_meta("revision", revision)

@@ -19,11 +19,14 @@ import numpy as np
 
 @dataclass
 class SpaceVectors:
-    """One item's vectors in one space: per frame [F, dim] with times [F] (seconds), and the item vector [dim]."""
+    """One item's vectors in one space: per frame [F, dim] with times [F] (seconds), the item vector [dim], and
+    for a space with region views (``styledex.embed.content_views``) the item's views [V, dim] (a video's: the
+    normalized mean of its frames')."""
 
     item: np.ndarray
     frames: np.ndarray | None = None
     times: Sequence[float] = ()
+    views: np.ndarray | None = None
 
 
 @dataclass

@@ -49,6 +49,7 @@ class CollapseConfig(_Strict):
 class SearchConfig(_Strict):
     k: int = Field(10, ge=1, le=1000)
     collapse: CollapseConfig = CollapseConfig()
+    reframe: bool = True  # content queries also ask with their mirror, corners and centre (embed/content_views.py)
 
 
 # The tunable parameters of each index type (styledex.index.INDEX_TYPE_DEFAULTS, repeated here so that reading the

@@ -21,6 +21,7 @@ import pandas as pd
 
 from styledex.catalog import ItemRecord, SpaceVectors
 from styledex.config import Config
+from styledex.embed.content_views import VIEW_SPACES, aggregate_views, views_key
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Media, MediaError, decode
 from styledex.progress import progress_bar
@@ -287,7 +288,9 @@ def decode_source(source: Source, config: Config, known: frozenset[str] = frozen
 def embed_decoded(items: Sequence[Decoded], embedder: Embedder) -> list[ItemRecord]:
     """Embed every frame of every decoded item in shared batches; failures pass through as failed records."""
     frames = [frame for d in items if d.media for frame in d.media.frames]
-    vectors = embedder.embed(frames) if frames else {}
+    vectors = embedder.embed(frames, views=True) if frames else {}
+    # Region views (embed/content_views.py) ride beside their space's vectors: stored per item, not per frame.
+    views = {space: vectors.pop(views_key(space)) for space in VIEW_SPACES if views_key(space) in vectors}
     records, offset = [], 0
     for d in items:
         if d.media is None:
@@ -300,10 +303,12 @@ def embed_decoded(items: Sequence[Decoded], embedder: Embedder) -> list[ItemReco
         per_space = {}
         for space, matrix in vectors.items():
             frame_vecs = matrix[offset : offset + n]
+            frame_views = views[space][offset : offset + n] if space in views else None
             if d.media.kind == "video":
-                per_space[space] = SpaceVectors(aggregate_frames(frame_vecs), frame_vecs, d.media.times)
+                item_views = None if frame_views is None else aggregate_views(frame_views)
+                per_space[space] = SpaceVectors(aggregate_frames(frame_vecs), frame_vecs, d.media.times, item_views)
             else:
-                per_space[space] = SpaceVectors(frame_vecs[0])
+                per_space[space] = SpaceVectors(frame_vecs[0], views=None if frame_views is None else frame_views[0])
         offset += n
         records.append(
             ItemRecord(

@@ -20,6 +20,11 @@ k results still come back.
 A query may be several items at once ("more like these"): its vector in each space is the normalized mean of the
 items' unit vectors there, as a video's is of its frames' (:func:`mean_query`).
 
+A content query asks with several views of itself (``styledex.embed.content_views``: its mirror image, its corners
+and centre, and their mirrors; config ``search.reframe``): an item scores by its best cosine with any view, so a
+mirrored, cropped or zoomed copy of the subject is found. The views travel in the query dict under
+``views_key(space)`` as [V, dim] rows, the query's own vector first; in a mix that score is the space's cosine.
+
 Also here, because the CLI and the HTTP service both need them: the embedder that writes to a catalog
 (:func:`catalog_embedder`), removal (:func:`remove_items`) and the list of spaces (:func:`describe_spaces`).
 """
@@ -34,6 +39,7 @@ import numpy as np
 
 from styledex.catalog import Catalog, CatalogError
 from styledex.config import Config, IndexConfig
+from styledex.embed.content_views import VIEW_SPACES, aggregate_views, query_views, views_key
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve, resolve_in
 from styledex.index import SpaceIndex, fused_score, parse_mix
@@ -216,10 +222,20 @@ def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
 def mean_query(items: Sequence[Mapping[str, np.ndarray]], spaces: Sequence[str]) -> dict[str, np.ndarray]:
     """The query of several items at once ("more like these"): per space, the normalized mean of the items'
     unit vectors (each item: {space: [dim]}), as a video's vector is of its frames' → {space: unit [dim] float32}.
-    One item's vectors are its own, unchanged."""
+    One item's vectors are its own, unchanged. Views (``views_key(space)``: [V, dim]) are averaged view by view
+    when every item has the same views; otherwise the query keeps its vector and that vector's mirror."""
     if len(items) == 1:
-        return {space: items[0][space] for space in spaces}
-    return {space: aggregate_frames(np.stack([item[space] for item in items])) for space in spaces}
+        return {key: items[0][key] for space in spaces for key in (space, views_key(space)) if key in items[0]}
+    query = {space: aggregate_frames(np.stack([item[space] for item in items])) for space in spaces}
+    for space in spaces:
+        views = [item.get(views_key(space)) for item in items]
+        if any(v is None for v in views):
+            continue
+        if len({v.shape for v in views}) == 1:
+            query[views_key(space)] = aggregate_views(np.stack(views))
+        else:
+            query[views_key(space)] = query_views(query[space], None)
+    return query
 
 
 # The spaces the collapse thresholds (config search.collapse) were measured in (scripts/collapse_threshold.py): a
@@ -343,13 +359,19 @@ class Searcher:
         return self.indexes.index(spec, self.settings.spaces[spec.name])
 
     # -- queries -----------------------------------------------------------------------------------------------
-    def query_vectors_for_item(self, item_id: int, spaces: Sequence[str]) -> dict[str, np.ndarray]:
+    def query_vectors_for_item(
+        self, item_id: int, spaces: Sequence[str], *, views: bool = True
+    ) -> dict[str, np.ndarray]:
+        """The query of a catalog item: {space: its stored unit vector [dim]}, and with ``views`` its views in each
+        of ``spaces`` that has them (module docstring). KeyError when the item has no vector in one of ``spaces``."""
         out = {}
         for space in spaces:
             vector = self.catalog.item_vector(item_id, space)
             if vector is None:
                 raise KeyError(item_id)
             out[space] = vector
+            if views and space in VIEW_SPACES:
+                out[views_key(space)] = query_views(vector, self.catalog.item_views(item_id, space, vector.shape[0]))
         return out
 
     def collapse(
@@ -368,11 +390,17 @@ class Searcher:
             },
         )  # fmt: skip
 
-    def query_vectors_for_media(self, media: Media) -> dict[str, np.ndarray]:
-        vectors = self.embedder.embed(media.frames)
-        if media.kind == "video":
-            return {space: aggregate_frames(matrix) for space, matrix in vectors.items()}
-        return {space: matrix[0] for space, matrix in vectors.items()}
+    def query_vectors_for_media(self, media: Media, *, views: bool = True) -> dict[str, np.ndarray]:
+        """The query of decoded ``media`` (a video: the normalized mean of its frames' vectors) in every space of
+        the catalog, and with ``views`` the views of each space that has them (module docstring)."""
+        vectors = self.embedder.embed(media.frames, views=views)
+        aggregate = aggregate_frames if media.kind == "video" else (lambda rows: rows[0])
+        regions = {space: vectors.pop(views_key(space)) for space in VIEW_SPACES if views_key(space) in vectors}
+        out = {space: aggregate(matrix) for space, matrix in vectors.items()}
+        for space, frame_regions in regions.items():
+            item_regions = aggregate_views(frame_regions) if media.kind == "video" else frame_regions[0]
+            out[views_key(space)] = query_views(out[space], item_regions)
+        return out
 
     def search(
         self,
@@ -440,20 +468,21 @@ class Searcher:
         n: int,
         exclude: Sequence[int],
     ) -> list[tuple[int, float, dict[str, float]]]:
-        """The ``n`` best (id, score, {space: cosine}), best first."""
+        """The ``n`` best (id, score, {space: cosine}), best first; a space whose query has views scores each item
+        by its best view (module docstring)."""
+        rows = {space: queries.get(views_key(space), queries[space][None, :]) for space in weights}
         if len(weights) == 1:
             (space,) = weights
-            hits = indexes[space].search(queries[space][None, :], n, exclude=[set(exclude)])[0]
-            return [(item_id, score, {space: score}) for item_id, score in hits]
+            return [(item_id, score, {space: score}) for item_id, score in _best_of_views(indexes[space], rows[space],
+                                                                                        n, exclude)]  # fmt: skip
         candidates: set[int] = set()
         for space in weights:
-            hits = indexes[space].search(queries[space][None, :], 4 * n, exclude=[set(exclude)])[0]
-            candidates.update(item_id for item_id, _ in hits)
+            candidates.update(item_id for item_id, _ in _best_of_views(indexes[space], rows[space], 4 * n, exclude))
         scored = []
         for item_id in candidates:
             if not all(item_id in index for index in indexes.values()):
                 continue  # indexes read on either side of a concurrent write
-            per_space = {s: float(indexes[s].reconstruct(item_id) @ queries[s]) for s in weights}
+            per_space = {s: float((rows[s] @ indexes[s].reconstruct(item_id)).max()) for s in weights}
             fused = fused_score(per_space, weights)
             scored.append((item_id, fused, per_space))
         scored.sort(key=lambda t: (-t[1], t[0]))
@@ -490,3 +519,15 @@ class Searcher:
                 result["frame"] = frame
                 result["time"] = round(float(times[frame]), 3)
         return result
+
+
+def _best_of_views(index: SpaceIndex, views: np.ndarray, n: int, exclude: Sequence[int]) -> list[tuple[int, float]]:
+    """The ``n`` best (id, score) of ``index`` for a query asking with ``views`` [V, dim], an item scoring by its
+    best view, best first (ties by id). Exact: an item among the n best by its best view is among the n best of
+    that view's own search."""
+    best: dict[int, float] = {}
+    for hits in index.search(views, n, exclude=[set(exclude)] * len(views)):
+        for item_id, score in hits:
+            if score > best.get(item_id, -np.inf):
+                best[item_id] = score
+    return sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))[:n]

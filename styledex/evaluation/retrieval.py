@@ -32,6 +32,7 @@ import numpy as np
 
 from styledex.catalog import Catalog
 from styledex.config import Config, IndexConfig
+from styledex.embed.content_views import CONTENT_VIEWS_VERSION, VIEW_SPACES, view_similarities
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
 from styledex.evaluation.benchdata import HARD_RECIPE, artist_label, build_benchmark
@@ -70,12 +71,14 @@ def top1_same_label(
     labels: np.ndarray,
     ignore: str = "artist:unknown",
     rankings: list[np.ndarray] | None = None,
+    views: np.ndarray | None = None,
 ) -> float:
     """Fraction of queries (labels with ≥ 2 members, not ``ignore``) whose nearest other item shares the label.
 
     rankings: per row, the other rows an index returned, best first (an empty one is a miss); None: exact.
+    views: see :func:`pairwise_scores`.
     """
-    hits = top1_hits(vectors, labels, ignore, rankings)
+    hits = top1_hits(vectors, labels, ignore, rankings, views=views)
     return float(hits.mean()) if len(hits) else 0.0
 
 
@@ -85,17 +88,19 @@ def top1_hits(
     ignore: str = "artist:unknown",
     rankings: list[np.ndarray] | None = None,
     queries: np.ndarray | None = None,
+    views: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per query, whether its nearest other item (among all rows) shares its label: [q] bool, queries in row order.
 
     Queries: the rows whose label has ≥ 2 members and is not ``ignore``, and, when given, ``queries`` [n] bool is
     true. rankings: per row, the other rows an index returned, best first (an empty one is a miss); None: exact.
+    views: see :func:`pairwise_scores`.
     """
     values, counts = np.unique(labels, return_counts=True)
     eligible = {v for v, c in zip(values, counts, strict=True) if c >= 2 and v != ignore}
     rows = [i for i, label in enumerate(labels) if label in eligible and (queries is None or queries[i])]
     if rankings is None:
-        sims = vectors @ vectors.T
+        sims = pairwise_scores(vectors, views)
         np.fill_diagonal(sims, -np.inf)
         nearest = [int(np.argmax(sims[q])) for q in rows]
     else:
@@ -180,7 +185,9 @@ def run_eval(
             for name in names:
                 spec = SPACES[name]
                 matrix = items_matrix(catalog, items, name)
-                row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, **space_metrics(matrix, items, groups)}
+                views = items_views(catalog, items, name) if config.search.reframe else None
+                metrics = space_metrics(matrix, items, groups, views=views)
+                row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
                 if index is not None:
                     row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress)
                 report["spaces"][name] = row
@@ -193,8 +200,9 @@ def run_eval(
             hard["counts"] = {g: int((groups == g).sum()) for g in (*HARD_GROUPS, "museum")}
             for name in names:
                 spec = SPACES[name]
-                metrics = hard_metrics(items_matrix(catalog, items, name), items, groups)
-                hard["spaces"][name] = {"kind": spec.kind, "dim": spec.dim, **metrics}
+                views = items_views(catalog, items, name) if config.search.reframe else None
+                metrics = hard_metrics(items_matrix(catalog, items, name), items, groups, views)
+                hard["spaces"][name] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
         report["hard"] = hard
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -208,6 +216,8 @@ def _bench_catalog(
     first use, then cached beside the benchmark, keyed by every space's weights and the precision."""
     # Every space's name and weights digest: a space added or retrained gets a new catalog, never a partial one.
     spaces_key = ",".join(f"{name}:{fp}" for name, fp in sorted(embedder.fingerprints().items()))
+    # Catalogs cached before the content space's region views were stored hold none: build a new one.
+    spaces_key += f",views:{CONTENT_VIEWS_VERSION}"
     fingerprint = hashlib.sha256(spaces_key.encode()).hexdigest()[:16]
     # Precision is not in a space's fingerprint (bf16 and fp32 vectors may share a catalog), but eval compares
     # them: a bf16 catalog gets its own directory.
@@ -243,9 +253,12 @@ def _index_row(
     return row
 
 
-def hard_metrics(matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray) -> dict[str, Any]:
+def hard_metrics(
+    matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, views: np.ndarray | None = None
+) -> dict[str, Any]:
     """The hard part's metrics of one space: matrix [n, dim] = the vectors of ``items`` (rows of `Catalog.items`
-    of the hard benchmark) in order, ``groups`` [n] their group labels.
+    of the hard benchmark) in order, ``groups`` [n] their group labels; views [n, R, dim] as in
+    :func:`pairwise_scores` (queries ask with their views, as a search does).
 
     Each group of :data:`HARD_GROUPS` is its own pool (queries ranked against the other items of their group), with
     ``style`` and ``content`` question metrics (:func:`question_metrics`: p5, map, leakage, queries); the filters
@@ -272,20 +285,45 @@ def hard_metrics(matrix: np.ndarray, items: list[dict[str, Any]], groups: np.nda
             slices["filters_mild"] = np.char.endswith(style.astype(str), "@0.5")
         for part, queries in slices.items():
             out[part] = {
-                "style": question_metrics(matrix[rows], style, content, queries),
-                "content": question_metrics(matrix[rows], content, style, queries),
+                "style": question_metrics(matrix[rows], style, content, queries, views=_rows(views, rows)),
+                "content": question_metrics(matrix[rows], content, style, queries, views=_rows(views, rows)),
             }
     museum = np.flatnonzero(groups == "museum")
     artists = item_labels([items[i] for i in museum], "style")
     heldout = np.isin(artists, [artist_label(a) for a in sorted(HELDOUT_ARTISTS)])
-    hits = top1_hits(matrix[museum], artists, queries=heldout)
+    hits = top1_hits(matrix[museum], artists, queries=heldout, views=_rows(views, museum))
     low, high = wilson_interval(int(hits.sum()), len(hits))
     out["museum_heldout"] = {
         "top1": float(hits.mean()) if len(hits) else 0.0, "hits": int(hits.sum()), "queries": len(hits),
         "ci95": [low, high], "paintings": len(museum),
     }  # fmt: skip
-    out["museum_artist_top1"] = top1_same_label(matrix[museum], artists)
+    out["museum_artist_top1"] = top1_same_label(matrix[museum], artists, views=_rows(views, museum))
     return out
+
+
+def pairwise_scores(vectors: np.ndarray, views: np.ndarray | None = None) -> np.ndarray:
+    """Every row of ``vectors`` [n, dim] as a query scored against every row: [n, n]. None ``views``: inner products.
+    ``views`` [n, R, dim] (R may be 0): the rows' stored region views; each query then asks with its views as a
+    content search does (``styledex.embed.content_views.view_similarities``: its vector, its mirror, its regions
+    and theirs, the best view counting)."""
+    return vectors @ vectors.T if views is None else view_similarities(vectors, views)
+
+
+def _rows(views: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if views is None else views[rows]
+
+
+def items_views(catalog: Catalog, items: list[dict[str, Any]], space: str) -> np.ndarray | None:
+    """What a search of ``space`` asks with besides the vectors of ``items``: None for a space without views,
+    else their stored region views [n, R, dim] (R = 0 when some item has none: a catalog from before views were
+    stored, whose queries ask with their vector and its mirror)."""
+    if space not in VIEW_SPACES:
+        return None
+    dim = SPACES[space].dim
+    found = [catalog.item_views(int(it["id"]), space, dim) for it in items]
+    if any(v is None for v in found) or not found:
+        return np.zeros((len(items), 0, dim), np.float32)
+    return np.stack(found)  # type: ignore[arg-type]
 
 
 def items_matrix(catalog: Catalog, items: list[dict[str, Any]], space: str) -> np.ndarray:
@@ -314,10 +352,14 @@ def eval_spaces(names: list[str]) -> list[str]:
 
 
 def space_metrics(
-    matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, rankings: list[np.ndarray] | None = None
+    matrix: np.ndarray,
+    items: list[dict[str, Any]],
+    groups: np.ndarray,
+    rankings: list[np.ndarray] | None = None,
+    views: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The metrics of one space: matrix [n, dim] = the vectors of ``items`` in order; rankings as in
-    `retrieval_metrics` over all n items (None: exact)."""
+    `retrieval_metrics` over all n items (None: exact); views [n, R, dim] as in :func:`pairwise_scores`."""
     out: dict[str, float] = {}
     pool = np.flatnonzero(np.isin(groups, ("grid", "video")))
     pool_items = [items[i] for i in pool]
@@ -327,13 +369,16 @@ def space_metrics(
     for subset, wanted in (("image", ("grid",)), ("video", ("video",))):
         in_subset = np.isin(pool_groups, wanted)
         for question, same, other in (("style", style, content), ("content", content, style)):
-            p5, ap = retrieval_metrics(matrix[pool], same, other, in_subset, rankings=pool_rankings)
+            p5, ap = retrieval_metrics(
+                matrix[pool], same, other, in_subset, rankings=pool_rankings, views=_rows(views, pool)
+            )
             out[f"{subset}_{question}_p5"], out[f"{subset}_{question}_map"] = p5, ap
     museum = np.flatnonzero(groups == "museum")
     museum_rankings = None if rankings is None else restrict(rankings, museum)
     out["museum_artist_top1"] = top1_same_label(
-        matrix[museum], item_labels([items[i] for i in museum], "style"), rankings=museum_rankings
-    )
+        matrix[museum], item_labels([items[i] for i in museum], "style"), rankings=museum_rankings,
+        views=_rows(views, museum),
+    )  # fmt: skip
     return out
 
 
@@ -344,6 +389,7 @@ def retrieval_metrics(
     queries: np.ndarray,
     k: int = 5,
     rankings: list[np.ndarray] | None = None,
+    views: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Mean (P@k, mAP) over the query rows ``queries`` [n] bool, each ranked against all rows (itself excluded).
 
@@ -353,10 +399,11 @@ def retrieval_metrics(
     protocol; counting them as misses would cap video P@5 below 1 for a perfect space. P@k divides by
     min(k, number of relevant items). Queries with no relevant item are skipped.
     rankings: per row, the row numbers an index returned for it, best first (possibly truncated: relevant rows
-    missing from it count as not found); None ranks by the exact inner products of ``vectors``.
+    missing from it count as not found); None ranks by the exact inner products of ``vectors`` (with ``views``,
+    by :func:`pairwise_scores`).
     """
     p_values, ap_values = [], []
-    for _, ranked, relevant in ranked_queries(vectors, same, other, queries, rankings):
+    for _, ranked, relevant in ranked_queries(vectors, same, other, queries, rankings, views):
         p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant.sum()), k)
         p_values.append(p)
         ap_values.append(ap)
@@ -369,12 +416,13 @@ def ranked_queries(
     other: np.ndarray,
     queries: np.ndarray,
     rankings: list[np.ndarray] | None = None,
+    views: np.ndarray | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Each query row q of ``queries`` [n] bool that has a relevant item, as (q, ranked, relevant): ``ranked`` [m]
     the other rows best first with the query and its junk (same ``same`` and same ``other``) left out, ``relevant``
     [n] bool the rows sharing ``same`` and differing in ``other``. Arguments as in :func:`retrieval_metrics`; exact
     ties keep row order."""
-    sims = vectors @ vectors.T if rankings is None else None
+    sims = pairwise_scores(vectors, views) if rankings is None else None
     for q in np.flatnonzero(queries):
         keep = ~((same == same[q]) & (other == other[q]))  # drops the query itself and its junk
         relevant = (same == same[q]) & (other != other[q])
@@ -388,7 +436,12 @@ def ranked_queries(
 
 
 def question_metrics(
-    vectors: np.ndarray, same: np.ndarray, other: np.ndarray, queries: np.ndarray, k: int = 5
+    vectors: np.ndarray,
+    same: np.ndarray,
+    other: np.ndarray,
+    queries: np.ndarray,
+    k: int = 5,
+    views: np.ndarray | None = None,
 ) -> dict[str, float]:
     """P@k, mAP and leakage of one question over the query rows ``queries`` [n] bool, ranked exactly against all rows
     (arguments and hits as in :func:`retrieval_metrics`).
@@ -399,7 +452,7 @@ def question_metrics(
     a query whose ranking has fewer than k rows divides by their number. Also ``queries``: how many were scored.
     """
     p_values, ap_values, leak = [], [], []
-    for q, ranked, relevant in ranked_queries(vectors, same, other, queries):
+    for q, ranked, relevant in ranked_queries(vectors, same, other, queries, views=views):
         p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant.sum()), k)
         top = ranked[:k]
         p_values.append(p)

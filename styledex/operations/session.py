@@ -61,9 +61,9 @@ class SerializedEmbedder:
         self._embedder = Embedder(spaces, **kwargs)
         self._lock = lock
 
-    def embed(self, images: Sequence[Image.Image]) -> dict[str, Any]:
+    def embed(self, images: Sequence[Image.Image], *, views: bool = False) -> dict[str, Any]:
         with self._lock:
-            return self._embedder.embed(images)
+            return self._embedder.embed(images, views=views)
 
     def __getattr__(self, name: str) -> Any:  # specs, fingerprints(), image_size, …
         return getattr(self._embedder, name)
@@ -286,8 +286,9 @@ class CatalogSession:
             # With folding, the query items' vectors are also needed where near-duplicates are measured.
             measured = near_duplicate_spaces(list(searcher.settings.spaces)) if thresholds is not None else {}
             spaces = list(dict.fromkeys([*weights, *measured.values()]))
-            items = [self._item_query_vectors(searcher, item_id, spaces) for item_id in ids]
-        items += [searcher.query_vectors_for_media(one) for one in media]  # the model, outside the catalog lock
+            reframe = self.config.search.reframe  # content queries ask with their views too (search.py)
+            items = [self._item_query_vectors(searcher, item_id, spaces, reframe) for item_id in ids]
+        items += [searcher.query_vectors_for_media(one, views=reframe) for one in media]  # outside the catalog lock
         queries = mean_query(items, list(weights))
         with self.reading():
             fold = None if thresholds is None else searcher.collapse(thresholds, items)
@@ -341,9 +342,11 @@ class CatalogSession:
             raise InvalidRequest(f"near-duplicate threshold {where}: {error['msg']}") from None
 
     @staticmethod
-    def _item_query_vectors(searcher: Searcher, item_id: int, spaces: Sequence[str]) -> dict[str, Any]:
+    def _item_query_vectors(
+        searcher: Searcher, item_id: int, spaces: Sequence[str], views: bool = True
+    ) -> dict[str, Any]:
         try:
-            return searcher.query_vectors_for_item(item_id, spaces)
+            return searcher.query_vectors_for_item(item_id, spaces, views=views)
         except KeyError:
             raise NotFound(f"item {item_id} has no vectors in {', '.join(spaces)}") from None
 

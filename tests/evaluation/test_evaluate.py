@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from styledex.embed.content_views import mirror
 from styledex.evaluation.index_eval import fitted_distractors, index_rankings, restrict
 from styledex.evaluation.retrieval import (
     format_table,
@@ -253,6 +254,27 @@ def test_hard_metrics_pools_each_group_and_slices_heldout_operations() -> None:
     }  # fmt: skip
     assert out["museum_heldout"]["ci95"] == pytest.approx(list(wilson_interval(2, 2)))
     assert out["museum_artist_top1"] == 0.5  # Someone Else's two works point apart: each finds a van Gogh first
+
+
+def test_content_queries_are_scored_with_their_views_as_a_search_asks() -> None:
+    """Two photos, each whole and as a corner crop (in another look): the crop's vector is far from its photo's
+    whole frame, but one of the photo's stored regions is the crop: with views, each photo's query finds its crop."""
+    rng = np.random.default_rng(0)
+    whole = _unit(rng.standard_normal((2, 2048)))
+    crops = _unit(rng.standard_normal((2, 2048)))
+    vectors = np.concatenate([whole, crops])
+    regions = _unit(rng.standard_normal((4, 5, 2048)).reshape(-1, 2048)).reshape(4, 5, 2048)
+    regions[0, 2], regions[1, 4] = crops[0], crops[1]  # photo a's bottom-left corner, photo b's centre
+    content = np.array(["photo:a", "photo:b", "photo:a", "photo:b"])
+    style = np.array(["look:x", "look:x", "look:y", "look:y"])
+    queries = np.array([True, True, False, False])
+    plain = question_metrics(vectors, content, style, queries, k=1)
+    viewed = question_metrics(vectors, content, style, queries, k=1, views=regions)
+    assert plain["p5"] < 1.0 and viewed["p5"] == 1.0 and viewed["leakage"] == 0.0
+    # the mirror is always a view: a photo whose other look is its mirror image is found without regions
+    mirrored = np.concatenate([whole, mirror(whole)])
+    no_regions = np.zeros((4, 0, 2048), np.float32)
+    assert question_metrics(mirrored, content, style, queries, k=1, views=no_regions)["p5"] == 1.0
 
 
 def test_hard_table_rows() -> None:

@@ -77,7 +77,8 @@ class FakeEmbedder:
         """Space name → fingerprint: 16 hex digits, never one of the real embedder's (other weights)."""
         return {spec.name: spec.fingerprint(f"fake-pixels:{self.image_size}") for spec in self.specs}
 
-    def embed(self, images: Sequence[Image.Image]) -> dict[str, np.ndarray]:
+    def embed(self, images: Sequence[Image.Image], *, views: bool = False) -> dict[str, np.ndarray]:
+        """Like the real embedder's, but never with region views (a fake catalog asks with whole vectors)."""
         self.calls.append(len(images))
         return {
             spec.name: np.stack([fake_vector(image, spec) for image in images])

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -466,6 +467,12 @@ def _full_disk_setup(tiny_catalog: TinyCatalog, tmp_path: Path) -> tuple[Path, P
     return catalog_dir, config, folder, before
 
 
+def _full_disk_index_limit(catalog_dir: Path) -> int:
+    """A file size limit (bytes) above one item's write-ahead log and below the adain index once it holds a tenth
+    item (its 9-item file grows by a ninth)."""
+    return _index_bytes(catalog_dir, "adain") * 10 // 9 - 1024
+
+
 def _after_full_disk(catalog_dir: Path, before: list[int], config: Path, folder: Path) -> list[int]:
     """What a failed write must leave: the catalog sound, what was there before still there and searchable; a
     rerun with room to write adds the rest. The ok ids after the failure."""
@@ -504,15 +511,18 @@ def test_full_disk_during_the_commit_fails_cleanly(tiny_catalog: TinyCatalog, tm
 
 def test_full_disk_during_an_index_save_fails_cleanly(tiny_catalog: TinyCatalog, tmp_path: Path) -> None:
     catalog_dir, config, folder, before = _full_disk_setup(tiny_catalog, tmp_path)
-    # Room for the first item's transaction and for the 10-item content index (2048-d), not for the adain
-    # index (2944-d), whose 9-item file is already this size: the first save fails after the first commit.
-    limit = _index_bytes(catalog_dir, "adain") + 64
+    # Room for the first item's transaction (107 KB of log with its content views) and for the 10-item content
+    # index (2048-d), not for the 10-item adain index (2944-d, 118 KB): the first save fails after the first commit.
+    limit = _full_disk_index_limit(catalog_dir)
     assert _index_bytes(catalog_dir, "content") * 10 // 9 + 1024 < limit
     with file_size_limit(limit):
         run = run_inprocess("--config", config, "add", folder, "--catalog", catalog_dir, "--json")
     assert run.rc == 2 and run.out == "" and len(run.error_lines) == 1, run.err
     (error,) = run.error_lines
-    assert error.startswith(f"styledex: error: cannot save the 'adain' index of catalog {catalog_dir}: ")
+    # At this limit the adain file fails only in FAISS's final flush, which FAISS itself logged and ignored (the save
+    # passed, leaving a short file, and the gram index failed next): index/persistence.py writes through Python now.
+    where = re.escape(str(catalog_dir))
+    assert re.match(rf"styledex: error: cannot save the 'adain' index of catalog {where}: ", error), error
     assert "File too large" in error
     assert not list((catalog_dir / "index").glob("*/*.tmp")), "half-written files are removed"
     # The first item was committed before the failed save and is kept; its indexes are rebuilt from the rows.
@@ -525,7 +535,7 @@ def test_full_disk_during_an_index_save_fails_cleanly(tiny_catalog: TinyCatalog,
 def test_full_disk_in_a_real_process(tiny_catalog: TinyCatalog, tmp_path: Path, where: str) -> None:
     """The same two failures in a `styledex add` process of its own: exit 2, one line on stderr, no traceback."""
     catalog_dir, config, folder, before = _full_disk_setup(tiny_catalog, tmp_path)
-    limit = 40 * 1024 if where == "commit" else _index_bytes(catalog_dir, "adain") + 64
+    limit = 40 * 1024 if where == "commit" else _full_disk_index_limit(catalog_dir)
 
     def limited() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -538,9 +548,9 @@ def test_full_disk_in_a_real_process(tiny_catalog: TinyCatalog, tmp_path: Path, 
     # progress lines aside (stderr is a pipe here), exactly one line: the error
     lines = [line for line in proc.stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    expected = "cannot add 1 item(s)" if where == "commit" else "cannot save the 'adain' index"
-    assert lines[0].startswith(f"styledex: error: {expected} in catalog {catalog_dir}" if where == "commit" else
-                               f"styledex: error: {expected} of catalog {catalog_dir}")  # fmt: skip
+    expected = (rf"cannot add 1 item\(s\) in catalog {re.escape(str(catalog_dir))}" if where == "commit"
+                else rf"cannot save the 'adain' index of catalog {re.escape(str(catalog_dir))}")  # fmt: skip
+    assert re.match(f"styledex: error: {expected}", lines[0]), lines[0]
     survived = _after_full_disk(catalog_dir, before, config, folder)
     assert len(survived) == len(before) + (where == "index")
 

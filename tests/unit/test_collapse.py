@@ -16,6 +16,7 @@ import pytest
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import Config
+from styledex.embed.content_views import mirror
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import resolve
 from styledex.operations import CatalogSession, InvalidRequest, NotFound
@@ -157,11 +158,13 @@ def test_a_query_by_several_items_ranks_their_mean_first_and_leaves_them_out(mea
         results = session.similar_to([1, 2, 3, 2], [], "content:1,adain:3", 19)
     assert len(results) == 17 and not {1, 2, 3} & {hit["id"] for hit in results}
     assert results[0]["id"] == 20 and results[0]["score"] == pytest.approx(1.0, abs=1e-5)
-    # Every score is Σ w·cos / Σ w against the normalized mean of the three items' vectors.
+    # Every score is Σ w·cos / Σ w against the normalized mean of the three items' vectors; in content the best
+    # of that mean and its mirror (the items have no stored regions: their query asks with both).
     query = {space: aggregate_frames(rows[space][:3]).astype(np.float64) for space in SPACES}
     for hit in results:
         row = hit["id"] - 1
         cosines = {space: float(rows[space][row] @ query[space]) for space in SPACES}
+        cosines["content"] = max(cosines["content"], float(rows["content"][row] @ mirror(query["content"])))
         assert hit["scores"] == pytest.approx(cosines, abs=2e-6)
         assert hit["score"] == pytest.approx(sum(w * cosines[s] for s, w in weights.items()) / 4, abs=2e-6)
 

@@ -1,7 +1,8 @@
 """The search (styledex.search.Searcher) on small catalogs, checked against a brute-force ranking in numpy: an item is
 its own best match, excluded ids never return, a mix ranks by Σ wₛ·cosₛ / Σ wₛ of the exact cosines, filters keep
-every result that passes, a video result names its best frame, and a file query finds the item added from that file.
-Random unit vectors in two real spaces (flat indexes, exact) and the fake embedder: no model; seconds in all."""
+every result that passes, a video result names its best frame, a file query finds the item added from that file, and
+a content query asks with its views (mirror, stored regions: the best view counts). Random unit vectors in two real
+spaces (flat indexes, exact) and the fake embedder: no model; seconds in all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import load_config
+from styledex.embed.content_views import mirror, views_key
 from styledex.embed.embedder import aggregate_frames
 from styledex.embed.spaces import resolve
 from styledex.pipeline import add_sources, decode_with_config, read_sources
@@ -71,11 +73,11 @@ def searcher(directory: Path):
 
 
 def _vectors(searcher: Searcher) -> dict[str, np.ndarray]:
-    """Space → [N, dim] float64 item vectors, row i - 1 for item i."""
+    """Space → [n, dim] float64 item vectors, row i - 1 for item i (n = N unless a test added items)."""
     out = {}
     for space in SPACES:
         ids, vectors = searcher.catalog.load_vectors(space, resolve(space).dim)
-        assert ids.tolist() == list(range(1, N + 1))
+        assert ids.tolist() == list(range(1, len(ids) + 1))  # N, or more in a test that added some
         out[space] = vectors.astype(np.float64)
     return out
 
@@ -85,11 +87,14 @@ def _brute_force(
 ) -> tuple[list[int], dict[int, float], dict[int, dict[str, float]]]:
     """Every item ranked by Σ wₛ·cosₛ / Σ wₛ (ties by id): (ids best first, fused score by id, cosines by id)."""
     vectors = _vectors(searcher)
-    cosines = {s: vectors[s] @ queries[s].astype(np.float64) for s in weights}
+    # A content query asks with its views too (its mirror, stored regions): an item's cosine is its best view's.
+    views = {s: queries.get(views_key(s), queries[s][None, :]).astype(np.float64) for s in weights}
+    cosines = {s: (vectors[s] @ views[s].T).max(axis=1) for s in weights}
     fused = sum(w * cosines[s] for s, w in weights.items()) / sum(weights.values())
-    order = sorted(range(1, N + 1), key=lambda i: (-fused[i - 1], i))
-    per_item = {i: {s: float(cosines[s][i - 1]) for s in weights} for i in range(1, N + 1)}
-    return order, {i: float(fused[i - 1]) for i in range(1, N + 1)}, per_item
+    n = len(fused)
+    order = sorted(range(1, n + 1), key=lambda i: (-fused[i - 1], i))
+    per_item = {i: {s: float(cosines[s][i - 1]) for s in weights} for i in range(1, n + 1)}
+    return order, {i: float(fused[i - 1]) for i in range(1, n + 1)}, per_item
 
 
 MIXES = [{"content": 1.0}, {"predictor": 1.0}, {"content": 2.0, "predictor": 0.5}]
@@ -196,3 +201,36 @@ def test_a_file_query_finds_the_item_added_from_that_file(tmp_path: Path) -> Non
             queries = searcher.query_vectors_for_media(decode_with_config(path, config))
             best = searcher.search(queries, {"content": 1.0, "predictor": 1.0}, 1)[0]
             assert best["id"] == item_id and best["score"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_content_query_asks_with_its_mirror_and_stored_regions(tmp_path: Path, directory: Path) -> None:
+    copy = tmp_path / "catalog"
+    shutil.copytree(directory, copy)
+    rng = np.random.default_rng(8)
+    with Catalog.open(copy) as catalog, catalog.writing():
+        searcher = Searcher(catalog, embedder=FakeEmbedder(SPACES))
+        crop, mirrored, other = (searcher.query_vectors_for_item(i, SPACES, views=False) for i in (5, 9, 30))
+        regions = _unit(rng, 5, 2048)
+        regions[1] = crop["content"]  # the new item's top-right corner is item 5
+        whole = mirror(mirrored["content"][None, :])[0]  # and the new item is item 9 mirrored
+        vectors = {"content": SpaceVectors(whole, views=regions), "predictor": SpaceVectors(other["predictor"])}
+        (new,) = catalog.write_batch([ItemRecord(path="/m/wide", status="ok", kind="image", vectors=vectors)])
+        assert np.allclose(catalog.item_views(new, "content", 2048), regions, atol=1e-3)  # stored as float16
+
+        queries = searcher.query_vectors_for_item(new, SPACES)
+        assert queries[views_key("content")].shape == (12, 2048) and views_key("predictor") not in queries
+        for weights in MIXES:
+            order, fused, cosines = _brute_force(searcher, queries, weights)
+            results = searcher.search(queries, weights, 10, exclude=[new])
+            assert [r["id"] for r in results] == [i for i in order if i != new][:10]
+            for r in results:
+                assert r["scores"] == pytest.approx(cosines[r["id"]], abs=2e-6)
+        top = searcher.search(queries, {"content": 1.0}, 2, exclude=[new])
+        assert sorted(r["id"] for r in top) == [5, 9] and [r["score"] for r in top] == pytest.approx([1, 1], abs=2e-3)
+
+        plain = searcher.query_vectors_for_item(new, SPACES, views=False)  # config search.reframe: false
+        assert views_key("content") not in plain
+        assert 5 not in [r["id"] for r in searcher.search(plain, {"content": 1.0}, 3, exclude=[new])]
+        catalog.remove([new])
+        assert catalog.item_views(new, "content", 2048) is None
+        assert catalog.db.execute("SELECT COUNT(*) FROM views").fetchone()[0] == 0

@@ -328,6 +328,16 @@ class AddSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
     frames: int = 0
+    resumed: int = 0  # sources a distributed run found already embedded by an earlier, interrupted run
+
+    def count(self, records: Sequence[ItemRecord], ids: Sequence[int]) -> None:
+        """Count a committed batch: ``records`` as written and the item ids the catalog gave them."""
+        for rec, item_id in zip(records, ids, strict=True):
+            if rec.status == "ok":
+                self.added.append(item_id)
+                self.frames += rec.frames or 1
+            else:
+                self.failed.append((rec.path, rec.error or "unknown error"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -338,6 +348,7 @@ class AddSummary:
             "failures": [{"path": p, "error": e} for p, e in self.failed],
             "seconds": round(self.seconds, 3),
             "frames": self.frames,
+            "resumed": self.resumed,
         }
 
 
@@ -393,13 +404,7 @@ def add_sources(
                     seen.add(d.sha256)
                 fresh.append(d)
             records = embed_decoded(fresh, embedder)
-            ids = catalog.write_batch(records) if records else []
-            for rec, item_id in zip(records, ids, strict=True):
-                if rec.status == "ok":
-                    summary.added.append(item_id)
-                    summary.frames += rec.frames or 1
-                else:
-                    summary.failed.append((rec.path, rec.error or "unknown error"))
+            summary.count(records, catalog.write_batch(records) if records else [])
             if on_batch is not None:
                 on_batch(records)
             bar.update(len(decoded))

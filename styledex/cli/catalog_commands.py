@@ -25,6 +25,8 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 
     if args.frames is not None and args.frames < 1:
         raise UserError(f"--frames must be at least 1, got {args.frames}")
+    if args.engine != "ray" and (args.ray_address is not None or args.workers is not None):
+        raise UserError("--ray-address and --workers go with --engine ray")
     media_overrides = {k: v for k, v in (("frames", args.frames), ("sampling", args.sampling)) if v is not None}
     config = config.model_copy(update={"media": config.media.model_copy(update=media_overrides)})
     try:
@@ -35,7 +37,8 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     configure_threads(config.embed.threads)
     with CatalogSession(directory, config, create=True) as session:
         # progress on stderr: a bar on a terminal, a line every few seconds elsewhere
-        summary = session.add(sources, progress=not args.quiet)
+        summary = session.add(sources, progress=not args.quiet, engine=args.engine, ray_address=args.ray_address,
+                              workers=args.workers)
     if args.json:
         print_json(summary.as_dict())
     elif not args.quiet:

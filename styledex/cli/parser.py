@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampling", choices=["uniform", "scene"], help="video frames spread evenly (default) or at scene cuts"
     )
     add.add_argument("--strict", action="store_true", help="exit 1 if any item failed")
+    add.add_argument("--engine", choices=["inprocess", "ray"], default="inprocess",
+                     help="run the stages in this process (default) or on Ray (the scale extra)")
+    add.add_argument("--ray-address", help="with --engine ray: join this cluster (default: a local Ray runtime)")
+    add.add_argument("--workers", type=int, help="with --engine ray: embedding actors (default: GPUs, else CPUs/2)")
     add.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add.set_defaults(func=cmd_add)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from styledex.catalog import Catalog, ItemRecord
 from styledex.config import CollapseConfig, Config, IndexConfig
 
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from styledex.space_indexes import SpaceIndexes
 
 REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
+ENGINES = ("inprocess", "ray")  # how `add` runs its stages: in this process, or on Ray (styledex.ray_engine)
 # What every search takes as ``collapse`` (see the search section of CatalogSession).
 Folding = bool | Mapping[str, float]
 # Query items (ids and files) one search may combine: each costs a lookup or a decode and a forward pass.
@@ -358,10 +359,36 @@ class CatalogSession:
         wait: bool = True,
         progress: bool = False,
         on_batch: Callable[[list[ItemRecord]], None] | None = None,
+        engine: str = "inprocess",
+        ray_address: str | None = None,
+        workers: int | None = None,
     ) -> AddSummary:
-        """Embed ``sources`` into the catalog under its write lock (see :meth:`add_in`)."""
+        """Embed ``sources`` into the catalog under its write lock (see :meth:`add_in`). ``engine``: ``inprocess``
+        or ``ray`` (:mod:`styledex.ray_engine`, on the cluster at ``ray_address`` or a local runtime, with
+        ``workers`` embedding actors; ``on_batch`` is the in-process engine's only)."""
+        if engine not in ENGINES:
+            raise InvalidRequest(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if workers is not None and workers < 1:
+            raise InvalidRequest(f"--workers must be at least 1, got {workers}")
         with self.writing(wait=wait) as catalog:
+            if engine == "ray":
+                return self._add_on_ray(catalog, sources, progress, ray_address, workers)
             return self.add_in(catalog, sources, progress=progress, on_batch=on_batch)
+
+    def _add_on_ray(
+        self, catalog: Catalog, sources: Sequence[Source], progress: bool, address: str | None, workers: int | None
+    ) -> AddSummary:
+        from styledex.ray_engine import EmbedSettings, RayUnavailable, add_with_ray
+
+        embedder = self.embedder(catalog)  # stores the settings of a new catalog, refuses changed weights
+        embed = self.config.embed
+        settings = EmbedSettings(tuple(embedder.names), embedder.image_size, embedder.aspect, embed.batch_size,
+                                 embed.device, embed.precision)  # fmt: skip
+        try:
+            return add_with_ray(self.indexes(catalog), sources, self.config, settings, catalog.get_meta("embed"),
+                                address=address, workers=workers, progress=progress)  # fmt: skip
+        except RayUnavailable as exc:
+            raise Unavailable(str(exc)) from None
 
     def add_in(
         self,

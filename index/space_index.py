@@ -31,6 +31,7 @@ from .factory import (
     remove_stored,
     resolve_index_params,
 )
+from .identity import IndexIdentity
 from .persistence import INDEX_FILE, MANIFEST_FILE, MANIFEST_FORMAT, IndexMismatchError, load_index, save_index
 from .query import search_faiss
 from .rerank import RERANK_PER_RESULT
@@ -43,7 +44,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-class SpaceIndex:
+class SpaceIndex(IndexIdentity):
     """A FAISS index for one embedding space whose FAISS ids are the catalog item ids (int64).
 
     Build with `create` (empty) or `from_vectors`, load with `open`; nothing touches disk until `save`.
@@ -176,26 +177,6 @@ class SpaceIndex:
         return index
 
     # ---------------------------------------------------------------- properties
-
-    @property
-    def directory(self) -> Path:
-        return self._directory
-
-    @property
-    def space(self) -> str:
-        return self._space
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def metric(self) -> Metric:
-        return self._metric
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
 
     @property
     def index_type(self) -> str:

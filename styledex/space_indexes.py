@@ -22,6 +22,10 @@ catalog's stored embedding settings, both handed in by the caller. Nothing here 
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +35,7 @@ import numpy as np
 from styledex.catalog import Catalog, CatalogError, CatalogState, Commit
 from styledex.config import IndexConfig
 from styledex.index import IndexMismatchError, SpaceIndex
+from styledex.index.milvus_index import MilvusSpaceIndex, MilvusUnavailable, collection_name
 from styledex.index.policy import choose_index
 
 if TYPE_CHECKING:  # the registry module imports torch, which opening an index does not need
@@ -98,7 +103,7 @@ class SpaceIndexes:
         holds even while another process writes.
         """
         catalog = self.catalog
-        with catalog.snapshot():
+        with _milvus_errors(), catalog.snapshot():
             state = catalog.state()
             cached = self._open.get(spec.name)
             if cached is not None and cached.current(state):
@@ -109,16 +114,22 @@ class SpaceIndexes:
                 ids, vectors = catalog.load_vectors(spec.name, spec.dim)
         if index is None:
             directory = catalog.index_dir(spec.name)
-            index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings)
+            with _milvus_errors():
+                index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings)
         self._attach(spec.name, index, state.generation)
         return index
 
     def _load(self, spec: SpaceSpec, fingerprint: str, revision: int) -> SpaceIndex | None:
         """The saved index of ``spec`` if it is sound and carries ``revision``; None when it must be rebuilt."""
+        directory = self.catalog.index_dir(spec.name)
+        settings = self.settings
         try:
-            index = SpaceIndex.open(
-                self.catalog.index_dir(spec.name), expected_fingerprint=fingerprint, expected_dim=spec.dim
-            )
+            if settings.backend == "milvus":
+                uri, collection = milvus_target(self.catalog.directory, settings, spec.name)
+                index = MilvusSpaceIndex.open(directory, uri=uri, collection=collection,
+                                              expected_fingerprint=fingerprint, expected_dim=spec.dim)  # fmt: skip
+            else:
+                index = SpaceIndex.open(directory, expected_fingerprint=fingerprint, expected_dim=spec.dim)
         except (FileNotFoundError, IndexMismatchError):  # never saved, or damaged: the rows are still there
             return None
         return index if index.revision == revision else None
@@ -137,7 +148,8 @@ class SpaceIndexes:
             revision = catalog.state().revision
             config = config or self.settings
             ids, vectors = catalog.load_vectors(spec.name, spec.dim)
-        return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config)
+        with _milvus_errors():
+            return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config)
 
     def replace(self, index: SpaceIndex) -> None:
         """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
@@ -190,7 +202,7 @@ class SpaceIndexes:
     def _save(self, index: SpaceIndex) -> None:
         try:
             index.save()
-        except OSError as exc:
+        except (OSError, MilvusUnavailable) as exc:
             reason = exc.strerror if exc.strerror and exc.filename else str(exc)
             raise CatalogError(
                 f"cannot save the {index.space!r} index of catalog {self.catalog.directory}: {reason}"
@@ -208,7 +220,14 @@ def index_from_vectors(
 ) -> SpaceIndex:
     """An index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the type
     ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped with
-    ``revision`` (the one the rows were read at)."""
+    ``revision`` (the one the rows were read at). With ``config.backend`` milvus: a collection on the Milvus of
+    ``config.milvus_uri`` (relative to the catalog folder, ``directory``'s grandparent) instead."""
+    if config.backend == "milvus":
+        uri, collection = milvus_target(directory.parent.parent, config, spec.name)
+        return MilvusSpaceIndex.from_vectors(
+            directory, ids, vectors, uri=uri, collection=collection, space=spec.name, metric=spec.metric,
+            fingerprint=fingerprint, revision=revision,
+        )  # fmt: skip
     choice = choose_index(
         len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
         flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
@@ -233,3 +252,23 @@ class CatalogVectors:
     def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
         """The vectors of ``ids`` [n] int64, in that order: [n, dim] float32 (KeyError if one is missing)."""
         return self.catalog.vectors_by_id(self.space, ids, self.dim)
+
+
+@contextmanager
+def _milvus_errors() -> Iterator[None]:
+    """A Milvus that cannot be reached (or is not installed) as the catalog's one-line CatalogError."""
+    try:
+        yield
+    except MilvusUnavailable as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def milvus_target(catalog_dir: Path, config: IndexConfig, space: str) -> tuple[str, str]:
+    """(uri, collection) of ``space``'s Milvus collection for the catalog in ``catalog_dir``: ``config.milvus_uri``
+    (a path relative to the catalog folder, or an http(s) URL) and a collection named by a digest of the catalog's
+    folder, so catalogs sharing one Milvus server never share a collection."""
+    uri = config.milvus_uri
+    if not re.match(r"^https?://", uri):
+        uri = str((Path(catalog_dir) / uri).resolve())
+    key = hashlib.sha256(str(Path(catalog_dir).resolve()).encode()).hexdigest()[:12]
+    return uri, collection_name(key, space)

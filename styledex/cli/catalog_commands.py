@@ -148,16 +148,21 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
 def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
     """Rebuild spaces' indexes from the stored raw vectors with the index policy (see CatalogSession.reindex)."""
     with CatalogSession(catalog_dir(args, config), config) as session:
-        rows = session.reindex(args.space, args.index)
+        rows = session.reindex(args.space, args.index, backend=args.backend)
     if args.json:
         print_json({"reindex": rows})
         return 0
     for row in rows:
         print(
-            f"{row['space']:<10} {row['index']:<6} {row['count']:>9} items  {row['bytes_per_item']:>9.1f} B/item  "
+            f"{row['space']:<10} {row['index']:<6} {row['count']:>9} items  {_bytes(row['bytes_per_item'])} B/item  "
             f"{row['build_seconds']:>7.2f} s  ({row['reason']})"
         )
     return 0
+
+
+def _bytes(per_item: float | None) -> str:
+    """An index's bytes per item for the reindex table; a Milvus collection has no file here ("-")."""
+    return f"{per_item:>9.1f}" if per_item is not None else f"{'-':>9}"
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:

@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = with_catalog(sub.add_parser("reindex", help="rebuild each space's index from stored raw vectors"))
     reindex.add_argument("--space", nargs="+", help="only these spaces (default: every space of the catalog)")
     reindex.add_argument("--index", help="auto (the policy in the config's index section), flat, hnsw or ivfpq")
+    reindex.add_argument("--backend", choices=["faiss", "milvus"],
+                         help="move the indexes to this back end (default: the config's index.backend)")
     reindex.set_defaults(func=cmd_reindex)
 
     ev = sub.add_parser("eval", help="style/content retrieval quality of every space on the public benchmark")

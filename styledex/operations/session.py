@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 REINDEX_CHOICES = ("auto", "flat", "hnsw", "ivfpq")
 ENGINES = ("inprocess", "ray")  # how `add` runs its stages: in this process, or on Ray (styledex.ray_engine)
+BACKENDS = ("faiss", "milvus")  # where the indexes live (IndexConfig.backend)
 # What every search takes as ``collapse`` (see the search section of CatalogSession).
 Folding = bool | Mapping[str, float]
 # Query items (ids and files) one search may combine: each costs a lookup or a decode and a forward pass.
@@ -429,16 +430,23 @@ class CatalogSession:
                 after(catalog, rows)
         return removed
 
-    def reindex(self, spaces: Sequence[str] | None = None, index: str | None = None) -> list[dict[str, Any]]:
+    def reindex(
+        self, spaces: Sequence[str] | None = None, index: str | None = None, *, backend: str | None = None
+    ) -> list[dict[str, Any]]:
         """Rebuild spaces' indexes from the stored raw vectors (no embedding) with the index policy (``index``:
         auto, flat, hnsw or ivfpq; default the config's), under the write lock (CatalogError at once when busy).
         Each new index is saved atomically over the old one, which stays valid until then; a crash midway leaves
-        each space with its old or its new index, both holding every item. One row per space rebuilt."""
+        each space with its old or its new index, both holding every item. One row per space rebuilt.
+        ``backend`` (faiss or milvus; default the config's ``index.backend``) moves the indexes there: the
+        catalog remembers it, so every later open uses that back end (``index/milvus_index.py``)."""
         from styledex.search import CatalogSpaces
 
         if index is not None and index not in REINDEX_CHOICES:
             raise InvalidRequest(f"--index must be one of {', '.join(REINDEX_CHOICES)}, got {index!r}")
-        index_config = self.config.index if index is None else self.config.index.model_copy(update={"policy": index})
+        if backend is not None and backend not in BACKENDS:
+            raise InvalidRequest(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        updates = {k: v for k, v in (("policy", index), ("backend", backend)) if v is not None}
+        index_config = self.config.index.model_copy(update=updates)
         rows: list[dict[str, Any]] = []
         catalog = Catalog.open(self.directory)
         # Not `writing()`: it would save every index again on exit; a reindex saves each one once, as it goes.
@@ -479,10 +487,11 @@ class CatalogSession:
         except ValueError as exc:  # e.g. ivfpq parameters that do not fit this space's dimension
             raise InvalidRequest(f"reindex {spec.name}: {exc}") from None
         indexes.replace(index)
-        size = (indexes.catalog.index_dir(spec.name) / INDEX_FILE).stat().st_size
+        file = indexes.catalog.index_dir(spec.name) / INDEX_FILE  # none on Milvus: its memory is the server's
+        size = file.stat().st_size if index.index_type != "milvus" else None
         return {
             "space": spec.name, "index": index.index_type, "params": index.index_params, "count": len(index),
-            "bytes_per_item": round(size / max(len(index), 1), 1),
+            "bytes_per_item": None if size is None else round(size / max(len(index), 1), 1),
             "build_seconds": round(time.perf_counter() - started, 2),
             "reason": (index.policy or {}).get("reason", ""),
         }  # fmt: skip

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,18 @@ MANIFEST_FORMAT = "styledex-milvus-1"
 INSERT_ROWS = 2_000  # rows per insert call: Milvus caps one request's size (64 MB by default)
 MAX_TOP_K = 16_384  # Milvus's largest limit per search
 _CLIENTS: dict[str, Any] = {}  # uri → MilvusClient: one connection (and one Milvus Lite server) per process
+
+
+class ItemFields(Protocol):
+    """Where a collection's scalar fields come from (the catalog's rows, ``styledex.space_indexes``)."""
+
+    def item_fields(self, ids: np.ndarray) -> list[tuple[str, dict[str, str]]]:
+        """Per id [n], in order: (kind, metadata with every value as filter text); KeyError for a missing id."""
+        ...
+
+
+# A filter the engine applies: (kind or None, ((metadata key, value as text), ...)); all must hold.
+EngineFilter = tuple[str | None, tuple[tuple[str, str], ...]]
 
 
 class MilvusUnavailable(RuntimeError):
@@ -57,6 +69,8 @@ def milvus_client(uri: str) -> Any:
         # pymilvus (which sets its logger up on import) warns on every page of a query with Milvus Lite ("failed to
         # get mvccTs"): not the user's concern.
         logging.getLogger("pymilvus").setLevel(logging.ERROR)
+        if not re.match(r"^https?://", uri):  # Milvus Lite's in-process server logs calls it does not implement
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             _CLIENTS[uri] = MilvusClient(uri)
         except Exception as exc:  # a server that is down, a file another process holds: Milvus's words
@@ -97,14 +111,17 @@ class MilvusSpaceIndex(IndexIdentity):
         self.policy: dict[str, Any] | None = {"chosen_by": "backend", "reason": f"index.backend milvus at {uri}"}
         self._ids = {int(i) for i in ids}
         self._vector_source: ExactVectors | None = None
+        # Set by the caller (the catalog's rows) like vector_source: the kind and metadata `add` stores for filters.
+        self.item_fields: ItemFields | None = None
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
     def from_vectors(
         cls, directory: Path, ids: np.ndarray, vectors: np.ndarray, *, uri: str, collection: str, space: str,
-        metric: Metric, fingerprint: str, revision: int = 0,
+        metric: Metric, fingerprint: str, revision: int = 0, fields: ItemFields | None = None,
     ) -> MilvusSpaceIndex:  # fmt: skip
-        """A new collection holding ``vectors`` [n, dim] under ``ids`` [n] (an old one of that name is dropped)."""
+        """A new collection holding ``vectors`` [n, dim] under ``ids`` [n] (an old one of that name is dropped),
+        with each item's kind and metadata from ``fields`` (None: none, so filters match nothing)."""
         from pymilvus import DataType, MilvusClient
 
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -114,11 +131,14 @@ class MilvusSpaceIndex(IndexIdentity):
         schema = MilvusClient.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
+        schema.add_field("kind", DataType.VARCHAR, max_length=16)  # image | video ("" unknown): filters
+        schema.add_field("metadata", DataType.JSON)  # the item's metadata, values as filter text
         params = client.prepare_index_params()
         params.add_index("vector", index_type="FLAT", metric_type=_milvus_metric(metric))
         client.create_collection(collection, schema=schema, index_params=params)
         index = cls(directory, uri=uri, collection=collection, space=space, dim=vectors.shape[1], metric=metric,
                     fingerprint=fingerprint, revision=revision, ids=())  # fmt: skip
+        index.item_fields = fields
         index.add(ids, vectors)
         client.load_collection(collection)
         return index
@@ -184,7 +204,10 @@ class MilvusSpaceIndex(IndexIdentity):
         client = milvus_client(self.uri)
         for start in range(0, len(ids), INSERT_ROWS):
             chunk = slice(start, start + INSERT_ROWS)
-            rows = [{"id": int(i), "vector": v.tolist()} for i, v in zip(ids[chunk], vectors[chunk], strict=True)]
+            fields = (self.item_fields.item_fields(ids[chunk]) if self.item_fields is not None
+                      else [("", {})] * len(ids[chunk]))  # fmt: skip
+            rows = [{"id": int(i), "vector": v.tolist(), "kind": kind, "metadata": meta}
+                    for i, v, (kind, meta) in zip(ids[chunk], vectors[chunk], fields, strict=True)]  # fmt: skip
             client.insert(self.collection, rows)
         self._ids.update(int(i) for i in ids)
 
@@ -196,10 +219,18 @@ class MilvusSpaceIndex(IndexIdentity):
             self._ids.difference_update(doomed)
         return len(doomed)
 
+    filters_in_engine = True  # search takes `where`: Milvus filters on the scalar fields while it searches
+
     def search(
-        self, queries: np.ndarray, k: int, *, exclude: Sequence[Collection[int]] | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        exclude: Sequence[Collection[int]] | None = None,
+        where: EngineFilter | None = None,
     ) -> list[list[tuple[int, float]]]:
-        """The k best (id, score) per row of ``queries`` [q, dim], best first, ``exclude``'s ids dropped."""
+        """The k best (id, score) per row of ``queries`` [q, dim], best first, ``exclude``'s ids dropped; with
+        ``where``, only items whose kind and metadata match it (:func:`filter_expression`)."""
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be an integer >= 1, got {k!r}")
         queries = checked_vectors(queries, self._dim, "queries", "q")
@@ -210,6 +241,7 @@ class MilvusSpaceIndex(IndexIdentity):
         hits = milvus_client(self.uri).search(
             self.collection, data=queries.tolist(), anns_field="vector", limit=fetch,
             search_params={"metric_type": _milvus_metric(self._metric)},
+            filter=filter_expression(where) if where is not None else "",
         )  # fmt: skip
         labels = np.full((len(queries), fetch), -1, dtype=np.int64)
         scores = np.full((len(queries), fetch), -np.inf, dtype=np.float32)
@@ -250,6 +282,19 @@ class MilvusSpaceIndex(IndexIdentity):
 
     def __repr__(self) -> str:
         return f"MilvusSpaceIndex(space={self._space!r}, collection={self.collection!r}, count={len(self)})"
+
+
+def filter_expression(where: EngineFilter) -> str:
+    """Milvus's boolean expression for ``where``: ``kind == "video" and metadata["group"] == "even"``; values and
+    keys quoted (backslash and double quote escaped), compared as text as the catalog's filters compare them."""
+    kind, metadata = where
+    terms = [] if kind is None else [f"kind == {_quoted(kind)}"]
+    terms += [f"metadata[{_quoted(key)}] == {_quoted(value)}" for key, value in metadata]
+    return " and ".join(terms)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _milvus_metric(metric: Metric) -> str:

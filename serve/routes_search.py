@@ -6,7 +6,8 @@ are cosine similarities; a mix scores each candidate by Σ wₛ·cosₛ / Σ w�
 the mix (``scores`` in each result gives them one by one). A query of several items (ids and uploads) is, in each
 space, the normalized mean of their unit vectors; the query items are left out of the results. Filters
 (``kind``, and ``where=key:value`` metadata equalities, all of which must hold) are applied after ranking,
-over-fetching until k results pass or the whole catalog was ranked; ``collapse=true`` folds near-duplicates (cosine
+over-fetching until k results pass or the whole catalog was ranked (on the Milvus back end, by Milvus while it
+searches); ``collapse=true`` folds near-duplicates (cosine
 ≥ ``collapse_style`` in the style space and ≥ ``collapse_content`` in the content space; defaults: the config's
 ``search.collapse``): each result then lists the ids it absorbed in ``duplicates``, and near-duplicates of the
 query are dropped. See ``styledex.search``.

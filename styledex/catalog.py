@@ -456,6 +456,11 @@ class Catalog:
         found = {r[0] for r in self._rows_in("SELECT id FROM items WHERE id IN ({})", (), wanted)}
         return [i for i in wanted if i not in found]
 
+    def kinds_and_metadata(self, ids: Sequence[int]) -> dict[int, tuple[str | None, dict[str, Any]]]:
+        """Each of ``ids``' kind and metadata (what filters read), by id; ids without a row are absent."""
+        sql = "SELECT id, kind, metadata FROM items WHERE id IN ({})"
+        return {int(r[0]): (r[1], json.loads(r[2] or "{}")) for r in self._rows_in(sql, (), list(ids))}
+
     def _rows_in(self, sql: str, args: tuple[Any, ...], ids: Sequence[int]) -> Iterator[sqlite3.Row]:
         """The rows of ``sql`` (its ``{}`` the place of an id list) for ``ids``, queried 500 ids at a time:
         SQLite caps the number of bound parameters."""

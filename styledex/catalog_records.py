@@ -47,6 +47,16 @@ class ItemRecord:
     vectors: Mapping[str, SpaceVectors] = field(default_factory=dict)
 
 
+def metadata_text(value: Any) -> str:
+    """A metadata value as filters compare it: numbers as written (1889.0 also as ``1889``: manifests read integer
+    columns with gaps as floats), booleans as ``true``/``false``, anything else as str()."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class CatalogState(NamedTuple):
     """Where the catalog stands: the revision (bumped by every write) and the index generation (by every reindex).
     An open index is current while the state it was opened at is the catalog's."""

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from styledex.catalog import Catalog, CatalogError
+from styledex.catalog_records import metadata_text
 from styledex.config import Config, IndexConfig
 from styledex.embed.content_views import VIEW_SPACES, aggregate_views, query_views, views_key
 from styledex.embed.embedder import Embedder, aggregate_frames
@@ -197,15 +198,7 @@ class ItemFilter:
         if self.kind is not None and item.get("kind") != self.kind:
             return False
         meta = item.get("metadata") or {}
-        return all(key in meta and _as_text(meta[key]) == value for key, value in self.metadata)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        return all(key in meta and metadata_text(meta[key]) == value for key, value in self.metadata)
 
 
 def parse_space_mix(text: str, available: Sequence[str]) -> dict[str, float]:
@@ -418,11 +411,14 @@ class Searcher:
         indexes = {space: self.index(space) for space in weights}
         available = max(len(index) for index in indexes.values())
         keep = where if where is not None and not where.empty else None
-        deeper = keep is not None or collapse is not None  # results can be dropped: fetch more than k
+        # An engine that filters while it searches (Milvus) returns only passing items: no fetching deeper for them.
+        in_engine = keep is not None and all(getattr(index, "filters_in_engine", False) for index in indexes.values())
+        engine_where = (keep.kind, keep.metadata) if in_engine and keep is not None else None
+        deeper = (keep is not None and not in_engine) or collapse is not None  # results can be dropped: fetch more
         fetch = max(k, min(available, 4 * k)) if deeper else k
         while True:
             ranked: list[tuple[dict[str, Any], float, dict[str, float]]] = []
-            for item_id, score, per_space in self._rank(indexes, queries, weights, fetch, exclude):
+            for item_id, score, per_space in self._rank(indexes, queries, weights, fetch, exclude, engine_where):
                 item = self.catalog.item(item_id)
                 if item is None or item["status"] != "ok":
                     continue  # removed after the index was read
@@ -467,17 +463,19 @@ class Searcher:
         weights: dict[str, float],
         n: int,
         exclude: Sequence[int],
+        where: tuple[str | None, tuple[tuple[str, str], ...]] | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
         """The ``n`` best (id, score, {space: cosine}), best first; a space whose query has views scores each item
-        by its best view (module docstring)."""
+        by its best view (module docstring). ``where``: a filter every index applies while searching."""
         rows = {space: queries.get(views_key(space), queries[space][None, :]) for space in weights}
         if len(weights) == 1:
             (space,) = weights
             return [(item_id, score, {space: score}) for item_id, score in _best_of_views(indexes[space], rows[space],
-                                                                                        n, exclude)]  # fmt: skip
+                                                                                        n, exclude, where)]  # fmt: skip
         candidates: set[int] = set()
         for space in weights:
-            candidates.update(item_id for item_id, _ in _best_of_views(indexes[space], rows[space], 4 * n, exclude))
+            best = _best_of_views(indexes[space], rows[space], 4 * n, exclude, where)
+            candidates.update(item_id for item_id, _ in best)
         scored = []
         for item_id in candidates:
             if not all(item_id in index for index in indexes.values()):
@@ -521,12 +519,15 @@ class Searcher:
         return result
 
 
-def _best_of_views(index: SpaceIndex, views: np.ndarray, n: int, exclude: Sequence[int]) -> list[tuple[int, float]]:
+def _best_of_views(
+    index: SpaceIndex, views: np.ndarray, n: int, exclude: Sequence[int], where: Any = None
+) -> list[tuple[int, float]]:
     """The ``n`` best (id, score) of ``index`` for a query asking with ``views`` [V, dim], an item scoring by its
     best view, best first (ties by id). Exact: an item among the n best by its best view is among the n best of
-    that view's own search."""
+    that view's own search. ``where``: passed to an index that filters while it searches."""
     best: dict[int, float] = {}
-    for hits in index.search(views, n, exclude=[set(exclude)] * len(views)):
+    extra = {} if where is None else {"where": where}
+    for hits in index.search(views, n, exclude=[set(exclude)] * len(views), **extra):
         for item_id, score in hits:
             if score > best.get(item_id, -np.inf):
                 best[item_id] = score

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from styledex.catalog import Catalog, CatalogError, CatalogState, Commit
+from styledex.catalog_records import metadata_text
 from styledex.config import IndexConfig
 from styledex.index import IndexMismatchError, SpaceIndex
-from styledex.index.milvus_index import MilvusSpaceIndex, MilvusUnavailable, collection_name
+from styledex.index.milvus_index import ItemFields, MilvusSpaceIndex, MilvusUnavailable, collection_name
 from styledex.index.policy import choose_index
 
 if TYPE_CHECKING:  # the registry module imports torch, which opening an index does not need
@@ -115,7 +116,8 @@ class SpaceIndexes:
         if index is None:
             directory = catalog.index_dir(spec.name)
             with _milvus_errors():
-                index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings)
+                index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings,
+                                           CatalogFields(catalog))  # fmt: skip
         self._attach(spec.name, index, state.generation)
         return index
 
@@ -137,6 +139,8 @@ class SpaceIndexes:
     def _attach(self, space: str, index: SpaceIndex, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
         index.vector_source = CatalogVectors(self.catalog, space, index.dim)
+        if isinstance(index, MilvusSpaceIndex):  # and the kind and metadata it stores for filters
+            index.item_fields = CatalogFields(self.catalog)
         self._open[space] = _OpenIndex(index, generation)
 
     # -- building (reindex) ----------------------------------------------------------------------------------
@@ -149,7 +153,8 @@ class SpaceIndexes:
             config = config or self.settings
             ids, vectors = catalog.load_vectors(spec.name, spec.dim)
         with _milvus_errors():
-            return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config)
+            return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config,
+                                      CatalogFields(catalog))  # fmt: skip
 
     def replace(self, index: SpaceIndex) -> None:
         """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
@@ -217,16 +222,18 @@ def index_from_vectors(
     vectors: np.ndarray,
     revision: int,
     config: IndexConfig,
+    fields: ItemFields | None = None,
 ) -> SpaceIndex:
     """An index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the type
     ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped with
     ``revision`` (the one the rows were read at). With ``config.backend`` milvus: a collection on the Milvus of
-    ``config.milvus_uri`` (relative to the catalog folder, ``directory``'s grandparent) instead."""
+    ``config.milvus_uri`` (relative to the catalog folder, ``directory``'s grandparent) instead, holding each
+    item's kind and metadata from ``fields`` for filters."""
     if config.backend == "milvus":
         uri, collection = milvus_target(directory.parent.parent, config, spec.name)
         return MilvusSpaceIndex.from_vectors(
             directory, ids, vectors, uri=uri, collection=collection, space=spec.name, metric=spec.metric,
-            fingerprint=fingerprint, revision=revision,
+            fingerprint=fingerprint, revision=revision, fields=fields,
         )  # fmt: skip
     choice = choose_index(
         len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
@@ -272,3 +279,15 @@ def milvus_target(catalog_dir: Path, config: IndexConfig, space: str) -> tuple[s
         uri = str((Path(catalog_dir) / uri).resolve())
     key = hashlib.sha256(str(Path(catalog_dir).resolve()).encode()).hexdigest()[:12]
     return uri, collection_name(key, space)
+
+
+@dataclass(frozen=True)
+class CatalogFields:
+    """The catalog's rows as the scalar fields of a Milvus collection (`styledex.index.milvus_index.ItemFields`):
+    each item's kind and its metadata with every value as filter text (``metadata_text``)."""
+
+    catalog: Catalog
+
+    def item_fields(self, ids: np.ndarray) -> list[tuple[str, dict[str, str]]]:
+        found = self.catalog.kinds_and_metadata([int(i) for i in ids])
+        return [((found[int(i)][0] or ""), {k: metadata_text(v) for k, v in found[int(i)][1].items()}) for i in ids]

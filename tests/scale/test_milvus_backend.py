@@ -16,7 +16,13 @@ import pytest
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import Config
-from styledex.index.milvus_index import MANIFEST, close_milvus_clients, milvus_client
+from styledex.index.milvus_index import (
+    MANIFEST,
+    MilvusSpaceIndex,
+    close_milvus_clients,
+    filter_expression,
+    milvus_client,
+)
 from styledex.operations import CatalogSession
 from styledex.search import ItemFilter, Searcher
 
@@ -40,7 +46,8 @@ def _records(rng: np.random.Generator, n: int, start: int = 0) -> list[ItemRecor
     regions = _unit(rng, n * 5, 2048).reshape(n, 5, 2048)
     return [
         ItemRecord(path=f"/m/{start + i}", status="ok", kind="video" if i % 4 == 0 else "image",
-                   sha256=f"{start + i:064x}", metadata={"group": "odd" if i % 2 else "even"},
+                   sha256=f"{start + i:064x}",
+                   metadata={"group": "odd" if i % 2 else "even"} | ({"year": 1889.0} if i % 5 == 0 else {}),
                    vectors={"content": SpaceVectors(vectors["content"][i], views=regions[i]),
                             "predictor": SpaceVectors(vectors["predictor"][i])})
         for i in range(n)
@@ -84,15 +91,28 @@ QUERIES = [
     (4, {"predictor": 1.0}, None),
     (5, {"content": 1.0, "predictor": 2.0}, None),
     (6, {"predictor": 1.0}, ItemFilter.parse("video", ["group:even"])),
+    (11, {"content": 1.0, "predictor": 1.0}, ItemFilter.parse(None, ["year:1889"])),  # 1889.0 read as "1889"
 ]
 
 
-def test_milvus_answers_as_faiss_exact_search(catalogs: tuple[Path, Path]) -> None:
+def test_milvus_answers_as_faiss_exact_search(catalogs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     faiss_dir, milvus_dir = catalogs
+    asked = []
+    search = MilvusSpaceIndex.search
+    monkeypatch.setattr(MilvusSpaceIndex, "search", lambda self, *a, **kw: asked.append(kw.get("where"))
+                        or search(self, *a, **kw))  # fmt: skip
     for got, expected in zip(_answers(milvus_dir, QUERIES), _answers(faiss_dir, QUERIES), strict=True):
         _same(got, expected)
     with Catalog.open(milvus_dir) as catalog:
         assert json.loads((catalog.index_dir("content") / MANIFEST).read_text())["count"] == N
+    # the filters ran in Milvus, each search asked once (no fetching deeper for items a filter drops)
+    assert [w for w in asked if w is not None] == [("video", (("group", "even"),))] + [(None, (("year", "1889"),))] * 2
+
+
+def test_filter_expressions_quote_keys_and_values() -> None:
+    where = ("video", (('say "hi"', "a\\b"), ("year", "1889")))
+    expected = 'kind == "video" and metadata["say \\"hi\\""] == "a\\\\b" and metadata["year"] == "1889"'
+    assert filter_expression(where) == expected
 
 
 def test_removals_and_additions_follow_and_another_process_reopens_them(catalogs: tuple[Path, Path]) -> None:

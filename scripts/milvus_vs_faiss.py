@@ -1,10 +1,13 @@
 """Milvus Lite against FAISS on the same synthetic vectors, in one run: p50/p99 of one search of 10 (in-process,
-through the index classes the catalog uses), recall@10 against exact search, build seconds and bytes per item.
+through the index classes the catalog uses, and over HTTP), recall@10 against exact search, build seconds and
+bytes per item.
 
     python scripts/milvus_vs_faiss.py [--space style_head] [--items 100000] [--queries 200]
 
 FAISS: the type the index policy picks for that many items (hnsw at 100k) and exact flat; Milvus: the `milvus`
-back end (exact FLAT) in a Milvus Lite file. One FAISS thread, as the service searches.
+back end (exact FLAT) in a Milvus Lite file. One FAISS thread, as the service searches. HTTP: a synthetic catalog
+of the same vectors, `reindex` to each back end, then ``GET /items/{id}/similar`` of random items to a uvicorn
+server on loopback in this process (the search bench's server).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from styledex.config import IndexConfig
+from styledex.config import Config, IndexConfig
 from styledex.embed.spaces import resolve
-from styledex.evaluation.search_bench import SyntheticVectors
+from styledex.evaluation.search_bench import SyntheticVectors, build_synthetic_catalog
+from styledex.evaluation.search_bench.server import http_server
 from styledex.index import SpaceIndex, faiss_threads
 from styledex.index.milvus_index import MilvusSpaceIndex, close_milvus_clients
 from styledex.index.policy import choose_index
+from styledex.operations import CatalogSession
 
 
 def _timed(index, queries: np.ndarray, exact: list[set[int]]) -> dict[str, float]:  # noqa: ANN001
@@ -74,7 +79,31 @@ def main() -> None:
         report["milvus lite flat"] = {"build_s": round(build, 1), "bytes_per_item": round(size / args.items, 1),
                                       **_timed(milvus, queries, exact)}  # fmt: skip
         close_milvus_clients()
+        report |= _http(Path(tmp), spec.name, args.items, args.queries)
     print(json.dumps(report, indent=1))
+
+
+def _http(tmp: Path, space: str, items: int, queries: int) -> dict[str, dict[str, float]]:
+    """p50/p99 of ``GET /items/{id}/similar?space=…&k=10`` on a synthetic catalog, FAISS's policy index then Milvus."""
+    directory = tmp / "catalog"
+    build_synthetic_catalog(directory, items, spaces=[space]).close()
+    ids = np.random.default_rng(2).choice(np.arange(1, items + 1), queries, replace=False)
+    out = {}
+    for backend in ("faiss", "milvus"):
+        with CatalogSession(directory, Config()) as session:
+            (row,) = session.reindex([space], backend=backend)
+        with http_server(directory) as client:
+            client.get(f"/items/{int(ids[0])}/similar", params={"space": space, "k": 10})  # opens the index
+            samples = []
+            for item_id in ids:
+                started = time.perf_counter()
+                response = client.get(f"/items/{int(item_id)}/similar", params={"space": space, "k": 10})
+                samples.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+        p50, p99 = (round(float(np.percentile(samples, q)), 2) for q in (50, 99))
+        out[f"http {backend} ({row['index']})"] = {"p50_ms": p50, "p99_ms": p99}
+    close_milvus_clients()
+    return out
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ import logging
 import math
 import os
 import pickle
+import re
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -147,11 +149,16 @@ def add_with_ray(
     folder.mkdir(parents=True, exist_ok=True)
     done = {i for shard in shard_files(folder) for i in shard_source_indexes(shard)}
     todo = [(i, s) for i, s in enumerate(sources) if i not in done]
+    ray = _ray(address) if todo else None  # a missing Ray or an unreachable head fails before any progress
     bar = progress_bar(total=len(sources), desc="styledex add (ray)", unit="item", enabled=progress)
     with bar:
         bar.update(len(sources) - len(todo))  # held by the shards of an earlier run of this command
         if todo:
-            _embed_on_ray(todo, folder, config, settings, frozenset(catalog.ok_hashes()), address, workers, bar)
+            known = frozenset(catalog.ok_hashes())
+            # Ray's driver threads print what its workers and raylets report (a worker that died, say) to
+            # sys.stdout, where `--json` prints the summary: they go to stderr with the progress lines instead.
+            with contextlib.redirect_stdout(sys.stderr):
+                _run_dataset(ray, todo, folder, config, settings, known, address, workers, bar)
     summary = _merge(indexes, folder, {name: SPACES[name].dim for name in settings.spaces})
     summary.resumed = len(done)
     shutil.rmtree(folder)
@@ -159,11 +166,8 @@ def add_with_ray(
     return summary
 
 
-def _embed_on_ray(
-    todo: list[tuple[int, Source]], folder: Path, config: Config, settings: EmbedSettings, known: frozenset[str],
-    address: str | None, workers: int | None, bar: Any,
-) -> None:  # fmt: skip
-    """Decode and embed ``todo`` (source index, source) on Ray; every batch lands as a shard in ``folder``."""
+def _ray(address: str | None) -> Any:
+    """The ``ray`` module, quiet, once the cluster at ``address`` (if any) answers; RayUnavailable otherwise."""
     try:
         import ray
         import ray.data
@@ -174,16 +178,16 @@ def _embed_on_ray(
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # Ray's driver threads print what its workers and raylets report (a worker that died, say) to sys.stdout,
-    # where `--json` prints the summary: they go to stderr with the progress lines instead.
-    with contextlib.redirect_stdout(sys.stderr):
-        _run_dataset(ray, todo, folder, config, settings, known, address, workers, bar)
+    if address is not None and not ray.is_initialized():
+        _check_reachable(address)
+    return ray
 
 
 def _run_dataset(
     ray: Any, todo: list[tuple[int, Source]], folder: Path, config: Config, settings: EmbedSettings,
     known: frozenset[str], address: str | None, workers: int | None, bar: Any,
 ) -> None:  # fmt: skip
+    """Decode and embed ``todo`` (source index, source) on Ray; every batch lands as a shard in ``folder``."""
     started_here = not ray.is_initialized()
     if started_here:
         try:
@@ -213,6 +217,21 @@ def _run_dataset(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """RayUnavailable (one line) when ``address`` (``host:port`` or ``ray://host:port``) takes no TCP connection
+    within ``timeout`` s: ``ray.init`` would retry an unreachable head for minutes, printing warnings. ``auto`` and
+    addresses without a port are left to Ray."""
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:(\d+)", address.strip())
+    if match is None:
+        return
+    host, port = match.group(1), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise RayUnavailable(f"cannot join Ray at {address}: {exc.strerror or exc}") from None
 
 
 def _merge(indexes: SpaceIndexes, folder: Path, dims: dict[str, int]) -> AddSummary:

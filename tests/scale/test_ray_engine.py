@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -157,3 +158,17 @@ def test_ray_options_without_the_ray_engine_are_one_line_errors(media: Path, tmp
     assert run.rc == 2 and run.error_lines == ["styledex: error: --ray-address and --workers go with --engine ray"]
     zero = run_inprocess("add", media, "--catalog", tmp_path / "c", "--engine", "ray", "--workers", "0")
     assert zero.rc == 2 and zero.error_lines == ["styledex: error: --workers must be at least 1, got 0"]
+
+
+def test_an_unreachable_cluster_or_a_missing_ray_is_one_line(
+    media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = time.monotonic()
+    run = run_inprocess("add", media, "--catalog", tmp_path / "c", "--engine", "ray", "--ray-address", "127.0.0.1:9")
+    assert run.rc == 2 and len(run.error_lines) == 1, run.err
+    assert run.error_lines[0].startswith("styledex: error: cannot join Ray at 127.0.0.1:9: ")
+    assert time.monotonic() - started < 60  # not Ray's minutes of retrying an unreachable head
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the scale extra were not installed
+    missing = run_inprocess("add", media, "--catalog", tmp_path / "c", "--engine", "ray")
+    expected = "styledex: error: --engine ray needs Ray: pip install -e '.[scale]'"
+    assert missing.rc == 2 and missing.error_lines == [expected]

@@ -30,6 +30,8 @@ embed: {image_size: 64, spaces: [content, adain], batch_size: 4}
 media: {frames: 3}
 catalog: {items_per_batch: %d}
 """
+# Items of the kill tests, one per shard: enough that the run is still going when the kill comes after 3 shards.
+ITEMS = 24
 FIELDS = ("kind", "sha256", "size", "width", "height", "duration", "frames", "status", "error", "metadata")
 
 
@@ -107,7 +109,7 @@ def test_a_run_killed_midway_adds_each_item_once_when_run_again(tmp_path: Path, 
     its batch, and the run (or the rerun, if the run gave up) ends with every item once."""
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(14):
+    for i in range(ITEMS):
         make_image(folder / f"p{i:02d}.png", size=(64, 64), seed=100 + i, pattern="noise")
     config = _config(tmp_path, 1)  # one item per shard: many chances to be killed between two
     catalog_dir = tmp_path / "catalog"
@@ -137,14 +139,14 @@ def test_a_run_killed_midway_adds_each_item_once_when_run_again(tmp_path: Path, 
     assert proc.returncode == 0 or "Traceback" not in err, err  # a run that gave up says why in one line
     shards = len(list(runs.glob("*/*.parquet")))
     if victim == "driver":
-        assert 3 <= shards < 14 and first is None
+        assert 3 <= shards < ITEMS and first is None
         with Catalog.open(catalog_dir) as catalog:
             assert catalog.count() == 0  # nothing merged yet: every finished batch is in a shard
 
     rerun = run_inprocess("--config", config, "add", folder, "--catalog", catalog_dir, "--engine", "ray", "--json")
     assert rerun.rc == 0, rerun.err
     added = rerun.json()["added"] + (first["added"] if first else 0)
-    assert added == 14 and rerun.json()["failed"] == 0
+    assert added == ITEMS and rerun.json()["failed"] == 0
     if victim == "driver":
         assert rerun.json()["resumed"] >= shards
     with Catalog.open(catalog_dir) as catalog:

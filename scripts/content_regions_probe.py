@@ -8,7 +8,8 @@ crops. This probe scores each pair by the best of the item's whole frame and its
 ``--fraction`` of the frame's sides, pooled 2×2 like `content`), the query always whole:
 sim(q, x) = max(cos(q, x), max_r cos(q, x_r)). It reads the hard benchmark's image items through the embedder's
 own preprocessing and forward (~4 min on 2 CPU cores) and prints content P@5 and leakage per group and framing
-for both scorings. Nothing here is in the product: storing several vectors per item needs a multi-vector index.
+for both scorings. This item-side variant is not in the product (it needs several vectors per item in the index);
+the product asks query-side instead, with the query's regions and mirrors (embed/content_views.py).
 """
 
 from __future__ import annotations

@@ -54,9 +54,11 @@ def main() -> None:
     tiles += [tile(Image.open(r.path), f"{r.framing} {r.style.removeprefix('filter:')}") for r in reframed.itertuples()]
     neural = mine[mine["group"] == "neural"]
     one_per_method = neural.assign(method=neural["style"].str.partition(":")[0]).drop_duplicates("method")
-    tiles += [tile(Image.open(r.path), r.style) for r in one_per_method.itertuples()]
+    # The default font runs "s:s" together (gatys:starry_night read "gatysstarry_night"): a space after the colon.
+    tiles += [tile(Image.open(r.path), r.style.replace(":", ": ")) for r in one_per_method.itertuples()]
     extra = neural[~neural.index.isin(one_per_method.index)].iloc[:: max(1, len(neural) // 8)]
-    tiles += [tile(Image.open(r.path), r.style) for r in extra.head(COLUMNS - len(tiles) % COLUMNS).itertuples()]
+    tiles += [tile(Image.open(r.path), r.style.replace(":", ": ")) for r in extra.head(COLUMNS - len(tiles) % COLUMNS)
+              .itertuples()]  # fmt: skip
     source = f"video:{args.video}"
     video = rows[(rows["group"] == "video_hard") & (rows["style"] == "cin:7")]
     clips = {r.segment: r.path for r in video[video["content"] == source].itertuples()}

@@ -128,6 +128,7 @@ class Catalog:
         self.db = connection
         self._lock_file: int | None = None
         self._followers: list[WriteFollower] = []
+        self._views_table = False  # known to exist (see _has_views_table)
 
     # -- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -353,8 +354,12 @@ class Catalog:
         return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
 
     def _has_views_table(self) -> bool:
-        found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'views'").fetchone()
-        return found is not None
+        """Whether the views table exists: always once a writable open made it, so only that answer is kept (a
+        read-only catalog from before views asks SQLite again, in case a writer has since added it)."""
+        if not self._views_table:
+            found = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'views'").fetchone()
+            self._views_table = found is not None
+        return self._views_table
 
     def item_views(self, item_id: int, space: str, dim: int) -> np.ndarray | None:
         """The region views of an item in ``space``: [V, dim] float32 (stored as float16), None when it has none."""

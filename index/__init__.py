@@ -4,7 +4,9 @@ This package knows nothing of the embedders or the catalog: it takes ids and vec
 arguments. The modules, one job each: `factory` (index types and parameters → FAISS indexes), `persistence`
 (manifest, checks, atomic save), `dead_nodes` (hnsw removal), `exact_vectors` (the `ExactVectors` interface),
 `rerank`, `query` (one search), `checks`, `threads`, `space_index` (`SpaceIndex`, composing them), `policy`
-(which type a space gets) and `fusion` (mixes of spaces).
+(which type a space gets) and `fusion` (mixes of spaces). The Milvus back end: `milvus_client` (connection and
+expressions), `milvus_collection` (one collection per catalog, a vector field per space) and `milvus_index` (a
+space of it with the `SpaceIndex` contract); pymilvus is imported only when it is used.
 """
 
 from .exact_vectors import ArrayVectors, ExactVectors

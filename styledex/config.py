@@ -64,7 +64,7 @@ INDEX_PARAM_NAMES: dict[str, frozenset[str]] = {
 class IndexConfig(_Strict):
     """How each space's index is chosen when the catalog builds or rebuilds it (styledex.index.policy)."""
 
-    backend: Literal["faiss", "milvus"] = "faiss"  # where the indexes live (index/milvus_index.py for milvus)
+    backend: Literal["faiss", "milvus"] = "faiss"  # where the indexes live (index/milvus_collection.py for milvus)
     milvus_uri: str = "milvus.db"  # milvus: a file relative to the catalog (Milvus Lite) or http://host:19530
     policy: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     memory_budget_mb: float = Field(2048.0, gt=0)  # per space index, MiB

@@ -472,6 +472,9 @@ class Searcher:
             (space,) = weights
             return [(item_id, score, {space: score}) for item_id, score in _best_of_views(indexes[space], rows[space],
                                                                                         n, exclude, where)]  # fmt: skip
+        engine = _one_collection(indexes)
+        if engine is not None:  # every space in one engine: a multi-vector search, vectors included
+            return _rank_from_engine(engine, rows, weights, n, exclude, where)
         candidates: set[int] = set()
         for space in weights:
             best = _best_of_views(indexes[space], rows[space], 4 * n, exclude, where)
@@ -517,6 +520,30 @@ class Searcher:
                 result["frame"] = frame
                 result["time"] = round(float(times[frame]), 3)
         return result
+
+
+def _one_collection(indexes: Mapping[str, SpaceIndex]) -> Any:
+    """The one collection all of ``indexes`` are views of (the Milvus back end: it searches several vector fields
+    in one call, `MilvusCollection.candidates`), or None."""
+    owners = {id(owner): owner for owner in (getattr(index, "collection", None) for index in indexes.values())}
+    (collection,) = owners.values() if len(owners) == 1 else (None,)
+    return collection if hasattr(collection, "candidates") else None
+
+
+def _rank_from_engine(
+    engine: Any, rows: Mapping[str, np.ndarray], weights: dict[str, float], n: int, exclude: Sequence[int], where: Any
+) -> list[tuple[int, float, dict[str, float]]]:
+    """`Searcher._rank` of a mix from one engine's multi-vector search: the same candidates as one search per
+    space (each space's 4n best by best view; the engine returns a superset, every view's 4n best, with their
+    vectors) and the same exact scores."""
+    found = engine.candidates(rows, weights, 4 * n, exclude=exclude, where=where)
+    per_item = {item: {s: float((rows[s] @ vectors[s]).max()) for s in weights} for item, vectors in found.items()}
+    candidates: set[int] = set()
+    for space in weights:
+        candidates.update(sorted(per_item, key=lambda item_id: (-per_item[item_id][space], item_id))[: 4 * n])
+    scored = [(item_id, fused_score(per_item[item_id], weights), per_item[item_id]) for item_id in candidates]
+    scored.sort(key=lambda t: (-t[1], t[0]))
+    return scored[:n]
 
 
 def _best_of_views(

@@ -23,8 +23,7 @@ catalog's stored embedding settings, both handed in by the caller. Nothing here 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,9 @@ from styledex.catalog import Catalog, CatalogError, CatalogState, Commit
 from styledex.catalog_records import metadata_text
 from styledex.config import IndexConfig
 from styledex.index import IndexMismatchError, SpaceIndex
-from styledex.index.milvus_index import ItemFields, MilvusSpaceIndex, MilvusUnavailable, collection_name
+from styledex.index.milvus_client import MilvusUnavailable, is_server, milvus_client
+from styledex.index.milvus_collection import MilvusCollection, VectorField, collection_name
+from styledex.index.milvus_index import MilvusSpaceIndex
 from styledex.index.policy import choose_index
 
 if TYPE_CHECKING:  # the registry module imports torch, which opening an index does not need
@@ -55,6 +56,17 @@ class _OpenIndex:
         return (self.index.revision, self.generation) == tuple(state)
 
 
+@dataclass
+class _OpenCollection:
+    """The catalog's open Milvus collection (every space) and the index generation it was opened at."""
+
+    collection: MilvusCollection
+    generation: int
+
+    def current(self, state: CatalogState) -> bool:
+        return (self.collection.revision, self.generation) == tuple(state)
+
+
 class SpaceIndexes:
     """The open index of each space of one catalog, and everything that keeps it equal to the rows.
 
@@ -64,6 +76,8 @@ class SpaceIndexes:
     called when a writer leaves ``catalog.writing()``); a reindex's replacements (:meth:`replace`,
     :meth:`finish_reindex`). It registers itself as a follower of ``catalog`` until :meth:`close` or the catalog
     closes. ``config``: the index settings for building and rebuilding (a stored reindex setting wins).
+    On the Milvus back end (``settings.backend``) the indexes of all spaces are views of one collection
+    (:class:`MilvusCollection`), opened, rebuilt, followed and saved as a whole.
     Not thread-safe, as the catalog it follows.
     """
 
@@ -71,6 +85,8 @@ class SpaceIndexes:
         self.catalog = catalog
         self.config = config
         self._open: dict[str, _OpenIndex] = {}
+        self._milvus: _OpenCollection | None = None
+        self._built: MilvusCollection | None = None  # the collection a reindex built (one for all its spaces)
         catalog.add_follower(self)
 
     @classmethod
@@ -86,6 +102,7 @@ class SpaceIndexes:
         """Stop following the catalog and let go of the open indexes (nothing is saved)."""
         self.catalog.remove_follower(self)
         self._open.clear()
+        self._milvus = self._built = None
 
     @property
     def settings(self) -> IndexConfig:
@@ -103,8 +120,10 @@ class SpaceIndexes:
         revision and the rows come from one read transaction, so the index holds exactly what that revision
         holds even while another process writes.
         """
+        if self.settings.backend == "milvus":
+            return self._collection().view(spec.name)
         catalog = self.catalog
-        with _milvus_errors(), catalog.snapshot():
+        with catalog.snapshot():
             state = catalog.state()
             cached = self._open.get(spec.name)
             if cached is not None and cached.current(state):
@@ -114,24 +133,16 @@ class SpaceIndexes:
                 settings = self.settings
                 ids, vectors = catalog.load_vectors(spec.name, spec.dim)
         if index is None:
-            directory = catalog.index_dir(spec.name)
-            with _milvus_errors():
-                index = index_from_vectors(directory, spec, fingerprint, ids, vectors, state.revision, settings,
-                                           CatalogFields(catalog))  # fmt: skip
+            index = index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, state.revision,
+                                       settings)  # fmt: skip
         self._attach(spec.name, index, state.generation)
         return index
 
     def _load(self, spec: SpaceSpec, fingerprint: str, revision: int) -> SpaceIndex | None:
         """The saved index of ``spec`` if it is sound and carries ``revision``; None when it must be rebuilt."""
-        directory = self.catalog.index_dir(spec.name)
-        settings = self.settings
         try:
-            if settings.backend == "milvus":
-                uri, collection = milvus_target(self.catalog.directory, settings, spec.name)
-                index = MilvusSpaceIndex.open(directory, uri=uri, collection=collection,
-                                              expected_fingerprint=fingerprint, expected_dim=spec.dim)  # fmt: skip
-            else:
-                index = SpaceIndex.open(directory, expected_fingerprint=fingerprint, expected_dim=spec.dim)
+            index = SpaceIndex.open(self.catalog.index_dir(spec.name), expected_fingerprint=fingerprint,
+                                    expected_dim=spec.dim)  # fmt: skip
         except (FileNotFoundError, IndexMismatchError):  # never saved, or damaged: the rows are still there
             return None
         return index if index.revision == revision else None
@@ -139,22 +150,92 @@ class SpaceIndexes:
     def _attach(self, space: str, index: SpaceIndex, generation: int) -> None:
         # The exact vectors behind lossy index types (re-ranking, reconstruct) come from the raw rows.
         index.vector_source = CatalogVectors(self.catalog, space, index.dim)
-        if isinstance(index, MilvusSpaceIndex):  # and the kind and metadata it stores for filters
-            index.item_fields = CatalogFields(self.catalog)
         self._open[space] = _OpenIndex(index, generation)
+
+    # -- the Milvus back end: one collection for every space -------------------------------------------------
+    def _collection(self) -> MilvusCollection:
+        """The catalog's open Milvus collection, as :meth:`index` opens an index: kept while current, else loaded
+        from its manifest if that carries the current revision, spaces and weights, else rebuilt from the rows of
+        every space (read in one transaction with the revision)."""
+        catalog = self.catalog
+        with _milvus_errors():
+            with catalog.snapshot():
+                state = catalog.state()
+                if self._milvus is not None and self._milvus.current(state):
+                    return self._milvus.collection
+                fields = self._vector_fields()
+                uri, name = milvus_target(catalog.directory, self.settings)
+                try:
+                    collection: MilvusCollection | None = MilvusCollection.open(
+                        catalog.directory / "index", uri=uri, name=name, expected=fields)
+                except (FileNotFoundError, IndexMismatchError):  # never saved, moved on, or another layout
+                    collection = None
+                if collection is not None and collection.revision != state.revision:
+                    collection = None
+                if collection is None:
+                    ids, vectors = self._rows_of_every_space(fields)
+            if collection is None:
+                collection = self._new_collection(uri, name, fields, ids, vectors, state.revision)
+        self._attach_collection(collection, state.generation)
+        return collection
+
+    def _vector_fields(self) -> dict[str, VectorField]:
+        """Each of the catalog's spaces as a Milvus vector field (dimension and metric from the space registry,
+        fingerprint from the catalog's embedding settings)."""
+        from styledex.embed.spaces import SPACES
+
+        stored = self.catalog.get_meta("embed")
+        if stored is None:
+            raise CatalogError(f"catalog {self.catalog.directory} has no embedding settings yet (nothing was added)")
+        return {name: VectorField(SPACES[name].dim, SPACES[name].metric, fingerprint)
+                for name, fingerprint in stored["spaces"].items()}  # fmt: skip
+
+    def _rows_of_every_space(self, fields: dict[str, VectorField]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(ids [n], space → vectors [n, dim]) of the items that have a vector in every space, in id order."""
+        return _in_every_space({space: self.catalog.load_vectors(space, field.dim) for space, field in fields.items()})
+
+    def _new_collection(
+        self, uri: str, name: str, fields: dict[str, VectorField], ids: np.ndarray, vectors: dict[str, np.ndarray],
+        revision: int,
+    ) -> MilvusCollection:  # fmt: skip
+        """A collection of these rows, replacing the catalog's old one (and any of the one-per-space layout)."""
+        old = [n for n in milvus_client(uri).list_collections() if n.startswith(name + "_")]
+        return MilvusCollection.build(self.catalog.directory / "index", ids, vectors, uri=uri, name=name,
+                                      spaces=fields, revision=revision, fields=CatalogFields(self.catalog),
+                                      replaces=old)  # fmt: skip
+
+    def _attach_collection(self, collection: MilvusCollection, generation: int) -> None:
+        collection.item_fields = CatalogFields(self.catalog)  # the kind and metadata it stores for filters
+        self._milvus = _OpenCollection(collection, generation)
 
     # -- building (reindex) ----------------------------------------------------------------------------------
     def build(self, spec: SpaceSpec, fingerprint: str, *, config: IndexConfig | None = None) -> SpaceIndex:
         """A new index of ``spec`` from the raw vectors, of the type the policy picks with ``config`` (default:
         :attr:`settings`); not saved, not opened. ValueError for parameters that do not fit the space."""
         catalog = self.catalog
+        config = config or self.settings
+        if config.backend == "milvus":  # one collection holds every space: built once per reindex
+            with _milvus_errors():
+                return self._built_collection(config).view(spec.name)
         with catalog.snapshot():
             revision = catalog.state().revision
-            config = config or self.settings
             ids, vectors = catalog.load_vectors(spec.name, spec.dim)
-        with _milvus_errors():
-            return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config,
-                                      CatalogFields(catalog))  # fmt: skip
+        return index_from_vectors(catalog.index_dir(spec.name), spec, fingerprint, ids, vectors, revision, config)
+
+    def _built_collection(self, config: IndexConfig) -> MilvusCollection:
+        """A new collection of every space's rows for a reindex to ``config``'s Milvus, or the one this reindex
+        built already (same revision and place)."""
+        catalog = self.catalog
+        uri, name = milvus_target(catalog.directory, config)
+        with catalog.snapshot():
+            revision = catalog.state().revision
+            built = self._built
+            if built is not None and (built.revision, built.uri, built.name) == (revision, uri, name):
+                return built
+            fields = self._vector_fields()
+            ids, vectors = self._rows_of_every_space(fields)
+        self._built = self._new_collection(uri, name, fields, ids, vectors, revision)
+        return self._built
 
     def replace(self, index: SpaceIndex) -> None:
         """Save ``index`` over its space's index on disk (atomically), stamped with the current revision, and use
@@ -164,14 +245,23 @@ class SpaceIndexes:
         state = self.catalog.state()
         index.revision = state.revision
         self._save(index)
-        self._attach(index.space, index, state.generation)
+        if isinstance(index, MilvusSpaceIndex):
+            self._attach_collection(index.collection, state.generation)
+        else:
+            self._attach(index.space, index, state.generation)
 
     def finish_reindex(self, config: IndexConfig) -> int:
         """Store the settings a ``reindex`` used and bump the index generation (``Catalog.record_reindex``), so
         every open catalog loads the new indexes at its next search; the new generation."""
         before = self.catalog.record_reindex(config.model_dump())
-        # The indexes open here are current for the new generation unless the rows moved since.
-        for entry in self._open.values():
+        self._built = None
+        # The indexes of the new back end open here are current for the new generation unless the rows moved since;
+        # those of the other back end are dropped (nothing reads them now).
+        if config.backend == "milvus":
+            self._open.clear()
+        else:
+            self._milvus = None
+        for entry in [*self._open.values(), *([self._milvus] if self._milvus else [])]:
             if entry.current(before):
                 entry.generation = before.generation + 1
         return before.generation + 1
@@ -184,6 +274,8 @@ class SpaceIndexes:
         An open index that was not current at ``commit.before`` (opened before another process wrote or
         reindexed) is dropped instead: patched and saved, it would pass for current while missing that write.
         """
+        if self._milvus is not None:
+            self._follow_collection(self._milvus, commit)
         for space, entry in list(self._open.items()):
             if not entry.current(commit.before):
                 del self._open[space]
@@ -195,6 +287,19 @@ class SpaceIndexes:
                 entry.index.remove(commit.removed)
             entry.index.revision = commit.revision
 
+    def _follow_collection(self, entry: _OpenCollection, commit: Commit) -> None:
+        """:meth:`follow` for the Milvus collection: the commit's items inserted with every space at once."""
+        if not entry.current(commit.before):
+            self._milvus = None
+            return
+        collection = entry.collection
+        with _milvus_errors():
+            if commit.added:
+                collection.add(*_in_every_space(commit.added))
+            if len(commit.removed):
+                collection.remove(commit.removed)
+        collection.revision = commit.revision
+
     def save(self) -> None:
         """Write every open index that is current atomically (writers only); CatalogError (one line) if one
         cannot be written, e.g. on a full disk. One opened before another process's write or reindex is not
@@ -203,15 +308,17 @@ class SpaceIndexes:
         for entry in self._open.values():
             if entry.current(state):
                 self._save(entry.index)
+        if self._milvus is not None and self._milvus.current(state):
+            self._save(self._milvus.collection)
 
-    def _save(self, index: SpaceIndex) -> None:
+    def _save(self, index: SpaceIndex | MilvusCollection) -> None:
         try:
             index.save()
         except (OSError, MilvusUnavailable) as exc:
-            reason = exc.strerror if exc.strerror and exc.filename else str(exc)
-            raise CatalogError(
-                f"cannot save the {index.space!r} index of catalog {self.catalog.directory}: {reason}"
-            ) from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror and exc.filename else str(exc)
+            what = (f"the Milvus collection {index.name}" if isinstance(index, MilvusCollection)
+                    else f"the {index.space!r} index")  # fmt: skip
+            raise CatalogError(f"cannot save {what} of catalog {self.catalog.directory}: {reason}") from None
 
 
 def index_from_vectors(
@@ -222,19 +329,10 @@ def index_from_vectors(
     vectors: np.ndarray,
     revision: int,
     config: IndexConfig,
-    fields: ItemFields | None = None,
 ) -> SpaceIndex:
-    """An index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the type
-    ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped with
-    ``revision`` (the one the rows were read at). With ``config.backend`` milvus: a collection on the Milvus of
-    ``config.milvus_uri`` (relative to the catalog folder, ``directory``'s grandparent) instead, holding each
-    item's kind and metadata from ``fields`` for filters."""
-    if config.backend == "milvus":
-        uri, collection = milvus_target(directory.parent.parent, config, spec.name)
-        return MilvusSpaceIndex.from_vectors(
-            directory, ids, vectors, uri=uri, collection=collection, space=spec.name, metric=spec.metric,
-            fingerprint=fingerprint, revision=revision, fields=fields,
-        )  # fmt: skip
+    """A FAISS index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the
+    type ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped
+    with ``revision`` (the one the rows were read at)."""
     choice = choose_index(
         len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
         flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
@@ -270,20 +368,32 @@ def _milvus_errors() -> Iterator[None]:
         raise CatalogError(str(exc)) from None
 
 
-def milvus_target(catalog_dir: Path, config: IndexConfig, space: str) -> tuple[str, str]:
-    """(uri, collection) of ``space``'s Milvus collection for the catalog in ``catalog_dir``: ``config.milvus_uri``
-    (a path relative to the catalog folder, or an http(s) URL) and a collection named by a digest of the catalog's
-    folder, so catalogs sharing one Milvus server never share a collection."""
+def milvus_target(catalog_dir: Path, config: IndexConfig) -> tuple[str, str]:
+    """(uri, collection) of the Milvus collection of the catalog in ``catalog_dir``: ``config.milvus_uri`` (a path
+    relative to the catalog folder, or an http(s) URL) and a collection named by a digest of the catalog's folder,
+    so catalogs sharing one Milvus server never share a collection."""
     uri = config.milvus_uri
-    if not re.match(r"^https?://", uri):
+    if not is_server(uri):
         uri = str((Path(catalog_dir) / uri).resolve())
     key = hashlib.sha256(str(Path(catalog_dir).resolve()).encode()).hexdigest()[:12]
-    return uri, collection_name(key, space)
+    return uri, collection_name(key)
+
+
+def _in_every_space(
+    per_space: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """From space → (ids [n_s] ascending, vectors [n_s, dim]): the ids present in every space [n] and each space's
+    vectors of them [n, dim], rows in that order (a Milvus row holds every space of its item)."""
+    common = None
+    for ids, _ in per_space.values():
+        common = ids if common is None else np.intersect1d(common, ids)
+    ids = np.zeros(0, np.int64) if common is None else np.asarray(common, np.int64)
+    return ids, {space: vectors[np.searchsorted(own, ids)] for space, (own, vectors) in per_space.items()}
 
 
 @dataclass(frozen=True)
 class CatalogFields:
-    """The catalog's rows as the scalar fields of a Milvus collection (`styledex.index.milvus_index.ItemFields`):
+    """The catalog's rows as the scalar fields of a Milvus collection (`styledex.index.milvus_collection.ItemFields`):
     each item's kind and its metadata with every value as filter text (``metadata_text``)."""
 
     catalog: Catalog

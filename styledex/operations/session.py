@@ -438,7 +438,7 @@ class CatalogSession:
         Each new index is saved atomically over the old one, which stays valid until then; a crash midway leaves
         each space with its old or its new index, both holding every item. One row per space rebuilt.
         ``backend`` (faiss or milvus; default the config's ``index.backend``) moves the indexes there: the
-        catalog remembers it, so every later open uses that back end (``index/milvus_index.py``)."""
+        catalog remembers it, so every later open uses that back end (``index/milvus_collection.py``)."""
         from styledex.search import CatalogSpaces
 
         if index is not None and index not in REINDEX_CHOICES:

@@ -1,7 +1,8 @@
-"""The Milvus index back end (index/milvus_index.py) on Milvus Lite: `reindex --backend milvus` moves a catalog's
-indexes there and every search answers as on FAISS's exact index (the same ids and scores, one space, a mix, a
-filter, a query with the content views), removals and additions follow, another process reopens it, and a
-collection that disagrees with the rows after a crash is rebuilt from them. Random vectors, no model; ~20 s."""
+"""The Milvus index back end (index/milvus_collection.py) on Milvus Lite: `reindex --backend milvus` moves a
+catalog's indexes into one collection with a vector field per space, and every search answers as on FAISS's exact
+index (the same ids and scores, one space, a mix asked as one multi-vector search, a filter, a query with the
+content views), removals and additions follow, another process reopens it, and a collection that disagrees with the
+rows after a crash is rebuilt from them. Random vectors, no model; ~20 s."""
 
 from __future__ import annotations
 
@@ -16,13 +17,8 @@ import pytest
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import Config
-from styledex.index.milvus_index import (
-    MANIFEST,
-    MilvusSpaceIndex,
-    close_milvus_clients,
-    filter_expression,
-    milvus_client,
-)
+from styledex.index.milvus_client import close_milvus_clients, filter_expression, milvus_client
+from styledex.index.milvus_collection import MANIFEST, MilvusCollection
 from styledex.operations import CatalogSession
 from styledex.search import ItemFilter, Searcher
 
@@ -95,18 +91,31 @@ QUERIES = [
 ]
 
 
+def _manifest(catalog_dir: Path) -> dict:
+    return json.loads((catalog_dir / "index" / MANIFEST).read_text())
+
+
 def test_milvus_answers_as_faiss_exact_search(catalogs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     faiss_dir, milvus_dir = catalogs
     asked = []
-    search = MilvusSpaceIndex.search
-    monkeypatch.setattr(MilvusSpaceIndex, "search", lambda self, *a, **kw: asked.append(kw.get("where"))
-                        or search(self, *a, **kw))  # fmt: skip
+    for method in ("search", "candidates"):
+        original = getattr(MilvusCollection, method)
+        monkeypatch.setattr(MilvusCollection, method, lambda self, *a, _m=method, _f=original, **kw:
+                            asked.append((_m, kw.get("where"))) or _f(self, *a, **kw))  # fmt: skip
     for got, expected in zip(_answers(milvus_dir, QUERIES), _answers(faiss_dir, QUERIES), strict=True):
         _same(got, expected)
-    with Catalog.open(milvus_dir) as catalog:
-        assert json.loads((catalog.index_dir("content") / MANIFEST).read_text())["count"] == N
-    # the filters ran in Milvus, each search asked once (no fetching deeper for items a filter drops)
-    assert [w for w in asked if w is not None] == [("video", (("group", "even"),))] + [(None, (("year", "1889"),))] * 2
+    # One space: one search (a content query's 12 views in it); a mix: one multi-vector search over both fields.
+    # The filters ran in Milvus, each asked once (no fetching deeper for items a filter drops).
+    assert asked == [("search", None), ("search", None), ("candidates", None),
+                     ("search", ("video", (("group", "even"),))), ("candidates", (None, (("year", "1889"),)))]
+    # One collection for the catalog: a vector field per space and the scalar fields filters run on.
+    manifest = _manifest(milvus_dir)
+    assert manifest["count"] == N and sorted(manifest["spaces"]) == sorted(SPACES)
+    client = milvus_client(manifest["uri"])
+    assert client.list_collections() == [manifest["collection"]]
+    described = client.describe_collection(manifest["collection"])["fields"]
+    fields = {field["name"]: field.get("params", {}).get("dim") for field in described}
+    assert fields == {"id": None, "v_content": 2048, "v_predictor": 100, "kind": None, "metadata": None}
 
 
 def test_filter_expressions_quote_keys_and_values() -> None:
@@ -122,15 +131,19 @@ def test_removals_and_additions_follow_and_another_process_reopens_them(catalogs
         with CatalogSession(directory, Config()) as session:
             session.remove([7, 8, 9])
             with session.writing() as catalog:
+                # opened before the write: it follows the commit and is saved when the writer leaves
+                searcher = Searcher(catalog, embedder=FakeEmbedder(list(SPACES)), indexes=session.indexes(catalog))
+                searcher.index("content")
                 ids = catalog.write_batch(extra)
-                session.indexes(catalog)  # opened: saved with the new rows when the writer leaves
         assert ids == list(range(N + 1, N + 6))
     for got, expected in zip(_answers(milvus_dir, QUERIES), _answers(faiss_dir, QUERIES), strict=True):
         _same(got, expected)
     with Catalog.open(milvus_dir) as catalog:
         client = milvus_client(str((milvus_dir / "milvus.db").resolve()))
-        manifest = json.loads((catalog.index_dir("content") / MANIFEST).read_text())
+        manifest = _manifest(catalog.directory)
         assert client.get(manifest["collection"], ids=[7, 8, 9]) == []
+        assert manifest["count"] == N + 2 and manifest["revision"] == catalog.state().revision  # followed, saved
+        assert len(client.get(manifest["collection"], ids=list(ids), output_fields=["v_content", "v_predictor"])) == 5
     close_milvus_clients()  # Milvus Lite: one process holds the file at a time
     # Another process opens the catalog and its collections from their manifests (no rebuild) and answers alike.
     code = (f"import json, sys; sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parents[1])]}; "
@@ -149,8 +162,7 @@ def test_a_collection_that_disagrees_with_the_rows_is_rebuilt_from_them(catalogs
         with Catalog.open(directory) as catalog, catalog.writing():
             catalog.write_batch(_records(np.random.default_rng(3), 1, start=N))
     # And one that deleted from Milvus but never reached SQLite's commit: the collection lost an item the rows keep.
-    with Catalog.open(milvus_dir) as catalog:
-        manifest = json.loads((catalog.index_dir("content") / MANIFEST).read_text())
+    manifest = _manifest(milvus_dir)
     milvus_client(manifest["uri"]).delete(manifest["collection"], ids=[10])
     for got, expected in zip(_answers(milvus_dir, QUERIES), _answers(faiss_dir, QUERIES), strict=True):
         _same(got, expected)

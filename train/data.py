@@ -165,10 +165,11 @@ class CropSampler:
         generator: the seeded source of every random choice.
     """
 
-    def __init__(self, images: Sequence[Image.Image], size: int, generator: torch.Generator) -> None:
+    def __init__(self, images: Sequence[Image.Image | torch.Tensor], size: int, generator: torch.Generator) -> None:
         if not images:
             raise DataError("an empty image pool")
-        self.tensors = [to_tensor(img) for img in images]
+        # A tensor [C, H, W] is cropped as it is: a photo and its target stacked as 6 channels crop together.
+        self.tensors = [img if isinstance(img, torch.Tensor) else to_tensor(img) for img in images]
         small = [t.shape for t in self.tensors if min(t.shape[1:]) < size]
         if small:
             raise DataError(f"{len(small)} images are smaller than the crop size {size}")

@@ -70,6 +70,10 @@ class Task:
         generator: the data sampler's generator, saved and restored with checkpoints.
         files: other files to write beside the weights at the end (the style image a model was trained on).
         validate: measured after training (modules in eval mode); its facts join the record.
+        loop_modules: the modules whose parameters the loop's optimizer trains on ``"total"`` (default all); the
+            others are trained by ``step`` itself (a GAN's discriminator, with its own loss and optimizer).
+        inner_optimizers: the optimizers ``step`` steps itself, saved and restored with checkpoints.
+        betas: Adam's betas for the loop's optimizer (GANs use (0.5, 0.999), as Radford et al. 2016 found).
     """
 
     name: str
@@ -80,6 +84,9 @@ class Task:
     generator: torch.Generator | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     validate: Callable[[], dict[str, Any]] | None = None
+    loop_modules: tuple[str, ...] | None = None
+    inner_optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    betas: tuple[float, float] = (0.9, 0.999)
 
 
 @dataclass
@@ -164,10 +171,11 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         method: str = "") -> Result:
     """Train ``task`` for ``cfg.steps`` steps; resume from ``out_dir/checkpoint.pt`` when it matches ``cfg``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = [p for m in task.modules.values() for p in m.parameters() if p.requires_grad]
+    trained = task.modules if task.loop_modules is None else {k: task.modules[k] for k in task.loop_modules}
+    params = [p for m in trained.values() for p in m.parameters() if p.requires_grad]
     if not params:
         raise ValueError("nothing to train: every parameter is frozen")
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=task.betas)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1.0 / (1.0 + cfg.lr_decay * i))
     history: list[dict[str, float]] = []
     start_step, seconds = 0, 0.0
@@ -183,6 +191,8 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         for key, module in task.modules.items():
             module.load_state_dict(ckpt["modules"][key])
         optimizer.load_state_dict(ckpt["optimizer"])
+        for key, inner in task.inner_optimizers.items():
+            inner.load_state_dict(ckpt["inner_optimizers"][key])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
         if ckpt.get("generator") is not None and task.generator is not None:
@@ -197,6 +207,7 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
                 "config": config_dump,
                 "modules": {k: m.state_dict() for k, m in task.modules.items()},
                 "optimizer": optimizer.state_dict(),
+                "inner_optimizers": {k: inner.state_dict() for k, inner in task.inner_optimizers.items()},
                 "scheduler": scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "generator": gen.get_state() if gen is not None else None,

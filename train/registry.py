@@ -40,7 +40,9 @@ class Trainer:
 # Every module that declares a trainer, in the order error messages list them.
 TRAINER_MODULES = tuple(
     f"styledex.train.{name}"
-    for name in ("johnson", "adain", "wct", "stylebank", "cin_predictor", "style_head", "content_head")
+    for name in (
+        "johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "cin_predictor", "style_head", "content_head"
+    )
 )
 TRAINERS: LazyRegistry[Trainer] = LazyRegistry("trainer", TRAINER_MODULES)
 

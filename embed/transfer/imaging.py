@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -46,3 +48,25 @@ def pick_device(device: str | None = None) -> torch.device:
     if device and device != "auto":
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflection-pad [B, C, H, W] on the bottom and right so H and W are multiples of ``multiple``."""
+    h, w = images.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return images
+    # reflection needs the pad smaller than the side; replicate covers the (tiny-image) rest
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(images, (0, pw, 0, ph), mode=mode)
+
+
+def run_network(
+    net: nn.Module, content: Image.Image, size: int, device: torch.device, multiple: int = 4
+) -> Image.Image:
+    """``content`` fitted to long side ``size`` px, through ``net`` (padded to ``multiple``), cropped back."""
+    img = fit_long_side(content, size)
+    x = to_tensor(img)[None].to(device)
+    with torch.inference_mode():
+        y = net(pad_to_multiple(x, multiple))[..., : x.shape[-2], : x.shape[-1]]
+    return to_image(y.cpu())

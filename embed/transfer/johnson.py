@@ -19,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from styledex.embed.transfer import weights as shipped_weights
-from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
-from styledex.embed.transfer.registry import TransferError, transfer_method
-from styledex.embed.transfer.weights import STYLES_DIR, load_model, shipped_with_prefix
+from styledex.embed.transfer.per_style import PerStyleWeights
+from styledex.embed.transfer.weights import load_model
 
 PREFIX = "johnson_"
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -96,51 +92,13 @@ class TransformNet(nn.Module):
         return {"channels": list(self.channels), "res_blocks": self.res_blocks}
 
 
-def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflection-pad [B, C, H, W] on the bottom and right so H and W are multiples of ``multiple``."""
-    h, w = images.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if ph == 0 and pw == 0:
-        return images
-    # reflection needs the pad smaller than the side; replicate covers the (tiny-image) rest
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(images, (0, pw, 0, ph), mode=mode)
-
-
-def run_network(
-    net: nn.Module, content: Image.Image, size: int, device: torch.device, multiple: int = 4
-) -> Image.Image:
-    """``content`` fitted to long side ``size`` px, through ``net`` (padded to ``multiple``), cropped back."""
-    img = fit_long_side(content, size)
-    x = to_tensor(img)[None].to(device)
-    with torch.inference_mode():
-        y = net(pad_to_multiple(x, multiple))[..., : x.shape[-2], : x.shape[-1]]
-    return to_image(y.cpu())
-
-
 # -- the shipped networks -----------------------------------------------------------------------------------
+SHIPPED = PerStyleWeights("johnson", PREFIX)
+
+
 def trained_styles() -> dict[str, Path]:
     """Every shipped johnson network: ``{style name: weight file}``."""
-    return {p.stem[len(PREFIX) :]: p for p in shipped_with_prefix(PREFIX)}
-
-
-def shipped_styles() -> list[dict[str, str | None]]:
-    """``[{"name", "style_image"}]`` of the shipped networks, for the registry (no weights are loaded)."""
-    out: list[dict[str, str | None]] = []
-    for name in trained_styles():
-        image = STYLES_DIR / f"{name}.jpg"
-        out.append({"name": name, "style_image": str(image) if image.is_file() else None})
-    return out
-
-
-def _any_shipped() -> bool:
-    """Whether any johnson network ships: the method is available from the first trained style on."""
-    return bool(shipped_with_prefix(PREFIX))
-
-
-def _weights_folder() -> str | None:
-    """The weights folder when any johnson network ships (one ``johnson_<style>.pt`` per style)."""
-    return str(shipped_weights.WEIGHTS_DIR) if _any_shipped() else None  # read at each call: tests point it elsewhere
+    return SHIPPED.trained()
 
 
 def _build(state: dict[str, Any], meta: dict[str, Any]) -> TransformNet:
@@ -154,48 +112,9 @@ def load_network(path: Path | str, device: torch.device | str = "cpu") -> tuple[
     return load_model(path, device, _build, "johnson")  # type: ignore[return-value]
 
 
-@transfer_method(
-    "johnson",
-    kind="per-style",
+stylize = SHIPPED.register(
+    __name__,
     description="Johnson et al. 2016: one feed-forward network per style (instance norm, slim widths)",
-    available=_any_shipped,
-    weights=_weights_folder,
-    styles=shipped_styles,
     train="styledex train johnson --style IMG --name NAME",
+    load=load_network,
 )
-def stylize(
-    content: Image.Image,
-    styles: Sequence[Image.Image],
-    style_name: str | None,
-    size: int,
-    *,
-    model: str | None = None,
-    device: str | None = None,
-) -> Image.Image:
-    """``content`` through the network trained for ``style_name``, long side ``size`` px.
-
-    Args:
-        style_name: a trained style (``styledex models`` lists them); optional when ``model`` is given.
-        model: a johnson weight file to use instead of the shipped ones (a run's ``johnson_<name>.pt`` before
-            it ships; the tests use it).
-        device: ``cpu``/``cuda``; default CUDA when available.
-    """
-    names = sorted(trained_styles())
-    listing = ", ".join(names) if names else "none shipped yet"
-    if styles:
-        raise TransferError(
-            f"method 'johnson' is per-style: give --style-name (trained: {listing}), not --style IMAGE"
-        )
-    if model is not None:
-        path = Path(model)
-    elif style_name is None:
-        raise TransferError(f"method 'johnson' needs --style-name (trained: {listing})")
-    elif style_name not in names:
-        raise TransferError(f"johnson has no style {style_name!r}; trained: {listing}")
-    else:
-        path = trained_styles()[style_name]
-    dev = pick_device(device)
-    net, meta = load_network(path, dev)
-    if model is not None and style_name is not None and style_name != meta.get("name"):
-        raise TransferError(f"{path} was trained for style {meta.get('name')!r}, not {style_name!r}")
-    return run_network(net, content, size, dev)

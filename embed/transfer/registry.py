@@ -70,7 +70,8 @@ class MethodSpec:
 # Every module that declares a method (with @transfer_method on its stylize), in the order `styledex models` lists
 # them. They are imported on the first lookup, not here: importing the registry stays free of torch.
 METHOD_MODULES = tuple(
-    f"styledex.embed.transfer.{name}" for name in ("gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank")
+    f"styledex.embed.transfer.{name}"
+    for name in ("gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan")
 )
 METHODS: LazyRegistry[MethodSpec] = LazyRegistry("transfer method", METHOD_MODULES)
 

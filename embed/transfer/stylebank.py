@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from styledex.embed.transfer.imaging import fit_long_side, pick_device, to_image, to_tensor
-from styledex.embed.transfer.johnson import ConvNormReLU, UpConv, pad_to_multiple
+from styledex.embed.transfer.imaging import fit_long_side, pad_to_multiple, pick_device, to_image, to_tensor
+from styledex.embed.transfer.johnson import ConvNormReLU, UpConv
 from styledex.embed.transfer.registry import TransferError, transfer_method
 from styledex.embed.transfer.weights import WEIGHTS_DIR, load_model, load_weights, shipped, shipped_file
 

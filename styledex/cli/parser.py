@@ -141,10 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("transfer", help="render a content image in a style (styledex models lists the methods)")
-    tr.add_argument("--method", required=True, help="gatys, johnson, cin, ghiasi, adain, wct or stylebank")
+    tr.add_argument("--method", required=True, help="gatys, johnson, cin, ghiasi, adain, wct, stylebank or pix2pix")
     tr.add_argument("--content", required=True, help="content image")
     tr.add_argument("--style", action="append", help="style image (ghiasi: give it twice to interpolate)")
-    tr.add_argument("--style-name", help="a trained style (johnson, stylebank) or cin's 0..25 / 3:0.5,7:0.5")
+    tr.add_argument("--style-name", help="a trained style (johnson, stylebank, pix2pix) or cin's 0..25 / 3:0.5,7:0.5")
     tr.add_argument("--size", type=int, help="output long side, pixels (default 512; gatys 256)")
     tr.add_argument("-o", "--output", required=True, help="output image (PNG, JPEG, … by extension)")
     tr.add_argument("--strength", type=float, help="ghiasi: content strength 0..1 (1 = full style)")
@@ -167,11 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     tr.set_defaults(func=cmd_transfer)
 
-    trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, cin-predictor) or a "
-                         "learned space (style-head, content-head)")
-    trn.add_argument("method", help="johnson, adain, wct, stylebank, cin-predictor, style-head or content-head")
+    trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, pix2pix, "
+                         "cin-predictor) or a learned space (style-head, content-head)")
+    trn.add_argument("method", help="johnson, adain, wct, stylebank, pix2pix, cin-predictor, style-head or "
+                     "content-head")
     trn.add_argument("--train-config", help="YAML file over configs/train/METHOD.yaml")
-    trn.add_argument("--style", action="append", help="style image(s) (johnson: one; stylebank: one per style)")
+    trn.add_argument("--style", action="append",
+                     help="style image(s) (johnson, pix2pix: one; stylebank: one per style)")
     trn.add_argument("--name", help="the trained style's name (johnson) or run name")
     trn.add_argument("--steps", type=int)
     trn.add_argument("--batch-size", type=int)

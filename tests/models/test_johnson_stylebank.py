@@ -117,7 +117,7 @@ def test_johnson_registry_and_bad_requests(johnson_run, media: dict[str, Path], 
     shutil.copy(johnson_run.weights, tmp_path / "johnson_dots.pt")
     shutil.copy(media["a"], tmp_path / "styles" / "dots.jpg")
     monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(johnson, "STYLES_DIR", tmp_path / "styles")
+    monkeypatch.setattr(weights_mod, "STYLES_DIR", tmp_path / "styles")
     spec = METHODS["johnson"]
     assert spec.is_available()
     assert spec.styles() == [{"name": "dots", "style_image": str(tmp_path / "styles" / "dots.jpg")}]

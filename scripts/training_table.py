@@ -17,7 +17,7 @@ def main() -> None:
     for record_path in sorted(WEIGHTS.glob("*.json")):
         record = json.loads(record_path.read_text())
         weights = record_path.with_name(record_path.name.split(".")[0] + ".pt")
-        if not weights.is_file():
+        if not weights.is_file() or "config" not in record:  # adain_white.json: a fitted matrix, not a training run
             continue
         # X.base.json: the record of the run a later one built on (stylebank's first styles)
         label = f"`{weights.name}`" + (" (base run)" if record_path.name.count(".") > 1 else "")

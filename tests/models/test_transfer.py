@@ -207,7 +207,7 @@ def test_cli_models_json(cli):
     run = cli("models", "--json")
     assert run.rc == 0, run.err
     rows = {row["method"]: row for row in run.json()}
-    assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank"}
+    assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan"}
     for row in rows.values():
         assert isinstance(row["styles"], list) and isinstance(row["available"], bool)
         assert row["weights"] is None or Path(row["weights"]).exists()
@@ -217,7 +217,7 @@ def test_cli_models_json(cli):
     assert rows["ghiasi"]["weights"].endswith(".onnx") and rows["ghiasi"]["styles"] == []
     assert Path(rows["ghiasi"]["predictor_weights"]).is_file()
     assert rows["gatys"]["weights"].endswith(".bin") and rows["gatys"]["styles"] == []
-    for name in ("johnson", "stylebank"):  # per-style: each trained style names the image it was trained on
+    for name in ("johnson", "stylebank", "pix2pix", "cyclegan"):  # per-style: each look names its style image
         if rows[name]["available"]:
             assert rows[name]["styles"] and all(Path(s["style_image"]).is_file() for s in rows[name]["styles"])
     assert rows == {row["method"]: row for row in list_models()}
@@ -225,7 +225,7 @@ def test_cli_models_json(cli):
 
 def test_cli_models_before_training(cli, nothing_shipped):
     rows = {row["method"]: row for row in cli("models", "--json").json()}
-    for name in ("johnson", "adain", "wct", "stylebank"):
+    for name in ("johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan"):
         assert rows[name]["available"] is False and rows[name]["styles"] == [], name
     assert rows["adain"]["weights"] is None
     human = cli("models")

@@ -44,6 +44,8 @@ from styledex.embed.content_views import VIEW_SPACES, aggregate_views, query_vie
 from styledex.embed.embedder import Embedder, aggregate_frames
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, resolve, resolve_in
 from styledex.index import SpaceIndex, fused_score, parse_mix
+from styledex.index.milvus_collection import MilvusCollection
+from styledex.index.milvus_index import MilvusSpaceIndex
 from styledex.media import Media
 from styledex.space_indexes import SpaceIndexes
 
@@ -479,15 +481,12 @@ class Searcher:
         for space in weights:
             best = _best_of_views(indexes[space], rows[space], 4 * n, exclude, where)
             candidates.update(item_id for item_id, _ in best)
-        scored = []
-        for item_id in candidates:
-            if not all(item_id in index for index in indexes.values()):
-                continue  # indexes read on either side of a concurrent write
-            per_space = {s: float((rows[s] @ indexes[s].reconstruct(item_id)).max()) for s in weights}
-            fused = fused_score(per_space, weights)
-            scored.append((item_id, fused, per_space))
-        scored.sort(key=lambda t: (-t[1], t[0]))
-        return scored[:n]
+        per_item = {
+            item_id: {s: float((rows[s] @ indexes[s].reconstruct(item_id)).max()) for s in weights}
+            for item_id in candidates
+            if all(item_id in index for index in indexes.values())  # else read on either side of a concurrent write
+        }
+        return _fused_best(per_item, weights, n)
 
     def _result(
         self,
@@ -522,17 +521,19 @@ class Searcher:
         return result
 
 
-def _one_collection(indexes: Mapping[str, SpaceIndex]) -> Any:
-    """The one collection all of ``indexes`` are views of (the Milvus back end: it searches several vector fields
-    in one call, `MilvusCollection.candidates`), or None."""
-    owners = {id(owner): owner for owner in (getattr(index, "collection", None) for index in indexes.values())}
-    (collection,) = owners.values() if len(owners) == 1 else (None,)
-    return collection if hasattr(collection, "candidates") else None
+def _one_collection(indexes: Mapping[str, SpaceIndex | MilvusSpaceIndex]) -> MilvusCollection | None:
+    """The one Milvus collection all of ``indexes`` are views of (it searches several vector fields in one call,
+    `MilvusCollection.candidates`), or None."""
+    views = [index for index in indexes.values() if isinstance(index, MilvusSpaceIndex)]
+    if not views or len(views) != len(indexes) or len({id(view.collection) for view in views}) != 1:
+        return None
+    return views[0].collection
 
 
 def _rank_from_engine(
-    engine: Any, rows: Mapping[str, np.ndarray], weights: dict[str, float], n: int, exclude: Sequence[int], where: Any
-) -> list[tuple[int, float, dict[str, float]]]:
+    engine: MilvusCollection, rows: Mapping[str, np.ndarray], weights: dict[str, float], n: int,
+    exclude: Sequence[int], where: Any,
+) -> list[tuple[int, float, dict[str, float]]]:  # fmt: skip
     """`Searcher._rank` of a mix from one engine's multi-vector search: the same candidates as one search per
     space (each space's 4n best by best view; the engine returns a superset, every view's 4n best, with their
     vectors) and the same exact scores."""
@@ -541,7 +542,15 @@ def _rank_from_engine(
     candidates: set[int] = set()
     for space in weights:
         candidates.update(sorted(per_item, key=lambda item_id: (-per_item[item_id][space], item_id))[: 4 * n])
-    scored = [(item_id, fused_score(per_item[item_id], weights), per_item[item_id]) for item_id in candidates]
+    return _fused_best({item_id: per_item[item_id] for item_id in candidates}, weights, n)
+
+
+def _fused_best(
+    per_item: Mapping[int, dict[str, float]], weights: dict[str, float], n: int
+) -> list[tuple[int, float, dict[str, float]]]:
+    """The ``n`` best (id, fused score, {space: cosine}) of items whose every space's score is known, best first,
+    ties by id."""
+    scored = [(item_id, fused_score(scores, weights), scores) for item_id, scores in per_item.items()]
     scored.sort(key=lambda t: (-t[1], t[0]))
     return scored[:n]
 

@@ -46,25 +46,15 @@ if TYPE_CHECKING:  # the registry module imports torch, which opening an index d
 
 @dataclass
 class _OpenIndex:
-    """An open index and the index generation it was opened (or last made current) at."""
+    """An open index (a space's FAISS index, or the catalog's Milvus collection of every space) and the index
+    generation it was opened (or last made current) at."""
 
-    index: SpaceIndex
+    index: SpaceIndex | MilvusCollection
     generation: int
 
     def current(self, state: CatalogState) -> bool:
         """Whether it holds what the catalog holds at ``state`` (no write or reindex since it was opened)."""
         return (self.index.revision, self.generation) == tuple(state)
-
-
-@dataclass
-class _OpenCollection:
-    """The catalog's open Milvus collection (every space) and the index generation it was opened at."""
-
-    collection: MilvusCollection
-    generation: int
-
-    def current(self, state: CatalogState) -> bool:
-        return (self.collection.revision, self.generation) == tuple(state)
 
 
 class SpaceIndexes:
@@ -85,7 +75,7 @@ class SpaceIndexes:
         self.catalog = catalog
         self.config = config
         self._open: dict[str, _OpenIndex] = {}
-        self._milvus: _OpenCollection | None = None
+        self._milvus: _OpenIndex | None = None  # the Milvus back end's collection
         self._built: MilvusCollection | None = None  # the collection a reindex built (one for all its spaces)
         catalog.add_follower(self)
 
@@ -162,7 +152,7 @@ class SpaceIndexes:
             with catalog.snapshot():
                 state = catalog.state()
                 if self._milvus is not None and self._milvus.current(state):
-                    return self._milvus.collection
+                    return self._milvus.index  # type: ignore[return-value]
                 fields = self._vector_fields()
                 uri, name = milvus_target(catalog.directory, self.settings)
                 try:
@@ -206,7 +196,7 @@ class SpaceIndexes:
 
     def _attach_collection(self, collection: MilvusCollection, generation: int) -> None:
         collection.item_fields = CatalogFields(self.catalog)  # the kind and metadata it stores for filters
-        self._milvus = _OpenCollection(collection, generation)
+        self._milvus = _OpenIndex(collection, generation)
 
     # -- building (reindex) ----------------------------------------------------------------------------------
     def build(self, spec: SpaceSpec, fingerprint: str, *, config: IndexConfig | None = None) -> SpaceIndex:
@@ -287,12 +277,13 @@ class SpaceIndexes:
                 entry.index.remove(commit.removed)
             entry.index.revision = commit.revision
 
-    def _follow_collection(self, entry: _OpenCollection, commit: Commit) -> None:
+    def _follow_collection(self, entry: _OpenIndex, commit: Commit) -> None:
         """:meth:`follow` for the Milvus collection: the commit's items inserted with every space at once."""
         if not entry.current(commit.before):
             self._milvus = None
             return
-        collection = entry.collection
+        collection = entry.index
+        assert isinstance(collection, MilvusCollection)
         with _milvus_errors():
             if commit.added:
                 collection.add(*_in_every_space(commit.added))
@@ -309,7 +300,7 @@ class SpaceIndexes:
             if entry.current(state):
                 self._save(entry.index)
         if self._milvus is not None and self._milvus.current(state):
-            self._save(self._milvus.collection)
+            self._save(self._milvus.index)
 
     def _save(self, index: SpaceIndex | MilvusCollection) -> None:
         try:

@@ -16,7 +16,7 @@ Left out of the paper's recipe: the pool of 50 past fakes the discriminators als
 paper's 200 epochs; this run is minutes), and its linear learning-rate decay (the loop's ``lr_decay`` instead).
 
 The photo → look generator ships, with ``style_image``: the held-out shipped painting (``embed/weights/styles``)
-whose AdaIN statistics lie nearest the mean of the painting domain's (recorded with its distance), so the look
+whose ``adain`` vector lies nearest the mean of the painting domain's (recorded with its distance), so the look
 can be measured against a painting of its kind that it never trained on.
 """
 
@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from pydantic import Field
 
+from styledex.embed.embedder import Embedder
 from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.cyclegan import CycleGenerator
 from styledex.embed.transfer.imaging import fit_long_side, run_network, to_tensor
@@ -51,36 +53,20 @@ class Config(TrainConfig):
     d_width: int = Field(32, ge=4, description="discriminator channels after its first conv (the paper's 64)")
 
 
-def _adain_stats(images: torch.Tensor) -> torch.Tensor:
-    """Per image [B, 3, H, W] (0..1): the relu1_1…relu4_1 channel means and stds of VGG19, each layer's block
-    L2-normalized, concatenated: [B, 1920] (what the benchmark's `adain` space reads, without relu5_1)."""
-    from styledex.embed.stats import mean_std
-    from styledex.embed.vgg import shared_encoder
-
-    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-    feats = shared_encoder(layers, images.device)(images)
-    blocks = []
-    for name in layers:
-        block = torch.cat(mean_std(feats[name]), dim=1)
-        blocks.append(block / block.norm(dim=1, keepdim=True).clamp(min=1e-8))
-    return torch.cat(blocks, dim=1)
-
-
-def representative_style(paintings: list, device: torch.device) -> tuple[str, float]:
-    """The shipped style image (``styles/<name>.jpg``) nearest the mean AdaIN statistics of ``paintings`` (PIL
-    images), and that distance: the painting a look learned from the whole domain is measured against."""
-    from PIL import Image
-
-    with torch.no_grad():
-        mean = torch.stack([_adain_stats(to_tensor(fit_long_side(p, 256))[None].to(device))[0]
-                            for p in paintings]).mean(0)  # fmt: skip
-        distances = {}
-        for path in sorted(shipped_weights.STYLES_DIR.glob("*.jpg")):
-            with Image.open(path) as img:
-                stats = _adain_stats(to_tensor(fit_long_side(img.convert("RGB"), 256))[None].to(device))[0]
-            distances[f"styles/{path.name}"] = float((stats - mean).norm())
-    best = min(distances, key=distances.__getitem__)
-    return best, round(distances[best], 4)
+def representative_style(paintings: list[Image.Image], device: torch.device) -> tuple[str, float]:
+    """The shipped style image (``styles/<name>.jpg``) nearest, in the ``adain`` space at 256 px, the mean of
+    ``paintings``' vectors, and that distance (Euclidean, between unit vectors and their mean): the painting a look
+    learned from the whole domain is measured against."""
+    embedder = Embedder(["adain"], image_size=VALIDATION_SIDE, device=str(device))
+    mean = embedder.embed(paintings)["adain"].mean(axis=0)
+    styles = sorted(shipped_weights.STYLES_DIR.glob("*.jpg"))
+    images = []
+    for path in styles:
+        with Image.open(path) as img:
+            images.append(img.convert("RGB"))
+    distances = np.linalg.norm(embedder.embed(images)["adain"] - mean, axis=1)
+    best = int(np.argmin(distances))
+    return f"styles/{styles[best].name}", round(float(distances[best]), 4)
 
 
 def varied_crops(sampler: CropSampler, n: int, min_std: float = 0.01, tries: int = 20) -> torch.Tensor:

@@ -73,6 +73,14 @@ def open_style(path: str) -> Image.Image:
         raise TrainError(f"cannot read style image {path}: {exc}") from None
 
 
+def single_style(style_images: Sequence[str], name: str | None, what: str) -> tuple[Image.Image, str]:
+    """The one style image of a per-style trainer and its name (``name``, else the file's stem); TrainError (one
+    line, starting with ``what``) for none or several, an unreadable image or a name that cannot name files."""
+    if len(style_images) != 1:
+        raise TrainError(f"{what}: give exactly one --style IMAGE (got {len(style_images)})")
+    return open_style(style_images[0]), check_name(name or Path(style_images[0]).stem)
+
+
 def style_jpeg(img: Image.Image) -> bytes:
     """``img`` as JPEG (quality 90), shrunk so its long side is at most 512 px: the copy shipped for display."""
     if max(img.size) > SHIPPED_STYLE_SIDE:
@@ -125,11 +133,7 @@ def style_tensor(img: Image.Image, size: int) -> torch.Tensor:
 @trainer("johnson", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The johnson task: train a :class:`TransformNet` on ``cfg.content`` crops for ``cfg.style_images[0]``."""
-    if len(cfg.style_images) != 1:
-        raise TrainError(f"johnson trains one network per style: give exactly one --style IMAGE "
-                         f"(got {len(cfg.style_images)})")
-    style_img = open_style(cfg.style_images[0])
-    name = check_name(cfg.name or Path(cfg.style_images[0]).stem)
+    style_img, name = single_style(cfg.style_images, cfg.name, "johnson trains one network per style")
     sampler = CropSampler(load_pool(cfg.content, max(cfg.load_side, cfg.image_size)), cfg.image_size, generator)
     net = TransformNet((cfg.width, 2 * cfg.width, 4 * cfg.width), cfg.res_blocks).to(device)
     loss_fn = PerceptualLoss([style_tensor(style_img, cfg.style_size)], cfg.content_layer, device)

@@ -18,7 +18,6 @@ the generator's output to the teacher's rendering, and of the photo itself to it
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from styledex.progress import progress_bar
 from styledex.train import TrainError
 from styledex.train.data import CropSampler, load_pool, named_images
 from styledex.train.gan import PatchDiscriminator, lsgan
-from styledex.train.johnson import check_name, open_style, style_jpeg
+from styledex.train.johnson import single_style, style_jpeg
 from styledex.train.loop import Task, TrainConfig
 from styledex.train.registry import trainer
 
@@ -70,13 +69,9 @@ def render_pairs(
 @trainer("pix2pix", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The pix2pix task: a generator for ``cfg.style_images[0]``'s look as ``cfg.teacher`` renders it."""
-    if len(cfg.style_images) != 1:
-        raise TrainError(f"pix2pix trains one generator per look: give exactly one --style IMAGE "
-                         f"(got {len(cfg.style_images)})")  # fmt: skip
     if cfg.image_size % 2**cfg.depth:
         raise TrainError(f"image_size {cfg.image_size} must be a multiple of 2**depth = {2**cfg.depth}")
-    style_img = open_style(cfg.style_images[0])
-    name = check_name(cfg.name or Path(cfg.style_images[0]).stem)
+    style_img, name = single_style(cfg.style_images, cfg.name, "pix2pix trains one generator per look")
     photos = load_pool(cfg.content, max(cfg.load_side, cfg.image_size))
     sampler = CropSampler(render_pairs(photos, style_img, cfg.teacher, cfg.teacher_size, progress), cfg.image_size,
                           generator)  # fmt: skip

@@ -39,12 +39,11 @@ class PerStyleWeights:
         out: list[dict[str, str | None]] = []
         for name, path in self.trained().items():
             try:
-                relative = json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("style_image")
+                recorded = json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("style_image")
             except (OSError, ValueError):
-                relative = None
-            image = (path.parent / relative) if relative else shipped_weights.STYLES_DIR / f"{name}.jpg"
-            if relative and relative.startswith("styles/"):  # the styles folder may live elsewhere (tests)
-                image = shipped_weights.STYLES_DIR / relative.removeprefix("styles/")
+                recorded = None
+            # Records name it "styles/<file>"; the styles folder is looked up now (tests point it elsewhere).
+            image = shipped_weights.STYLES_DIR / (recorded or f"styles/{name}.jpg").removeprefix("styles/")
             out.append({"name": name, "style_image": str(image) if image.is_file() else None})
         return out
 

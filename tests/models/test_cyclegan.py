@@ -8,7 +8,6 @@ slim networks, ~1 min.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
-from styledex.embed.transfer import TransferError, cyclegan
 from styledex.embed.transfer import weights as weights_mod
-from styledex.embed.transfer.imaging import fit_long_side
-from styledex.embed.transfer.registry import METHODS
 from styledex.embed.transfer.weights import load_weights
 from styledex.train import load_train_config, train
 from styledex.train.cyclegan import representative_style
 
 from helpers.media import make_image
+from helpers.per_style import check_per_style_method, ship
 
 TINY = {"image_size": 32, "load_side": 40, "batch_size": 2, "width": 4, "res_blocks": 1, "d_width": 4, "lr": 0.002,
         "d_lr": 0.001, "checkpoint_every": 1000, "seed": 0, "time_limit_s": None}  # fmt: skip
@@ -96,24 +93,10 @@ def test_a_resumed_cyclegan_run_continues_exactly(
 def test_registry_lists_the_look_with_its_style_image_and_bad_requests_are_one_line(
     run, media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    photo = Image.open(media["photo"])
-    (tmp_path / "styles").mkdir()
-    shutil.copy(run.weights, tmp_path / "cyclegan_red.pt")
-    shutil.copy(run.out_dir / "cyclegan_red.json", tmp_path / "cyclegan_red.json")
-    shutil.copy(media["root"] / "styles" / "reddish.jpg", tmp_path / "styles" / "reddish.jpg")
-    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(weights_mod, "STYLES_DIR", tmp_path / "styles")
-    spec = METHODS["cyclegan"]
-    assert spec.is_available() and spec.kind == "per-style"
-    assert spec.styles() == [{"name": "red", "style_image": str(tmp_path / "styles" / "reddish.jpg")}]
-    for size in (44, 37):  # 37: not a multiple of 4, the network pads and crops back
-        assert cyclegan.stylize(photo, [], "red", size).size == fit_long_side(photo, size).size
-    for call, message in (((photo, [photo], "red", 32), "per-style.*red"),
-                          ((photo, [], "nope", 32), "no style 'nope'; trained: red"),
-                          ((photo, [], None, 32), "needs --style-name")):  # fmt: skip
-        with pytest.raises(TransferError, match=message) as err:
-            cyclegan.stylize(*call)
-        assert "\n" not in str(err.value)
+    # the record names the style image (the domain's nearest painting), not styles/<look>.jpg
+    ship(tmp_path, monkeypatch, {"cyclegan_red.pt": run.weights, "cyclegan_red.json": run.out_dir / "cyclegan_red.json",
+                                 "styles/reddish.jpg": media["root"] / "styles" / "reddish.jpg"})
+    check_per_style_method("cyclegan", "red", Image.open(media["photo"]), tmp_path / "styles" / "reddish.jpg")
 
 
 def test_flat_crops_are_drawn_again(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from styledex.embed.transfer.weights import load_weights
 from styledex.train import TrainError, load_train_config, train
 
 from helpers.media import make_image
+from helpers.per_style import check_per_style_method, ship
 
 TINY = {"image_size": 32, "load_side": 32, "batch_size": 2, "width": 4, "lr": 0.01, "checkpoint_every": 1000,
         "style_size": 48, "seed": 0}
@@ -112,22 +113,8 @@ def test_missing_style_image_is_a_train_error(media: dict[str, Path], tmp_path: 
 
 def test_johnson_registry_and_bad_requests(johnson_run, media: dict[str, Path], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    photo = Image.open(media["photo"])
-    (tmp_path / "styles").mkdir()
-    shutil.copy(johnson_run.weights, tmp_path / "johnson_dots.pt")
-    shutil.copy(media["a"], tmp_path / "styles" / "dots.jpg")
-    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(weights_mod, "STYLES_DIR", tmp_path / "styles")
-    spec = METHODS["johnson"]
-    assert spec.is_available()
-    assert spec.styles() == [{"name": "dots", "style_image": str(tmp_path / "styles" / "dots.jpg")}]
-    assert johnson.stylize(photo, [], "dots", 32).size == fit_long_side(photo, 32).size
-    with pytest.raises(TransferError, match="per-style.*dots"):
-        johnson.stylize(photo, [photo], "dots", 32)
-    with pytest.raises(TransferError, match="no style 'nope'; trained: dots"):
-        johnson.stylize(photo, [], "nope", 32)
-    with pytest.raises(TransferError, match="needs --style-name"):
-        johnson.stylize(photo, [], None, 32)
+    ship(tmp_path, monkeypatch, {"johnson_dots.pt": johnson_run.weights, "styles/dots.jpg": media["a"]})
+    check_per_style_method("johnson", "dots", Image.open(media["photo"]), tmp_path / "styles" / "dots.jpg")
 
 
 # -- stylebank ----------------------------------------------------------------------------------------------

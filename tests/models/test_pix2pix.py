@@ -8,7 +8,6 @@ images, slim networks, ~1 min.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +15,15 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from styledex.embed.transfer import TransferError, pix2pix
-from styledex.embed.transfer import weights as weights_mod
+from styledex.embed.transfer import pix2pix
 from styledex.embed.transfer.imaging import fit_long_side
-from styledex.embed.transfer.registry import METHODS
 from styledex.embed.transfer.weights import load_weights
 from styledex.train import TrainError, load_train_config, train
 from styledex.train import pix2pix as pix2pix_trainer
 from styledex.train.gan import PatchDiscriminator
 
 from helpers.media import make_image
+from helpers.per_style import check_per_style_method, ship
 
 TINY = {"image_size": 32, "load_side": 40, "batch_size": 4, "width": 8, "depth": 3, "d_width": 8, "lr": 0.005,
         "d_lr": 0.001, "checkpoint_every": 1000, "seed": 0, "time_limit_s": None}  # fmt: skip
@@ -110,19 +108,5 @@ def test_bad_settings_are_train_errors(media: dict[str, Path], tmp_path: Path) -
 
 def test_registry_lists_shipped_looks_and_bad_requests_are_one_line(run, media: dict[str, Path], tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    photo = Image.open(media["photo"])
-    (tmp_path / "styles").mkdir()
-    shutil.copy(run.weights, tmp_path / "pix2pix_negative.pt")
-    shutil.copy(media["style"], tmp_path / "styles" / "negative.jpg")
-    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(weights_mod, "STYLES_DIR", tmp_path / "styles")
-    spec = METHODS["pix2pix"]
-    assert spec.is_available() and spec.kind == "per-style"
-    assert spec.styles() == [{"name": "negative", "style_image": str(tmp_path / "styles" / "negative.jpg")}]
-    assert pix2pix.stylize(photo, [], "negative", 32).size == fit_long_side(photo, 32).size
-    for call, message in (((photo, [photo], "negative", 32), "per-style.*negative"),
-                          ((photo, [], "nope", 32), "no style 'nope'; trained: negative"),
-                          ((photo, [], None, 32), "needs --style-name")):  # fmt: skip
-        with pytest.raises(TransferError, match=message) as err:
-            pix2pix.stylize(*call)
-        assert "\n" not in str(err.value)
+    ship(tmp_path, monkeypatch, {"pix2pix_negative.pt": run.weights, "styles/negative.jpg": media["style"]})
+    check_per_style_method("pix2pix", "negative", Image.open(media["photo"]), tmp_path / "styles" / "negative.jpg")

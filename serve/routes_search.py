@@ -10,7 +10,8 @@ over-fetching until k results pass or the whole catalog was ranked (on the Milvu
 searches); ``collapse=true`` folds near-duplicates (cosine
 ≥ ``collapse_style`` in the style space and ≥ ``collapse_content`` in the content space; defaults: the config's
 ``search.collapse``): each result then lists the ids it absorbed in ``duplicates``, and near-duplicates of the
-query are dropped. See ``styledex.search``.
+query are dropped. In one style space the query's own subject in other looks is lowered (``styledex.subject``;
+``same_subject=true`` ranks it by style alone). See ``styledex.search``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ CONTENT_THRESHOLD_HELP = (
     "with collapse: the cosine in the content space from which items fold (same subject); "
     "default: the config's search.collapse.content"
 )
+SAME_SUBJECT_HELP = (
+    "in a style space, rank the query's own subject in other looks by style alone (by default it is lowered: "
+    "the config's search.subject)"
+)
 IDS_HELP = "catalog item ids, comma-separated (3,7): one query, the normalized mean of their vectors"
 IDS_PATTERN = r"^[0-9]+(,[0-9]+)*$"
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Error}, 422: {"model": Error}, **CATALOG_EMPTY}
@@ -56,11 +61,12 @@ class Options:
     k: int | None
     where: ItemFilter
     collapse: bool | dict[str, float]  # as CatalogSession's searches take it
+    same_subject: bool = False
 
     @classmethod
     def parse(
         cls, space: str, k: int | None, kind: str | None, where: list[str] | None, collapse: bool,
-        thresholds: dict[str, float | None],
+        thresholds: dict[str, float | None], same_subject: bool = False,
     ) -> Options:  # fmt: skip
         """The route's parameters checked (InvalidRequest); ``thresholds``: {kind: cosine or None (the config's)}."""
         try:
@@ -70,7 +76,7 @@ class Options:
         given = {kind: value for kind, value in thresholds.items() if value is not None}
         if given and not collapse:
             raise InvalidRequest(f"{', '.join(f'collapse_{kind}' for kind in given)} applies with collapse=true")
-        return cls(space, k, where_filter, given or collapse)
+        return cls(space, k, where_filter, given or collapse, same_subject)
 
 
 def query_options(
@@ -81,8 +87,10 @@ def query_options(
     collapse: Annotated[bool, Query(description=COLLAPSE_HELP)] = False,
     collapse_style: Annotated[float | None, Query(gt=0, le=1, description=STYLE_THRESHOLD_HELP)] = None,
     collapse_content: Annotated[float | None, Query(gt=0, le=1, description=CONTENT_THRESHOLD_HELP)] = None,
+    same_subject: Annotated[bool, Query(description=SAME_SUBJECT_HELP)] = False,
 ) -> Options:
-    return Options.parse(space, k, kind, where, collapse, {"style": collapse_style, "content": collapse_content})
+    thresholds = {"style": collapse_style, "content": collapse_content}
+    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject)
 
 
 def form_options(
@@ -93,8 +101,10 @@ def form_options(
     collapse: Annotated[bool, Form(description=COLLAPSE_HELP)] = False,
     collapse_style: Annotated[float | None, Form(gt=0, le=1, description=STYLE_THRESHOLD_HELP)] = None,
     collapse_content: Annotated[float | None, Form(gt=0, le=1, description=CONTENT_THRESHOLD_HELP)] = None,
+    same_subject: Annotated[bool, Form(description=SAME_SUBJECT_HELP)] = False,
 ) -> Options:
-    return Options.parse(space, k, kind, where, collapse, {"style": collapse_style, "content": collapse_content})
+    thresholds = {"style": collapse_style, "content": collapse_content}
+    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject)
 
 
 def parse_ids(text: str | None) -> list[int]:
@@ -111,7 +121,10 @@ def similar(
 ) -> dict[str, Any]:
     """Items most like this one in ``space``, best first; the item itself is left out."""
     k = options.k or service.config.search.k
-    return {"results": service.session.similar(item_id, options.space, k, options.where, options.collapse)}
+    results = service.session.similar(
+        item_id, options.space, k, options.where, options.collapse, options.same_subject
+    )
+    return {"results": results}
 
 
 @router.get("/similar", response_model=None, responses={200: {"model": Results}, **_ERRORS})
@@ -123,7 +136,9 @@ def similar_to(
     """More like these: items most like the catalog items ``ids`` together (in each space, the normalized mean of
     their vectors), best first; the query items are left out."""
     k = options.k or service.config.search.k
-    results = service.session.similar_to(parse_ids(ids), [], options.space, k, options.where, options.collapse)
+    results = service.session.similar_to(
+        parse_ids(ids), [], options.space, k, options.where, options.collapse, options.same_subject
+    )
     return {"results": results}
 
 
@@ -152,5 +167,7 @@ def search(
     with ExitStack() as stack:
         media = [stack.enter_context(service.decoded_upload(one.file, one.filename)) for one in file]
         k = options.k or service.config.search.k
-        results = session.search_media(media, weights, k, options.where, options.collapse, item_ids=item_ids)
+        results = session.search_media(
+            media, weights, k, options.where, options.collapse, item_ids=item_ids, same_subject=options.same_subject
+        )
     return {"results": results}

@@ -46,9 +46,20 @@ class CollapseConfig(_Strict):
     content: float = Field(0.5, gt=0, le=1)
 
 
+class SubjectConfig(_Strict):
+    """A search in one style space lowers each candidate by ``weight`` · max(0, its content cosine with the query −
+    ``above``): the query's own subject in other looks (styledex.subject; weight 0 turns it off). A candidate whose
+    style cosine reaches ``same_look`` is the same picture and is not lowered."""
+
+    weight: float = Field(2.0, ge=0)
+    above: float = Field(0.5, ge=-1, le=1)
+    same_look: float = Field(0.99, gt=0, le=1)
+
+
 class SearchConfig(_Strict):
     k: int = Field(10, ge=1, le=1000)
     collapse: CollapseConfig = CollapseConfig()
+    subject: SubjectConfig = SubjectConfig()
     reframe: bool = True  # content queries also ask with their mirror, corners and centre (embed/content_views.py)
 
 

@@ -17,6 +17,8 @@ config): their cosines live on different scales (two unrelated images agree at ~
 near-duplicate of a result already kept joins that result's ``duplicates``; folding over-fetches as filters do, so
 k results still come back.
 
+A search in one style space lowers the query's own subject in other looks (:mod:`styledex.subject`).
+
 A query may be several items at once ("more like these"): its vector in each space is the normalized mean of the
 items' unit vectors there, as a video's is of its frames' (:func:`mean_query`).
 
@@ -48,6 +50,7 @@ from styledex.index.milvus_collection import MilvusCollection
 from styledex.index.milvus_index import MilvusSpaceIndex
 from styledex.media import Media
 from styledex.space_indexes import SpaceIndexes
+from styledex.subject import SubjectPenalty, rank_lowering_subject
 
 
 @dataclass(frozen=True)
@@ -405,10 +408,13 @@ class Searcher:
         exclude: Sequence[int] = (),
         where: ItemFilter | None = None,
         collapse: Collapse | None = None,
+        subject: SubjectPenalty | None = None,
     ) -> list[dict[str, Any]]:
         """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned;
         only items that ``where`` matches; near-duplicates folded by ``collapse`` (each result then lists the ids
-        it absorbed in ``duplicates``). See the module docstring for how filters and folding over-fetch."""
+        it absorbed in ``duplicates``); in a single style space, the query's own subject lowered by ``subject``
+        (`styledex.subject`; ``queries`` then holds its space too, and each result's ``scores`` both cosines).
+        See the module docstring for how filters and folding over-fetch."""
         # One snapshot of each index per query: a write landing mid-query cannot swap an index under it.
         indexes = {space: self.index(space) for space in weights}
         available = max(len(index) for index in indexes.values())
@@ -420,7 +426,11 @@ class Searcher:
         fetch = max(k, min(available, 4 * k)) if deeper else k
         while True:
             ranked: list[tuple[dict[str, Any], float, dict[str, float]]] = []
-            for item_id, score, per_space in self._rank(indexes, queries, weights, fetch, exclude, engine_where):
+            if subject is not None:
+                best = self._rank_lowering_subject(indexes, queries, subject, fetch, exclude, engine_where)
+            else:
+                best = self._rank(indexes, queries, weights, fetch, exclude, engine_where)
+            for item_id, score, per_space in best:
                 item = self.catalog.item(item_id)
                 if item is None or item["status"] != "ok":
                     continue  # removed after the index was read
@@ -457,6 +467,26 @@ class Searcher:
                 zeros = np.zeros(dim, np.float32)
                 out[space] = np.stack([zeros if row is None else row for row in rows]).reshape(len(rows), dim)
         return out
+
+    def _rank_lowering_subject(
+        self,
+        indexes: dict[str, SpaceIndex],
+        queries: dict[str, np.ndarray],
+        subject: SubjectPenalty,
+        n: int,
+        exclude: Sequence[int],
+        where: tuple[str | None, tuple[tuple[str, str], ...]] | None = None,
+    ) -> list[tuple[int, float, dict[str, float]]]:
+        """`_rank` of one style space with the query's own subject lowered (`styledex.subject`)."""
+        ((space, index),) = indexes.items()
+        rows = queries.get(views_key(space), queries[space][None, :])
+        content_rows = queries.get(views_key(subject.space), queries[subject.space][None, :])
+        ranked = rank_lowering_subject(
+            lambda depth: _best_of_views(index, rows, depth, exclude, where),
+            lambda ids: self._item_vectors(ids, [subject.space])[subject.space],
+            content_rows, subject, n, len(index),
+        )  # fmt: skip
+        return [(item_id, score, {space: style, subject.space: content}) for item_id, score, style, content in ranked]
 
     @staticmethod
     def _rank(

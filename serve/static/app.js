@@ -12,6 +12,7 @@
     weight: 0.5, // style weight in a mix
     k: 12,
     collapse: false, // fold near-duplicates (the checkbox)
+    sameSubject: false, // style search: rank the query's own subject in other looks by style alone (the checkbox)
     query: null, // {type: "item", id, name} | {type: "file", file, url}
     offset: 0,
     total: 0,
@@ -309,6 +310,7 @@
       if (q.type === "item") {
         const p = new URLSearchParams({ space, k: String(state.k) });
         if (state.collapse) p.append("collapse", "true");
+        if (state.sameSubject) p.append("same_subject", "true");
         body = await fetchJSON(`/items/${encodeURIComponent(q.id)}/similar?${p}`, {}, what);
       } else {
         const form = new FormData();
@@ -316,6 +318,7 @@
         form.append("space", space);
         form.append("k", String(state.k));
         if (state.collapse) form.append("collapse", "true");
+        if (state.sameSubject) form.append("same_subject", "true");
         body = await fetchJSON("/search", { method: "POST", body: form }, what);
       }
       if (seq !== state.searchSeq) return;
@@ -547,6 +550,12 @@
       runSearch();
     });
 
+    const sameSubjectInput = $("same-subject-input");
+    sameSubjectInput.addEventListener("change", () => {
+      state.sameSubject = sameSubjectInput.checked;
+      runSearch();
+    });
+
     const fileInput = $("file-input");
     fileInput.addEventListener("change", () => {
       const file = fileInput.files && fileInput.files[0];
@@ -607,6 +616,7 @@
   function start() {
     state.k = clampInt($("k-input").value, 1, 1000, 12);
     state.collapse = $("collapse-input").checked;
+    state.sameSubject = $("same-subject-input").checked;
     state.weight = Number($("mix-weight").value);
     const checked = document.querySelector('input[name="mode"]:checked');
     state.mode = checked ? checked.value : "style";

@@ -93,13 +93,15 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
             results: Any = session.search_anchor(args.anchor, args.space, k, collapse=collapse)
             groups[f"query: CIN style {shown(args.anchor)}"] = results
         elif args.together or files:
-            results = session.similar_to(ids, files, args.space, k, collapse=collapse)
+            results = session.similar_to(ids, files, args.space, k, collapse=collapse, same_subject=args.same_subject)
             named = [f"#{item_id}" for item_id in dict.fromkeys(ids)] + [shown(path) for path in files]
             groups[f"query {' + '.join(named)}"] = results
         else:
             results = {}
             for item_id in ids:
-                results[str(item_id)] = session.similar(item_id, args.space, k, collapse=collapse)
+                results[str(item_id)] = session.similar(
+                    item_id, args.space, k, collapse=collapse, same_subject=args.same_subject
+                )
                 groups[f"query #{item_id} {shown(session.item(item_id)['path'])}"] = results[str(item_id)]
     if args.json:
         print_json(results)

@@ -20,6 +20,7 @@ from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
 from styledex.search import Searcher, catalog_embedder
 from styledex.space_indexes import SpaceIndexes
+from styledex.subject import subject_penalty
 
 QUERY_NAME = "astronaut__magenta-starry_night"
 TILE = 160
@@ -125,8 +126,11 @@ def run_demo(directory: Path, config: Config, *, progress: bool, k: int = 5) -> 
         answers = {}
         for question in ("style", "content"):
             weights = {searcher.spec(question).name: 1.0}
-            vectors = searcher.query_vectors_for_item(query["id"], list(weights))
-            answers[question] = searcher.search(vectors, weights, k, exclude=[query["id"]])
+            # As `styledex search` asks: a style question lowers the query's own subject (styledex.subject).
+            subject = subject_penalty(weights, list(searcher.settings.spaces), config.search.subject)
+            spaces = [*weights, *([subject.space] if subject is not None else [])]
+            vectors = searcher.query_vectors_for_item(query["id"], spaces, views=config.search.reframe)
+            answers[question] = searcher.search(vectors, weights, k, exclude=[query["id"]], subject=subject)
         panel = draw_panel(query, answers, directory / "demo.png")
     return {
         "catalog": str(directory),

@@ -34,12 +34,13 @@ from styledex.catalog import Catalog
 from styledex.config import Config, IndexConfig
 from styledex.embed.content_views import CONTENT_VIEWS_VERSION, VIEW_SPACES, view_similarities
 from styledex.embed.embedder import Embedder
-from styledex.embed.spaces import ALIASES, SPACES, available_spaces, resolve
+from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, available_spaces, resolve
 from styledex.evaluation.benchdata import HARD_RECIPE, artist_label, build_benchmark
 from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.pipeline import add_sources, read_manifest
-from styledex.search import embed_meta
+from styledex.search import CatalogSpaces, embed_meta
 from styledex.space_indexes import SpaceIndexes
+from styledex.subject import subject_penalty
 from styledex.train.splits import HELDOUT_ARTISTS
 
 
@@ -191,6 +192,12 @@ def run_eval(
                 if index is not None:
                     row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress)
                 report["spaces"][name] = row
+            if (searched := _searched_style(catalog, items, names, config)) is not None:
+                label, spec, rankings = searched
+                report["spaces"][label] = {
+                    "kind": spec.kind, "dim": spec.dim, "views": False,
+                    **space_metrics(items_matrix(catalog, items, spec.name), items, groups, rankings),
+                }  # fmt: skip
     if "hard" in parts:
         bench = build_benchmark(hard_cache_dir, progress=progress, recipe=HARD_RECIPE)
         with _bench_catalog(bench, config, embedder, progress) as (catalog, catalog_dir):
@@ -203,6 +210,10 @@ def run_eval(
                 views = items_views(catalog, items, name) if config.search.reframe else None
                 metrics = hard_metrics(items_matrix(catalog, items, name), items, groups, views)
                 hard["spaces"][name] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
+            if (searched := _searched_style(catalog, items, names, config)) is not None:
+                label, spec, rankings = searched
+                metrics = hard_metrics(items_matrix(catalog, items, spec.name), items, groups, rankings=rankings)
+                hard["spaces"][label] = {"kind": spec.kind, "dim": spec.dim, "views": False, **metrics}
         report["hard"] = hard
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -232,6 +243,31 @@ def _bench_catalog(
         yield catalog, catalog_dir
 
 
+def _searched_style(
+    catalog: Catalog, items: list[dict[str, Any]], names: list[str], config: Config
+) -> tuple[str, SpaceSpec, list[np.ndarray]] | None:
+    """The ``style`` alias as `styledex search` ranks it, with the query's own subject lowered
+    (`styledex.subject`): (row label, the space, per item the other items best first), or None when it would rank
+    as the space's own row does (the alias not scored, no content space, the penalty off)."""
+    spec = resolve("style")
+    held = list(CatalogSpaces.of(catalog).spaces)
+    penalty = subject_penalty({spec.name: 1.0}, held, config.search.subject)
+    if spec.name not in names or penalty is None:
+        return None
+    style = items_matrix(catalog, items, spec.name)
+    content = items_matrix(catalog, items, penalty.space)
+    views = items_views(catalog, items, penalty.space) if config.search.reframe else None
+    scores = penalty.scores(pairwise_scores(style), pairwise_scores(content, views))
+    return f"{spec.name}, own subject lowered (search)", spec, rankings_of(scores)
+
+
+def rankings_of(scores: np.ndarray) -> list[np.ndarray]:
+    """Per row of ``scores`` [n, n], the other rows best first (ties by row): the exact rankings a search by those
+    scores returns."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return [row[row != q] for q, row in enumerate(order)]
+
+
 def _index_row(
     matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, name: str, index: str, distractors: int,
     depth: int, config: Config, progress: bool,
@@ -254,7 +290,11 @@ def _index_row(
 
 
 def hard_metrics(
-    matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, views: np.ndarray | None = None
+    matrix: np.ndarray,
+    items: list[dict[str, Any]],
+    groups: np.ndarray,
+    views: np.ndarray | None = None,
+    rankings: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The hard part's metrics of one space: matrix [n, dim] = the vectors of ``items`` (rows of `Catalog.items`
     of the hard benchmark) in order, ``groups`` [n] their group labels; views [n, R, dim] as in
@@ -266,7 +306,8 @@ def hard_metrics(
     ``filters_strong`` and ``filters_mild`` (the queries of strength 1 and 0.5), each ranked against the whole
     group. ``museum_heldout``: same-artist top-1 of the paintings by held-out artists with ≥ 2 works,
     ranked among all paintings, with its query count and 95 % Wilson interval; ``museum_artist_top1`` the same over
-    every artist (the old part's figure).
+    every artist (the old part's figure). ``rankings``: per row, the other rows best first, in place of the exact
+    ranking by ``matrix`` (as in :func:`retrieval_metrics`; each group ranks its own rows in that order).
     """
     out: dict[str, Any] = {}
     heldout_op = item_labels(items, "heldout_op")
@@ -283,21 +324,27 @@ def hard_metrics(
             # counts as a miss. The two strengths are reported apart since they differ ~6x in difficulty.
             slices["filters_strong"] = np.char.endswith(style.astype(str), "@1")
             slices["filters_mild"] = np.char.endswith(style.astype(str), "@0.5")
+        ranked = None if rankings is None else restrict(rankings, rows)
         for part, queries in slices.items():
             out[part] = {
-                "style": question_metrics(matrix[rows], style, content, queries, views=_rows(views, rows)),
-                "content": question_metrics(matrix[rows], content, style, queries, views=_rows(views, rows)),
-            }
+                "style": question_metrics(matrix[rows], style, content, queries, views=_rows(views, rows),
+                                          rankings=ranked),
+                "content": question_metrics(matrix[rows], content, style, queries, views=_rows(views, rows),
+                                            rankings=ranked),
+            }  # fmt: skip
     museum = np.flatnonzero(groups == "museum")
     artists = item_labels([items[i] for i in museum], "style")
     heldout = np.isin(artists, [artist_label(a) for a in sorted(HELDOUT_ARTISTS)])
-    hits = top1_hits(matrix[museum], artists, queries=heldout, views=_rows(views, museum))
+    museum_rankings = None if rankings is None else restrict(rankings, museum)
+    hits = top1_hits(matrix[museum], artists, rankings=museum_rankings, queries=heldout, views=_rows(views, museum))
     low, high = wilson_interval(int(hits.sum()), len(hits))
     out["museum_heldout"] = {
         "top1": float(hits.mean()) if len(hits) else 0.0, "hits": int(hits.sum()), "queries": len(hits),
         "ci95": [low, high], "paintings": len(museum),
     }  # fmt: skip
-    out["museum_artist_top1"] = top1_same_label(matrix[museum], artists, views=_rows(views, museum))
+    out["museum_artist_top1"] = top1_same_label(
+        matrix[museum], artists, rankings=museum_rankings, views=_rows(views, museum)
+    )
     return out
 
 
@@ -442,9 +489,10 @@ def question_metrics(
     queries: np.ndarray,
     k: int = 5,
     views: np.ndarray | None = None,
+    rankings: list[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """P@k, mAP and leakage of one question over the query rows ``queries`` [n] bool, ranked exactly against all rows
-    (arguments and hits as in :func:`retrieval_metrics`).
+    or in the order of ``rankings`` (arguments and hits as in :func:`retrieval_metrics`).
 
     leakage: the mean share of a query's top k (after the junk rule) that answers the *other* question: rows with the
     query's ``other`` label and another ``same`` label. For a style question (same = style, other = content) that is
@@ -452,7 +500,7 @@ def question_metrics(
     a query whose ranking has fewer than k rows divides by their number. Also ``queries``: how many were scored.
     """
     p_values, ap_values, leak = [], [], []
-    for q, ranked, relevant in ranked_queries(vectors, same, other, queries, views=views):
+    for q, ranked, relevant in ranked_queries(vectors, same, other, queries, rankings, views):
         p, ap = ranked_precision_and_ap(relevant[ranked], int(relevant.sum()), k)
         top = ranked[:k]
         p_values.append(p)

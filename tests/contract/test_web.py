@@ -287,16 +287,32 @@ def test_content_and_mix_change_the_request(web: Any, server: Server) -> None:
     assert web.problems == []
 
 
-def test_the_fold_checkbox_asks_for_folded_results(web: Any, server: Server) -> None:
-    item = server.catalog.ids["A"]
+def check_a_box_and_see_its_results(web: Any, item: int, box: str, param: str) -> list[dict[str, Any]]:
+    """Check the style-search option ``box`` for ``item``: the page asks with ``param=true`` and shows what the API
+    answers to that request (returned)."""
     click_item(web, item, "style")
-    with web.expect_request(re.compile(rf"/items/{item}/similar\?.*collapse=true")):
-        web.get_by_test_id("collapse-input").check()
+    with web.expect_request(re.compile(rf"/items/{item}/similar\?.*{param}=true")):
+        web.get_by_test_id(box).check()
     wait_results(web, f"item:{item}", "style")
-    params = {"space": "style", "k": DEFAULT_K, "collapse": "true"}
-    folded = api_json(web, f"/items/{item}/similar", params=params)["results"]
-    assert card_ids(web) == [r["id"] for r in folded]
+    params = {"space": "style", "k": DEFAULT_K, param: "true"}
+    results = api_json(web, f"/items/{item}/similar", params=params)["results"]
+    assert card_ids(web) == [r["id"] for r in results]
+    return results
+
+
+def test_the_fold_checkbox_asks_for_folded_results(web: Any, server: Server) -> None:
+    folded = check_a_box_and_see_its_results(web, server.catalog.ids["A"], "collapse-input", "collapse")
     expect(web.get_by_test_id("duplicates")).to_have_count(sum(1 for r in folded if r["duplicates"]))
+    assert web.problems == []
+
+
+def test_the_same_subject_checkbox_asks_for_a_style_ranking_by_style_alone(web: Any, server: Server) -> None:
+    item = server.catalog.ids["A"]
+    plain = check_a_box_and_see_its_results(web, item, "same-subject-input", "same_subject")
+    # By style alone: A's restyled copy (its subject in another look) is no longer lowered.
+    lowered = api_json(web, f"/items/{item}/similar", params={"space": "style", "k": DEFAULT_K})["results"]
+    restyled = server.catalog.ids["A_restyled"]
+    assert [r["id"] for r in plain].index(restyled) < [r["id"] for r in lowered].index(restyled)
     assert web.problems == []
 
 

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=int, default=300, help="queries timed per way of searching")
     bench.add_argument("--search-spaces", nargs="+", default=["adain"], help="search part: spaces (real dims)")
     bench.add_argument("--index-types", nargs="+", default=["flat", "hnsw", "ivfpq"],
-                       help="search part: flat, hnsw, hnsw-sq8, ivfpq, ivfpq+opq")
+                       help="search part: flat, hnsw, hnsw-sq8, ivfpq, ivfpq+opq, or auto (what the index "
+                       "policy gives a default catalog of that size)")
     bench.add_argument("--isotropic-items", type=int, default=10_000,
                        help="search part: also this size with isotropic vectors, the ANN worst case (0: skip)")
     bench.add_argument("--threads", type=int, default=1,

@@ -64,10 +64,11 @@ def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
     from styledex.evaluation.search_bench import format_search_table, plot_search_report, run_search_bench
 
     # predictor (100-d) keeps ivfpq's training cheap; the bench's default space is adain (2944-d).
-    report = run_search_bench(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq"))
+    # auto: what the policy gives a default catalog of 300 items (flat), named in the row.
+    report = run_search_bench(items=300, queries=20, k=5, space="predictor", index_types=("flat", "ivfpq", "auto"))
     rows = report["search"]
     assert [(r["index"], r["via"]) for r in rows] == [
-        (index, via) for index in ("flat", "ivfpq") for via in ("faiss", "inprocess", "http")
+        (index, via) for index in ("flat", "ivfpq", "auto: flat") for via in ("faiss", "inprocess", "http")
     ]
     for row in rows:
         assert row["items"] == 300 and row["space"] == "predictor" and row["vectors"] == "clustered"
@@ -76,6 +77,26 @@ def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
     assert all(r["recall_at_10"] == 1.0 for r in rows if r["index"] == "flat")
     assert format_search_table(report).count("| 300 | predictor | clustered | flat |") == 3
     assert plot_search_report(report, tmp_path / "plot.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("space", "items", "expected"),
+    [("style_head", 1_000_000, ("hnsw", 0)), ("adain", 1_000_000, ("ivfpq", None)), ("predictor", 300, ("flat", None))],
+)
+def test_the_auto_variant_builds_what_the_policy_gives_a_default_catalog(space, items, expected) -> None:
+    from styledex.config import load_config
+    from styledex.embed.spaces import resolve
+    from styledex.evaluation.search_bench.indexes import index_choice
+    from styledex.index.policy import choose_index
+
+    index = load_config(None).index
+    policy = choose_index(
+        items, resolve(space).dim, index.memory_budget_mb * 2**20, flat_max_items=index.flat_max_items,
+        ivfpq_min_items=index.ivfpq_min_items, pq_subvector_dims=resolve(space).pq_subvector_dims,
+    )  # fmt: skip
+    bench = index_choice("auto", space, items)
+    assert (bench.index_type, bench.params) == (policy.index_type, policy.params)
+    assert (bench.index_type, bench.params.get("sq8")) == expected
 
 
 def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: pytest.MonkeyPatch) -> None:

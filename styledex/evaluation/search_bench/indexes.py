@@ -24,17 +24,20 @@ INDEX_VARIANTS: dict[str, tuple[str, dict[str, int]]] = {
     "hnsw-sq8": ("hnsw", {"sq8": 1}),
     "ivfpq": ("ivfpq", {}),
     "ivfpq+opq": ("ivfpq", {"opq": 1}),
+    "auto": ("auto", {}),  # what the policy gives a catalog of that size with the packaged index settings
 }
-# A budget that lets the policy give each forced type its natural parameters (bench measures, it does not choose).
+# A budget that lets the policy give each forced type its natural parameters (bench measures, it does not choose);
+# it is also the packaged `index.memory_budget_mb`, so `auto` is the choice a default catalog gets.
 _BENCH_BUDGET_BYTES = 2048 * 2**20
 
 
 def index_choice(variant: str, space: str, count: int) -> IndexChoice:
-    """The policy's parameters for bench label ``variant`` forced on ``count`` items of ``space``."""
+    """The policy's parameters for bench label ``variant`` forced on ``count`` items of ``space`` (``auto``: its
+    own choice for them, with the packaged thresholds)."""
     spec = resolve(space)
     index_type, extra = INDEX_VARIANTS[variant]
     return choose_index(
-        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra},
+        count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra} if extra else None,
         pq_subvector_dims=spec.pq_subvector_dims,
     )  # fmt: skip
 
@@ -75,7 +78,8 @@ def measure_index(
     k, items = truth.shape[1], len(index)
     size = (index.directory / "index.faiss").stat().st_size
     common = {
-        "items": items, "space": index.space, "index": variant, "vectors": kind, "k": k, "queries": len(query_ids),
+        "items": items, "space": index.space, "vectors": kind, "k": k, "queries": len(query_ids),
+        "index": f"auto: {index.index_type}" if variant == "auto" else variant,
         "params": index.index_params, "build_seconds": round(build_s, 2), "bytes_per_item": round(size / items, 1),
     }  # fmt: skip
     raw = _raw_faiss(index, k)

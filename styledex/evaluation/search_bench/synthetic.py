@@ -48,6 +48,8 @@ SPACE_PROFILES: dict[str, SyntheticProfile] = {
     "gram": SyntheticProfile(mean_norm=0.885, alpha=1.57, noise_share=0.044),
     "predictor": SyntheticProfile(mean_norm=0.95, alpha=2.56, noise_share=0.003),
     "cin": SyntheticProfile(mean_norm=0.941, alpha=3.04, noise_share=0.0005),
+    # fit_profile on the same 320 items' style_head vectors (the `style` alias's space since the learned head).
+    "style_head": SyntheticProfile(mean_norm=0.281, alpha=1.61, noise_share=0.0062),
 }
 _DEFAULT_PROFILE = SyntheticProfile(mean_norm=0.5, alpha=1.0, noise_share=0.2)
 

@@ -106,18 +106,18 @@ SpaceKind = Literal["style", "content"]
 # -- transfer methods for the cross-renderings ------------------------------------------------------------------
 # Arbitrary-style methods that take one style image and render in about a second or less (gatys takes minutes).
 EXPLAIN_METHODS = ("ghiasi", "adain", "wct", "cin")
-# `auto`: the fastest method whose quality holds on the held-out pairs (README, "Quality and speed"): cin through
-# its trained style predictor (style moved on 4 of 4 pairs, ~240 ms at 256 px); ghiasi (~210 ms, but 3 of 4) when
-# the predictor is not shipped.
-DEFAULT_EXPLAIN_METHOD = "cin"
-FALLBACK_EXPLAIN_METHOD = "ghiasi"
+# `auto`: of the methods that render at an interactive speed (≤ 0.5 s per 256-px image), the one that moves a photo
+# furthest toward its style image by the transfer table's yardsticks (README, "Quality and speed";
+# styledex.evaluation.transfer_yardsticks): ghiasi, median VGG-statistics ratio 0.63 (2 of 4 pairs ≤ 0.6), 100 ms.
+# cin through its style predictor, the default before, barely tints (0.80, 0 of 4); adain 0.64 (1 of 4) at 311 ms;
+# wct renders best (0.54, 3 of 4) but takes 1.2 s at 256 px and 6 s at 512. ghiasi's network is pretrained and
+# always installed, so `auto` needs no fallback.
+DEFAULT_EXPLAIN_METHOD = "ghiasi"
 
 
 def auto_explain_method() -> str:
-    """The method ``auto`` stands for: :data:`DEFAULT_EXPLAIN_METHOD` when its weights ship, else the fallback."""
-    from styledex.embed.transfer.weights import shipped
-
-    return DEFAULT_EXPLAIN_METHOD if shipped("cin_predictor") is not None else FALLBACK_EXPLAIN_METHOD
+    """The method ``auto`` stands for: :data:`DEFAULT_EXPLAIN_METHOD`."""
+    return DEFAULT_EXPLAIN_METHOD
 
 
 METHOD_CAPTIONS = {

@@ -9,7 +9,12 @@ toward the style image and stay near its content in content space.
   content image; ``content_to_style``: output → style image. ``content_out < content_to_style`` means the
   content stayed nearer its source than the style image's content; ``content_base`` is the style image's
   distance to the content image (an unrelated picture's level).
-- ``moved``: the fraction of pairs where both held.
+- ``moved``: the fraction of pairs where both held (a lenient check: the catalog's ``adain`` space sees any tint as
+  moving toward the style).
+- ``ratio_<yardstick>``: the median over pairs of :mod:`.transfer_yardsticks`' ratio d(output, style) / d(photo,
+  style) in ``vgg_stats``, ``gram`` and ``colour``; ``passed``: the pairs whose ``vgg_stats`` ratio is ≤ 0.6 with
+  the content kept (above); ``styles_apart``: for a per-style method with two or more styles, how far apart one
+  photo's renderings in its styles are as a share of how far apart the style images are.
 - ``ms_256`` / ``ms_512``: wall time per image at that output long side (median of repeats, after a warm-up).
 
 Held-out data never seen by a trainer (:mod:`styledex.train.data`): the scikit-image / scikit-learn / matplotlib
@@ -32,6 +37,8 @@ from styledex.embed.embedder import Embedder
 from styledex.embed.transfer import get_method, list_models, transfer
 from styledex.embed.transfer.registry import TransferError
 from styledex.progress import progress_bar
+
+from .transfer_yardsticks import PASS_RATIO, YARDSTICKS, ratios, styles_apart
 
 QUALITY_SIZE = 256  # output side for the quality pairs, pixels
 GATYS_STEPS = 50  # gatys is an optimization: fewer steps than its default keep the bench to minutes
@@ -121,6 +128,7 @@ def run_transfer_bench(
         measured = [(p, o) for p, o in zip(pairs, outputs, strict=True) if p.style is not None]
         vecs = embedder.embed([img for p, o in measured for img in (p.content, p.style, o)])
         style_out, style_base, content_out, content_to_style, content_base, moved = [], [], [], [], [], []
+        yardsticks = [ratios(p.content, p.style, o) for p, o in measured]  # type: ignore[arg-type]
         for i in range(len(measured)):
             c, s, o = (slice(3 * i + j, 3 * i + j + 1) for j in range(3))
             sv, cv = vecs["adain"], vecs["content"]
@@ -142,6 +150,11 @@ def run_transfer_bench(
                 "content_to_style": float(np.mean(content_to_style)) if measured else None,
                 "content_base": float(np.mean(content_base)) if measured else None,
                 "moved": float(np.mean(moved)) if measured else None,
+                **{f"ratio_{name}": float(np.median([r[name] for r in yardsticks])) if measured else None
+                   for name in YARDSTICKS},
+                "pair_ratios": [round(r["vgg_stats"], 3) for r in yardsticks],
+                "passed": sum(r["vgg_stats"] <= PASS_RATIO and kept for r, kept in zip(yardsticks, moved, strict=True)),
+                "styles_apart": _styles_apart(method, row, content_imgs[0][1]),
                 "ms_256": _time(method, timing_pair, 256, reps),
                 "ms_512": _time(method, timing_pair, 512, reps) if method != "gatys" else None,
                 "note": f"{GATYS_STEPS} L-BFGS steps; 512 px not timed (minutes)" if method == "gatys" else "",
@@ -150,6 +163,16 @@ def run_transfer_bench(
     if gallery is not None and renders:
         write_gallery(renders, gallery)
     return {"transfer": results}
+
+
+def _styles_apart(method: str, row: dict[str, Any], photo: Image.Image) -> float | None:
+    """:func:`.transfer_yardsticks.styles_apart` of a per-style method's styles on ``photo`` (None for other
+    methods and for fewer than two styles with a style image)."""
+    styles = [s for s in row.get("styles") or [] if s.get("style_image")] if row["kind"] == "per-style" else []
+    if len(styles) < 2:
+        return None
+    outputs = [transfer(method, photo, style_name=s["name"], size=QUALITY_SIZE) for s in styles]
+    return styles_apart(outputs, [Image.open(s["style_image"]).convert("RGB") for s in styles])
 
 
 def write_gallery(renders: dict[str, list[tuple[Pair, Image.Image]]], path: Path, cell: int = 180) -> None:
@@ -198,13 +221,16 @@ def format_transfer_table(report: dict[str, Any]) -> str:
 
     lines = [
         "| method | pairs | style: out→style | style: content→style | content: out→content | content: out→style "
-        "| moved | ms @256 | ms @512 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| moved | ratio: VGG stats | ratio: Gram | ratio: colour | passed (VGG ratio ≤ 0.6, content kept) "
+        "| styles apart | ms @256 | ms @512 |",
+        "|" + "---|" * 14,
     ]
     for r in report["transfer"]:
+        passed = f"{r['passed']}/{r['pairs']}" if r.get("passed") is not None else "–"
         lines.append(
             f"| {r['method']} | {r['pairs']} | {f(r['style_out'])} | {f(r['style_base'])} | {f(r['content_out'])} "
-            f"| {f(r['content_to_style'])} | {f(r['moved'], '.2f')} | {f(r['ms_256'], '.0f')} "
-            f"| {f(r['ms_512'], '.0f')} |"
+            f"| {f(r['content_to_style'])} | {f(r['moved'], '.2f')} | {f(r.get('ratio_vgg_stats'), '.2f')} "
+            f"| {f(r.get('ratio_gram'), '.2f')} | {f(r.get('ratio_colour'), '.2f')} | {passed} "
+            f"| {f(r.get('styles_apart'), '.2f')} | {f(r['ms_256'], '.0f')} | {f(r['ms_512'], '.0f')} |"
         )
     return "\n".join(lines)

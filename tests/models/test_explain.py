@@ -300,12 +300,11 @@ def test_explain_method_is_selectable_and_validated(tmp_path) -> None:
             assert numbers["transfer"]["method"] == name
 
 
-def test_auto_method_is_cin_with_its_predictor_and_ghiasi_without(monkeypatch, tmp_path):
+def test_auto_method_is_ghiasi_whatever_weights_ship(monkeypatch, tmp_path):
     import styledex.embed.transfer.weights as weights_mod
 
-    assert weights_mod.shipped("cin_predictor") is not None  # the repository ships it
-    assert explain.auto_explain_method() == "cin"
-    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
+    assert explain.auto_explain_method() == "ghiasi"
+    monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)  # no trained weights at all: the pretrained network
     assert explain.auto_explain_method() == "ghiasi"
 
 

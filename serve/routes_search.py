@@ -10,8 +10,8 @@ over-fetching until k results pass or the whole catalog was ranked (on the Milvu
 searches); ``collapse=true`` folds near-duplicates (cosine
 ≥ ``collapse_style`` in the style space and ≥ ``collapse_content`` in the content space; defaults: the config's
 ``search.collapse``): each result then lists the ids it absorbed in ``duplicates``, and near-duplicates of the
-query are dropped. In one style space the query's own subject in other looks is lowered (``styledex.subject``;
-``same_subject=true`` ranks it by style alone). See ``styledex.search``.
+query are dropped. In style spaces (one, or a mix of them) the query's own subject in other looks is lowered
+(``styledex.subject``; ``same_subject=true`` ranks it by style alone). See ``styledex.search``.
 """
 
 from __future__ import annotations

@@ -47,9 +47,9 @@ class CollapseConfig(_Strict):
 
 
 class SubjectConfig(_Strict):
-    """A search in one style space lowers each candidate by ``weight`` · max(0, its content cosine with the query −
-    ``above``): the query's own subject in other looks (styledex.subject; weight 0 turns it off). A candidate whose
-    style cosine reaches ``same_look`` is the same picture and is not lowered."""
+    """A search in style spaces (one, or a mix of them) lowers each candidate by ``weight`` · max(0, its content
+    cosine with the query − ``above``): the query's own subject in other looks (styledex.subject; weight 0 turns it
+    off). A candidate whose style score reaches ``same_look`` is the same picture and is not lowered."""
 
     weight: float = Field(2.0, ge=0)
     above: float = Field(0.5, ge=-1, le=1)

@@ -17,7 +17,8 @@ config): their cosines live on different scales (two unrelated images agree at ~
 near-duplicate of a result already kept joins that result's ``duplicates``; folding over-fetches as filters do, so
 k results still come back.
 
-A search in one style space lowers the query's own subject in other looks (:mod:`styledex.subject`).
+A search in style spaces (one, or a mix of them) lowers the query's own subject in other looks
+(:mod:`styledex.subject`).
 
 A query may be several items at once ("more like these"): its vector in each space is the normalized mean of the
 items' unit vectors there, as a video's is of its frames' (:func:`mean_query`).
@@ -412,7 +413,7 @@ class Searcher:
     ) -> list[dict[str, Any]]:
         """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned;
         only items that ``where`` matches; near-duplicates folded by ``collapse`` (each result then lists the ids
-        it absorbed in ``duplicates``); in a single style space, the query's own subject lowered by ``subject``
+        it absorbed in ``duplicates``); in style spaces, the query's own subject lowered by ``subject``
         (`styledex.subject`; ``queries`` then holds its space too, and each result's ``scores`` both cosines).
         See the module docstring for how filters and folding over-fetch."""
         # One snapshot of each index per query: a write landing mid-query cannot swap an index under it.
@@ -427,7 +428,7 @@ class Searcher:
         while True:
             ranked: list[tuple[dict[str, Any], float, dict[str, float]]] = []
             if subject is not None:
-                best = self._rank_lowering_subject(indexes, queries, subject, fetch, exclude, engine_where)
+                best = self._rank_lowering_subject(indexes, queries, weights, subject, fetch, exclude, engine_where)
             else:
                 best = self._rank(indexes, queries, weights, fetch, exclude, engine_where)
             for item_id, score, per_space in best:
@@ -472,21 +473,19 @@ class Searcher:
         self,
         indexes: dict[str, SpaceIndex],
         queries: dict[str, np.ndarray],
+        weights: dict[str, float],
         subject: SubjectPenalty,
         n: int,
         exclude: Sequence[int],
         where: tuple[str | None, tuple[tuple[str, str], ...]] | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
-        """`_rank` of one style space with the query's own subject lowered (`styledex.subject`)."""
-        ((space, index),) = indexes.items()
-        rows = queries.get(views_key(space), queries[space][None, :])
+        """`_rank` of style spaces (one, or a mix) with the query's own subject lowered (`styledex.subject`)."""
         content_rows = queries.get(views_key(subject.space), queries[subject.space][None, :])
-        ranked = rank_lowering_subject(
-            lambda depth: _best_of_views(index, rows, depth, exclude, where),
+        return rank_lowering_subject(
+            lambda depth: self._rank(indexes, queries, weights, depth, exclude, where),
             lambda ids: self._item_vectors(ids, [subject.space])[subject.space],
-            content_rows, subject, n, len(index),
+            content_rows, subject, n, max(len(index) for index in indexes.values()),
         )  # fmt: skip
-        return [(item_id, score, {space: style, subject.space: content}) for item_id, score, style, content in ranked]
 
     @staticmethod
     def _rank(

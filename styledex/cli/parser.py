@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the config's search.collapse): each result lists the ids it absorbed, and the "
                         "query's own near-duplicates are dropped")
     search.add_argument("--same-subject", action="store_true",
-                        help="in a style space, rank the query's own subject in other looks by style alone (by "
+                        help="in style spaces, rank the query's own subject in other looks by style alone (by "
                         "default it is lowered: config search.subject)")
     search.set_defaults(func=cmd_search)
 

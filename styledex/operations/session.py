@@ -279,7 +279,7 @@ class CatalogSession:
         in each space of ``weights`` the query vector is the normalized mean of the query items' unit vectors
         (one item: its own vector; a video: already the mean of its frames'); a mix scores as for one item. The
         query items are left out of the results, and with ``collapse`` so are their near-duplicates. A search in
-        one style space lowers the query's own subject (`styledex.subject`) unless ``same_subject``.
+        style spaces lowers the query's own subject (`styledex.subject`) unless ``same_subject``.
 
         NotFound for an unknown id, InvalidRequest for a failed item, no query item, more than
         ``MAX_QUERY_ITEMS`` or a threshold outside (0, 1] (:meth:`collapse_thresholds`).

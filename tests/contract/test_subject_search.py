@@ -49,6 +49,19 @@ def test_a_style_search_lowers_the_querys_own_subject_and_says_by_how_much(cli, 
     assert rank(lowered) > rank(plain)
 
 
+def test_a_mix_of_style_spaces_is_lowered_from_its_fused_score(cli, tiny_catalog: TinyCatalog) -> None:
+    query = tiny_catalog.ids["A"]
+    lowered = _search(cli, tiny_catalog, query, "--space", "adain:0.5,gram:0.5")
+    plain = _search(cli, tiny_catalog, query, "--space", "adain:0.5,gram:0.5", "--same-subject")
+    fused = {hit["id"]: hit["score"] for hit in plain}
+    for hit in lowered:
+        assert set(hit["scores"]) == {"adain", "gram", "content"}
+        style = fused[hit["id"]]
+        expected = style if style >= 0.99 else style - WEIGHT * max(0.0, hit["scores"]["content"] - ABOVE)
+        assert hit["score"] == pytest.approx(expected, abs=2e-6)
+    assert [hit["score"] for hit in lowered] == sorted((hit["score"] for hit in lowered), reverse=True)
+
+
 @pytest.mark.parametrize("space", ["content", "style:0.5,content:0.5"])
 def test_content_searches_and_mixes_are_not_lowered(cli, tiny_catalog: TinyCatalog, space: str) -> None:
     query = tiny_catalog.ids["A"]

@@ -29,9 +29,10 @@ def test_the_penalty_is_zero_up_to_the_threshold_and_grows_by_its_weight_past_it
         ({"adain": 1.0}, ["adain", "gram"], 2.0, False, False),  # no content space to measure the subject in
         ({"content": 1.0}, ["content", "adain"], 2.0, False, False),  # a content search
         ({"adain": 0.5, "content": 0.5}, ["content", "adain"], 2.0, False, False),  # a mix weighs content itself
+        ({"adain": 0.5, "gram": 0.5}, ["content", "adain", "gram"], 2.0, False, True),  # a mix of style spaces
     ],
 )
-def test_only_a_single_style_space_with_a_content_space_beside_it_is_lowered(
+def test_only_style_spaces_with_a_content_space_beside_them_are_lowered(
     weights, available, weight, same_subject, applies
 ) -> None:
     penalty = subject_penalty(weights, available, SubjectConfig(weight=weight, above=0.5), same_subject)
@@ -63,20 +64,20 @@ def test_the_lowered_ranking_is_exact_even_when_the_whole_first_fetch_shares_the
     penalty = SubjectPenalty("content", weight=2.0, above=0.5)
     fetched: list[int] = []
 
-    def best_in_style(depth: int) -> list[tuple[int, float]]:
+    def best_in_style(depth: int) -> list[tuple[int, float, dict[str, float]]]:
         fetched.append(depth)
         order = sorted(range(items), key=lambda i: (-style[i], i))[:depth]
-        return [(i, float(style[i])) for i in order]
+        return [(i, float(style[i]), {"adain": float(style[i])}) for i in order]
 
     ranked = rank_lowering_subject(
         best_in_style, lambda ids: content_vectors[list(ids)], content_query, penalty, n=5, available=items
     )
     assert [item for item, *_ in ranked] == _brute_force(style, content.astype(np.float32), penalty, 5)
     assert len(fetched) > 1  # it had to go deeper than its first fetch
-    for item, score, style_cos, content_cos in ranked:
-        assert style_cos == pytest.approx(style[item])
-        assert content_cos == pytest.approx(content[item], abs=1e-6)
-        assert score == pytest.approx(style_cos - 2.0 * max(0.0, content_cos - 0.5))
+    for item, score, cosines in ranked:
+        assert cosines["adain"] == pytest.approx(style[item])
+        assert cosines["content"] == pytest.approx(content[item], abs=1e-6)
+        assert score == pytest.approx(cosines["adain"] - 2.0 * max(0.0, cosines["content"] - 0.5))
 
 
 def test_rankings_of_scores_give_the_same_metrics_as_the_exact_ranking_of_those_scores() -> None:

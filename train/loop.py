@@ -167,6 +167,13 @@ def _cast(state: Mapping[str, Any], dtype: torch.dtype) -> dict[str, Any]:
     return out
 
 
+def _finite_step(total: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
+    """Whether the loss and every gradient the optimizer is about to apply are finite (one device sync)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=total.device)
+    return bool(torch.isfinite(total.detach()).all() and torch.isfinite(norm))
+
+
 def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, progress: bool = True,
         method: str = "") -> Result:
     """Train ``task`` for ``cfg.steps`` steps; resume from ``out_dir/checkpoint.pt`` when it matches ``cfg``."""
@@ -230,14 +237,19 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
         losses = task.step(i)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
+        # Checked before the update: a non-finite loss, or a finite one with an infinite gradient, would write NaN
+        # into the weights, and the checkpoint kept must hold the last good ones.
+        if not _finite_step(losses["total"], optimizer):
+            checkpoint(i)
+            raise FloatingPointError(
+                f"loss or gradients became non-finite at step {i + 1} (loss {float(losses['total'].detach())}); "
+                f"lower lr (the checkpoint of step {i}, before it, is kept)"
+            )
         optimizer.step()
         scheduler.step()
         # reading the losses waits for the GPU, so the step's time is taken after it
         row = {"step": i + 1, **{k: float(v.detach()) for k, v in losses.items()}}
         seconds += time.perf_counter() - t0
-        if not np.isfinite(row["total"]):
-            checkpoint(i)
-            raise FloatingPointError(f"loss became {row['total']} at step {i + 1}; lower lr (checkpoint kept)")
         history.append(row)
         bar.set_postfix(loss=f"{row['total']:.4g}")
         if (i + 1) % cfg.checkpoint_every == 0:

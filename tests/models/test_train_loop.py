@@ -71,7 +71,25 @@ def test_nan_loss_stops_with_a_message_and_keeps_a_checkpoint(tmp_path):
 
     with pytest.raises(FloatingPointError, match="step 4"):
         run(Task("bad", {"m": model}, step), TrainConfig(steps=10), tmp_path, progress=False)
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 3
+    kept = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert kept["step"] == 3
+    assert all(torch.isfinite(v).all() for v in kept["modules"]["m"].values())  # the weights before the bad step
+
+
+def test_a_finite_loss_with_an_infinite_gradient_stops_before_the_update(tmp_path):
+    model = torch.nn.Linear(1, 1)
+
+    def step(i: int) -> dict[str, torch.Tensor]:
+        value = model(torch.ones(1, 1)).sum()
+        if i == 2:  # sqrt at 0: the loss is 0, its gradient infinite
+            value = value + torch.sqrt(model.weight.sum() * 0.0)
+        return {"total": value}
+
+    with pytest.raises(FloatingPointError, match="step 3"):
+        run(Task("bad", {"m": model}, step), TrainConfig(steps=10), tmp_path, progress=False)
+    kept = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert kept["step"] == 2 and all(torch.isfinite(v).all() for v in kept["modules"]["m"].values())
+    assert torch.isfinite(model.weight).all()  # the infinite gradient was never applied
 
 
 def test_config_loader_layers_and_rejects_unknown_keys(tmp_path):

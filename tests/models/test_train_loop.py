@@ -92,6 +92,17 @@ def test_a_finite_loss_with_an_infinite_gradient_stops_before_the_update(tmp_pat
     assert torch.isfinite(model.weight).all()  # the infinite gradient was never applied
 
 
+def test_huge_but_finite_gradients_train_on(tmp_path):
+    # Gradients of ~1e25 per value: their squared norm overflows float32, every value is finite, Adam is unmoved.
+    model = torch.nn.Linear(4, 4)
+
+    def step(i: int) -> dict[str, torch.Tensor]:
+        return {"total": model(torch.ones(1, 4)).sum() * 1e25}
+
+    result = run(Task("big", {"m": model}, step), TrainConfig(steps=3), tmp_path, progress=False)
+    assert len(result.history) == 3 and torch.isfinite(model.weight).all()
+
+
 def test_config_loader_layers_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(TrainError, match="unknown trainer"):
         load_train_config("picasso")

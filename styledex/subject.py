@@ -69,6 +69,11 @@ def subject_penalty(
     return SubjectPenalty(SUBJECT_SPACE, config.weight, config.above, config.same_look)
 
 
+def query_spaces(weights: Mapping[str, float], penalty: SubjectPenalty | None) -> list[str]:
+    """The spaces a query needs vectors in: those of ``weights``, and the penalty's content space when there is one."""
+    return list(dict.fromkeys([*weights, *([penalty.space] if penalty is not None else [])]))
+
+
 Ranked = list[tuple[int, float, dict[str, float]]]  # (id, score, {space: cosine}), best first
 
 

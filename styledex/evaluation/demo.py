@@ -20,7 +20,7 @@ from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
 from styledex.search import Searcher, catalog_embedder
 from styledex.space_indexes import SpaceIndexes
-from styledex.subject import subject_penalty
+from styledex.subject import query_spaces, subject_penalty
 
 QUERY_NAME = "astronaut__magenta-starry_night"
 TILE = 160
@@ -128,7 +128,7 @@ def run_demo(directory: Path, config: Config, *, progress: bool, k: int = 5) -> 
             weights = {searcher.spec(question).name: 1.0}
             # As `styledex search` asks: a style question lowers the query's own subject (styledex.subject).
             subject = subject_penalty(weights, list(searcher.settings.spaces), config.search.subject)
-            spaces = [*weights, *([subject.space] if subject is not None else [])]
+            spaces = query_spaces(weights, subject)
             vectors = searcher.query_vectors_for_item(query["id"], spaces, views=config.search.reframe)
             answers[question] = searcher.search(vectors, weights, k, exclude=[query["id"]], subject=subject)
         panel = draw_panel(query, answers, directory / "demo.png")

@@ -285,7 +285,7 @@ class CatalogSession:
         ``MAX_QUERY_ITEMS`` or a threshold outside (0, 1] (:meth:`collapse_thresholds`).
         """
         from styledex.search import mean_query, near_duplicate_spaces
-        from styledex.subject import subject_penalty
+        from styledex.subject import query_spaces, subject_penalty
 
         thresholds = self.check_query(item_ids, len(media), collapse)
         ids = list(dict.fromkeys(item_ids))
@@ -295,12 +295,12 @@ class CatalogSession:
             # With folding, the query items' vectors are also needed where near-duplicates are measured.
             measured = near_duplicate_spaces(held) if thresholds is not None else {}
             subject = subject_penalty(weights, held, self.config.search.subject, same_subject)
-            queried = [*weights, *([subject.space] if subject is not None else [])]
+            queried = query_spaces(weights, subject)
             spaces = list(dict.fromkeys([*queried, *measured.values()]))
             reframe = self.config.search.reframe  # content queries ask with their views too (search.py)
             items = [self._item_query_vectors(searcher, item_id, spaces, reframe) for item_id in ids]
         items += [searcher.query_vectors_for_media(one, views=reframe) for one in media]  # outside the catalog lock
-        queries = mean_query(items, list(dict.fromkeys(queried)))
+        queries = mean_query(items, queried)
         with self.reading():
             fold = None if thresholds is None else searcher.collapse(thresholds, items)
             return searcher.search(queries, weights, k, exclude=ids, where=where, collapse=fold, subject=subject)

@@ -34,7 +34,7 @@ from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.cyclegan import CycleGenerator
 from styledex.embed.transfer.imaging import fit_long_side, run_network, to_tensor
 from styledex.train.data import CropSampler, load_pool, named_images
-from styledex.train.gan import PatchDiscriminator, lsgan
+from styledex.train.gan import domain_judges, lsgan
 from styledex.train.johnson import check_name
 from styledex.train.loop import Task, TrainConfig
 from styledex.train.registry import trainer
@@ -94,10 +94,7 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator, progres
     channels = (cfg.width, 2 * cfg.width, 4 * cfg.width)
     to_look = CycleGenerator(channels, cfg.res_blocks).to(device)
     to_photo = CycleGenerator(channels, cfg.res_blocks).to(device)
-    judge_look = PatchDiscriminator(cfg.d_width, inputs=1).to(device)
-    judge_photo = PatchDiscriminator(cfg.d_width, inputs=1).to(device)
-    judges_opt = torch.optim.Adam([*judge_look.parameters(), *judge_photo.parameters()], lr=cfg.d_lr,
-                                  betas=(0.5, 0.999))  # fmt: skip
+    judge_look, judge_photo, judges_opt = domain_judges(cfg.d_width, device, cfg.d_lr)
 
     def step(i: int) -> dict[str, torch.Tensor]:
         photo = varied_crops(photos, cfg.batch_size).to(device)

@@ -31,3 +31,12 @@ class PatchDiscriminator(nn.Module):
 def lsgan(scores: torch.Tensor, real: bool) -> torch.Tensor:
     """Least-squares GAN loss of a score map: mean (score − 1)² for real, mean score² for fake."""
     return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))
+
+
+def domain_judges(width: int, device: torch.device, lr: float) -> tuple[PatchDiscriminator, PatchDiscriminator,
+                                                                      torch.optim.Optimizer]:  # fmt: skip
+    """Two unconditional PatchGANs, one per domain of an unpaired translation (CycleGAN, MUNIT), and the one Adam
+    (betas 0.5, 0.999, as both papers) that steps them together."""
+    first, second = PatchDiscriminator(width, inputs=1).to(device), PatchDiscriminator(width, inputs=1).to(device)
+    optimizer = torch.optim.Adam([*first.parameters(), *second.parameters()], lr=lr, betas=(0.5, 0.999))
+    return first, second, optimizer

@@ -41,7 +41,8 @@ class Trainer:
 TRAINER_MODULES = tuple(
     f"styledex.train.{name}"
     for name in (
-        "johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "cin_predictor", "style_head", "content_head"
+        "johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "cin_predictor", "style_head",
+        "content_head",
     )
 )
 TRAINERS: LazyRegistry[Trainer] = LazyRegistry("trainer", TRAINER_MODULES)

@@ -172,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_transfer)
 
     trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, pix2pix, "
-                         "cin-predictor) or a learned space (style-head, content-head)")
-    trn.add_argument("method", help="johnson, adain, wct, stylebank, pix2pix, cin-predictor, style-head or "
-                     "content-head")
+                         "cyclegan, munit, cin-predictor) or a learned space (style-head, content-head)")
+    trn.add_argument("method", help="johnson, adain, wct, stylebank, pix2pix, cyclegan, munit, cin-predictor, "
+                     "style-head or content-head")
     trn.add_argument("--train-config", help="YAML file over configs/train/METHOD.yaml")
     trn.add_argument("--style", action="append",
                      help="style image(s) (johnson, pix2pix: one; stylebank: one per style)")

@@ -207,7 +207,8 @@ def test_cli_models_json(cli):
     run = cli("models", "--json")
     assert run.rc == 0, run.err
     rows = {row["method"]: row for row in run.json()}
-    assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan"}
+    assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan",
+                         "munit"}
     for row in rows.values():
         assert isinstance(row["styles"], list) and isinstance(row["available"], bool)
         assert row["weights"] is None or Path(row["weights"]).exists()
@@ -225,7 +226,7 @@ def test_cli_models_json(cli):
 
 def test_cli_models_before_training(cli, nothing_shipped):
     rows = {row["method"]: row for row in cli("models", "--json").json()}
-    for name in ("johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan"):
+    for name in ("johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit"):
         assert rows[name]["available"] is False and rows[name]["styles"] == [], name
     assert rows["adain"]["weights"] is None
     human = cli("models")

@@ -172,6 +172,10 @@ class Embedder:
                     from .heads import head_fingerprint
 
                     weights += f":{head}:{head_fingerprint(str(head))}"
+            elif spec.source == "munit":
+                from .munit_space import fingerprint
+
+                weights = f"munit:{fingerprint()}"
             elif spec.source == "cin":
                 from .cin_predictor import predictor_fingerprint
 
@@ -258,6 +262,11 @@ class Embedder:
                         result[spec.name][rows] = vectors.cpu().numpy()
                     for name in view_spaces:
                         result[views_key(name)][rows] = region_vectors(feats).cpu().numpy()
+        if any(spec.source == "munit" for spec in self.specs):
+            from .munit_space import munit_vectors
+
+            codes = munit_vectors(images, self.device)
+            result |= {spec.name: codes[spec.name] for spec in self.specs if spec.source == "munit"}
         for spec in self.specs:
             if spec.source == "predictor":
                 raw = torch.from_numpy(self._predictor_net().predict(list(images)))

@@ -14,6 +14,8 @@ Measured on ``styledex eval``'s grid (10 photos × 11 styles, VGG19 at 256×256;
 - both style spaces weight relu5_1 by half (``STYLE_LAYER_WEIGHTS``): with equal weights its content-laden
   statistics pulled restyled video clips of the same source together (video style P@5 0.92 → 0.99).
 - ``predictor``: the Magenta style-prediction network's 100-d vector (Ghiasi et al. 2017).
+- ``munit_style`` / ``munit_content``: the style and content codes of styledex's trained MUNIT (Huang et al.
+  2018; :mod:`.munit_space`), usable once ``embed/weights/munit.pt`` is shipped (``styledex train munit``).
 - ``cin``: the 990 γ/β of the pretrained 26-style CIN network (Dumoulin et al. 2017) that styledex's trained
   style predictor assigns to the image (:mod:`.cin_predictor`), minus the 26 styles' mean γ/β, divided by their
   std, L2-normalized; the 26 styles (and their mixtures) are queries of the same space (``--anchor``). Usable
@@ -52,8 +54,9 @@ class SpaceSpec:
     """A named embedding space.
 
     ``source`` says which network feeds it: ``vgg`` (one shared VGG19 forward for all VGG spaces),
-    ``predictor`` (the Magenta ONNX style predictor) or ``cin`` (styledex's trained CIN style predictor, its own
-    VGG19 forward at its training scale). ``layers`` are the VGG layers it reads. ``pq_subvector_dims`` is a hint
+    ``predictor`` (the Magenta ONNX style predictor), ``cin`` (styledex's trained CIN style predictor, its own
+    VGG19 forward at its training scale) or ``munit`` (styledex's trained MUNIT encoders,
+    :mod:`.munit_space`). ``layers`` are the VGG layers it reads. ``pq_subvector_dims`` is a hint
     for the index policy (``styledex.index.policy.choose_index``): the smallest PQ sub-vector, in dimensions per
     code byte, of an ivfpq index of this space (None: the policy's default, 8).
     """
@@ -61,7 +64,7 @@ class SpaceSpec:
     name: str
     kind: Kind
     dim: int
-    source: Literal["vgg", "predictor", "cin"]
+    source: Literal["vgg", "predictor", "cin", "munit"]
     description: str
     preprocessing: str
     params: Mapping[str, object] = field(default_factory=dict)
@@ -145,6 +148,10 @@ def unavailable_reason(spec: SpaceSpec) -> str | None:
 
         if head_path(str(head)) is None:
             return f"space '{spec.name}' needs its trained head: run `{TRAIN_COMMANDS[str(head)]}` and ship {head}.pt"
+    if spec.source == "munit":
+        from .munit_space import missing_reason
+
+        return missing_reason(spec.name)
     if spec.source == "cin":
         from .cin_predictor import TRAIN_COMMAND, WEIGHTS_NAME, predictor_path
 
@@ -413,3 +420,30 @@ def _content_head_features(spec: SpaceSpec) -> VggFeatureFn:
     from .heads import CONTENT_HEAD, content_head_inputs
 
     return _head_features(CONTENT_HEAD, content_head_inputs)
+
+
+# MUNIT's codes (the shipped network's width 16, two downsamplings, 8-d style codes: embed/munit_space.py checks).
+register_space(
+    SpaceSpec(
+        name="munit_style",
+        kind="style",
+        dim=16,
+        source="munit",
+        description="MUNIT style codes of the photo and the painting domain's style encoders, concatenated, L2 "
+        "(styledex train munit)",
+        preprocessing="RGB resized to long side 128 keeping the aspect ratio, 0..1",
+        params={"network": "munit", "code": "style"},
+    )
+)
+register_space(
+    SpaceSpec(
+        name="munit_content",
+        kind="content",
+        dim=256,
+        source="munit",
+        description="MUNIT content code (photo domain encoder: instance-normalized residual blocks), average-pooled "
+        "to 2×2, L2 (styledex train munit)",
+        preprocessing="RGB resized to long side 128 keeping the aspect ratio, 0..1",
+        params={"network": "munit", "code": "content", "grid": 2},
+    )
+)

@@ -10,11 +10,12 @@ from styledex.embed.spaces import SPACES, SpaceSpec, register_space, vgg_feature
 
 
 def test_the_registry_lists_every_space_once_in_order_and_vgg_spaces_have_features() -> None:
-    assert list(SPACES) == ["content", "gram", "adain", "predictor", "cin", "style_head", "adain_white", "content_head"]
+    assert list(SPACES) == ["content", "gram", "adain", "predictor", "cin", "style_head", "adain_white", "content_head",
+                           "munit_style", "munit_content"]
     features = {layer: torch.rand(2, channels, 4, 4) for layer, channels in spaces.LAYER_CHANNELS.items()}
     for name in ("content", "gram", "adain"):
         assert vgg_feature_fn(SPACES[name])(features).shape == (2, SPACES[name].dim)
-    for name in ("predictor", "cin"):  # their vectors come from their own networks
+    for name in ("predictor", "cin", "munit_style", "munit_content"):  # their vectors come from their own networks
         with pytest.raises(ValueError, match="not computed from VGG features"):
             vgg_feature_fn(SPACES[name])
 

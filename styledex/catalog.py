@@ -335,6 +335,16 @@ class Catalog:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors.copy()
 
+    def vector_ids(self, space: str) -> np.ndarray:
+        """The ids [n] int64, ascending, of the ok items with an item-level vector in ``space``: the ids an
+        index of that space holds when it is current."""
+        rows = self.db.execute(
+            "SELECT v.item_id FROM vectors v JOIN items i ON i.id = v.item_id "
+            "WHERE v.space = ? AND v.frame = ? AND i.status = 'ok' ORDER BY v.item_id",
+            (space, ITEM_FRAME),
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
     def vectors_by_id(self, space: str, ids: np.ndarray, dim: int) -> np.ndarray:
         """The item-level vectors of ``ids`` [n] in ``space``, in that order: [n, dim] float32 (KeyError if one is
         missing). The exact vectors behind a lossy (ivfpq) index: it re-ranks its candidates with them."""

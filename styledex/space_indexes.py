@@ -7,7 +7,9 @@ hold them):
 
 - An index is opened from disk only if it carries the catalog's current revision; one that lags (a crash between
   a commit and the index save) or cannot be read is rebuilt from the raw vectors, read in the same read
-  transaction as the revision, so it holds exactly the committed rows.
+  transaction as the revision, so it holds exactly the committed rows. An index already open here that lags
+  because another process wrote (same generation) is caught up from the rows instead: the ids it lacks are
+  added, those no longer there removed, in one read transaction.
 - A write through this catalog patches the open indexes right after its commit, and they are saved when the
   writer leaves ``catalog.writing()``. An index opened before another process wrote or reindexed is dropped
   instead of patched: patched and saved, it would pass for current while missing that write, or undo the reindex.
@@ -118,6 +120,9 @@ class SpaceIndexes:
             cached = self._open.get(spec.name)
             if cached is not None and cached.current(state):
                 return cached.index
+            if cached is not None and cached.generation == state.generation:
+                self._catch_up(spec, cached.index, state.revision)
+                return cached.index
             index = self._load(spec, fingerprint, state.revision)
             if index is None:  # the rows are read here, the (slower) FAISS build runs after the transaction
                 settings = self.settings
@@ -127,6 +132,21 @@ class SpaceIndexes:
                                        settings)  # fmt: skip
         self._attach(spec.name, index, state.generation)
         return index
+
+    def _catch_up(self, spec: SpaceSpec, index: SpaceIndex, revision: int) -> None:
+        """Bring ``index``, open here while another process wrote, to ``revision`` from the rows (inside the
+        caller's read transaction): the items it lacks are added, those gone are removed. Exact, because ids are
+        never reused and an item's vectors are never rewritten: the ok rows' ids say what changed. Reading the
+        ids (and the new rows' vectors) instead of every row is what keeps a server answering while ``add``
+        commits beside it: a rebuild of a 100k-item HNSW took 12 s there, during which every search waited."""
+        rows = self.catalog.vector_ids(spec.name)
+        held = index.ids()
+        added, removed = np.setdiff1d(rows, held), np.setdiff1d(held, rows)
+        if len(added):
+            index.add(added, self.catalog.vectors_by_id(spec.name, added, spec.dim))
+        if len(removed):
+            index.remove(removed)
+        index.revision = revision
 
     def _load(self, spec: SpaceSpec, fingerprint: str, revision: int) -> SpaceIndex | None:
         """The saved index of ``spec`` if it is sound and carries ``revision``; None when it must be rebuilt."""

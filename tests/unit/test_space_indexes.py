@@ -175,10 +175,31 @@ def test_a_write_through_one_catalog_reaches_the_next_search_of_another(catalog_
         with writer.writing():
             (new_id,) = writer.write_batch([record])
         assert _top(searcher, record.vectors[SPEC.name].item) == new_id
-        assert searcher.index(SPEC.name) is not before  # reloaded (the other wrote), not patched
+        assert searcher.index(SPEC.name) is before  # caught up from the rows (the other wrote), not rebuilt
         with writer.writing():
             remove_items(SpaceIndexes.of(writer, IndexConfig()), [new_id])
         assert _top(searcher, record.vectors[SPEC.name].item) != new_id
+
+
+@pytest.mark.parametrize("policy", ["flat", "hnsw"])
+def test_an_index_open_while_another_catalog_writes_is_caught_up_to_exactly_the_rows(
+    catalog_dir: Path, policy: str
+) -> None:
+    with Catalog.open(catalog_dir) as reader, Catalog.open(catalog_dir) as writer:
+        indexes = SpaceIndexes(reader, IndexConfig(policy=policy))
+        indexes.replace(indexes.build(SPEC, FINGERPRINT, config=IndexConfig(policy=policy)))
+        open_index = indexes.index(SPEC, FINGERPRINT)
+        assert open_index.index_type == policy
+        with writer.writing():  # another process adds three items and removes an old one and a new one
+            new_ids = writer.write_batch(_records(21, 3))
+            remove_items(SpaceIndexes.of(writer, IndexConfig()), [2, new_ids[0]])
+        caught = indexes.index(SPEC, FINGERPRINT)
+        assert caught is open_index and caught.revision == reader.revision  # patched in place, current
+        expected = [i for i in range(1, 24) if i not in (2, new_ids[0])]
+        assert sorted(int(i) for i in range(1, 30) if i in caught) == _ok_ids(reader) == expected
+        for record, item_id in zip(_records(22, 2), new_ids[1:], strict=True):  # the new rows answer as themselves
+            query = record.vectors[SPEC.name].item[None]
+            assert caught.search(query, 1)[0][0][0] == item_id
 
 
 def test_an_index_opened_before_another_write_is_dropped_not_patched(catalog_dir: Path) -> None:

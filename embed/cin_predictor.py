@@ -17,7 +17,6 @@ space (:func:`anchor_vectors`), usable as queries.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -165,20 +164,11 @@ def _require_path(path: Path | str | None) -> Path:
     return found
 
 
-@cache
-def _digest(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
 def predictor_fingerprint(path: Path | str | None = None) -> str:
     """16 hex digits of the weight file's SHA-256 (:class:`PredictorMissing` when there is none)."""
-    found = _require_path(path)
-    stat = found.stat()
-    return _digest(str(found), stat.st_mtime_ns, stat.st_size)
+    from .transfer.weights import file_digest
+
+    return file_digest(_require_path(path))
 
 
 def _load(path: str, device: str) -> tuple[CINStylePredictor, dict[str, Any]]:

@@ -23,9 +23,7 @@ A head whose file is missing makes its space unavailable with a one-line message
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 
 import torch
@@ -35,6 +33,7 @@ from torch import nn
 from .model_cache import MODELS
 from .pixel_stats import PIXEL_STATS_DIM, pixel_statistics
 from .stats import instance_normalize, shared_mean_std
+from .transfer.weights import file_digest
 from .vgg import LAYER_CHANNELS, PIXELS, STYLE_LAYERS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -225,15 +224,10 @@ def head_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-@cache
-def _digest(path: Path, mtime_ns: int) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def head_fingerprint(name: str) -> str:
     """16 hex digits of the head's weight file (part of its space's fingerprint); ``missing`` when not shipped."""
     path = head_path(name)
-    return _digest(path, path.stat().st_mtime_ns) if path else "missing"
+    return file_digest(path) if path else "missing"
 
 
 def build_head(name: str, state: Mapping[str, object]) -> nn.Module:

@@ -12,7 +12,6 @@ One forward of each encoder per image (sizes differ, so no batching across image
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,11 +40,11 @@ def missing_reason(space: str) -> str | None:
 
 
 def fingerprint() -> str:
-    """16 hex digits of the shipped weight file's SHA-256."""
+    """16 hex digits of the shipped weight file's SHA-256 (read once per modification)."""
     path = weights_path()
     if path is None:
         raise ValueError(missing_reason(STYLE_SPACE))
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return shipped_weights.file_digest(path)
 
 
 def munit_vectors(images: Sequence[Image.Image], device: torch.device) -> dict[str, np.ndarray]:

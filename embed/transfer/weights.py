@@ -7,7 +7,9 @@ Style images the per-style models were trained on are in ``embed/weights/styles/
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,22 @@ def shipped_file(name: str) -> str | None:
 def shipped_with_prefix(prefix: str) -> list[Path]:
     """Every shipped weight file whose stem starts with ``prefix`` (``johnson_`` → one per trained style)."""
     return sorted(WEIGHTS_DIR.glob(f"{prefix}*.pt"))
+
+
+def file_digest(path: Path | str) -> str:
+    """16 hex digits of the SHA-256 of the file ``path`` (a weight file: part of a space's fingerprint), read once
+    per (path, modification time, size): a retrained file gets a new digest, an unchanged one is not read again."""
+    stat = Path(path).stat()
+    return _digest(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def _to_float(state: Any) -> Any:

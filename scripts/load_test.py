@@ -45,6 +45,11 @@ import numpy as np
 
 HEALTH_POLL_S = 0.5
 REQUEST_TIMEOUT_S = 30.0
+# The header /health names the answering server process with (styledex.serve.routes_catalog.WORKER_HEADER).
+WORKER_HEADER = "X-Styledex-Worker"
+# Warm-up: a round of both routes under this many seconds counts as warm; give up after this many rounds.
+WARM_ROUND_S = 1.0
+WARMUP_MAX_ROUNDS = 60
 
 
 @dataclass
@@ -78,6 +83,8 @@ class Report:
     """Everything one run measured (seconds unless named otherwise)."""
 
     target_rate: float
+    workers: int  # server processes
+    workers_seen: int  # distinct processes that answered /health during the warm-up
     duration_s: float
     requests: int
     errors: int
@@ -100,6 +107,9 @@ class Report:
     ingest_files: int
     first_new_item_seen_s: float | None
     health_timeline: list[tuple[float, int]] = field(default_factory=list)
+    # per whole second of due time: (second, requests, p99 ms of the good ones): when the tail happens
+    latency_by_second: list[tuple[int, int, float]] = field(default_factory=list)
+    error_samples: list[tuple[float, str]] = field(default_factory=list)  # (due s, error) of the first 50 errors
     server_log_tail: str = ""
 
 
@@ -238,6 +248,29 @@ async def load_phase(
     return samples, ingest_end, await poller
 
 
+async def warm_up(base_url: str, item_id: int, image: bytes, args: argparse.Namespace) -> int:
+    """Both query routes until every server process has loaded the model and the indexes (not measured): each
+    round on a fresh connection, which the kernel hands to any of the ``--workers`` processes, until the last
+    max(3, 2·workers) rounds each answered within WARM_ROUND_S and ``/health`` has named as many processes
+    (its X-Styledex-Worker header) as were started. Returns how many it named."""
+    quick, seen = 0, set()
+    for _ in range(WARMUP_MAX_ROUNDS):
+        async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as fresh:
+            started = time.perf_counter()
+            seen.add((await fresh.get("/health")).headers.get(WORKER_HEADER))
+            for route in ("similar", "search"):
+                warm = await one_request(fresh, route, 0.0, time.perf_counter(), item_id, image, args.space)
+                if not warm.ok:
+                    raise RuntimeError(f"warm-up {warm.route} failed: {warm.error or f'HTTP {warm.status}'}")
+        quick = quick + 1 if time.perf_counter() - started < WARM_ROUND_S else 0
+        if quick >= max(3, 2 * args.workers) and len(seen) >= args.workers:
+            return len(seen)
+    raise RuntimeError(
+        f"after {WARMUP_MAX_ROUNDS} warm-up rounds: {len(seen)} of {args.workers} server processes answered, "
+        f"the last {quick} rounds under {WARM_ROUND_S:g} s"
+    )
+
+
 async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.Popen[bytes]) -> Report:
     image = args.query_image.read_bytes()
     limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
@@ -246,13 +279,9 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
         ids = await ok_ids(client)
         if not ids:
             raise RuntimeError("the catalog has no ok item to query")
-        for _ in range(3):  # warm-up, not measured: model load, index load, connection pool
-            for warm in (
-                await one_request(client, "similar", 0.0, time.perf_counter(), ids[0], image, args.space),
-                await one_request(client, "search", 0.0, time.perf_counter(), ids[0], image, args.space),
-            ):
-                if not warm.ok:
-                    raise RuntimeError(f"warm-up {warm.route} failed: {warm.error or f'HTTP {warm.status}'}")
+        workers_seen = await warm_up(base_url, ids[0], image, args)
+        for _ in range(3):  # the measuring client's connection pool
+            await one_request(client, "similar", 0.0, time.perf_counter(), ids[0], image, args.space)
 
         ingest_files = sum(1 for p in args.ingest.rglob("*") if p.is_file())
         with tempfile.TemporaryFile() as ingest_log:  # not a pipe: nobody reads it while the load runs
@@ -280,6 +309,8 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
         print(f"ingest exited with {ingest.returncode}: {ingest_stderr.strip()[-500:]}", file=sys.stderr)
     return Report(
         target_rate=args.rate,
+        workers=args.workers,
+        workers_seen=workers_seen,
         duration_s=round(window, 2),
         requests=len(samples),
         errors=len(errors),
@@ -305,13 +336,25 @@ async def run_load(args: argparse.Namespace, base_url: str, server: subprocess.P
         ingest_end_s=round(ingest_end, 2),
         ingest_files=ingest_files,
         first_new_item_seen_s=first_seen,
+        latency_by_second=by_second(samples),
+        error_samples=[(round(e.due, 3), e.error) for e in errors[:50]],
         health_timeline=timeline,
     )
+
+
+def by_second(samples: list[Sample]) -> list[tuple[int, int, float]]:
+    """(second, requests due in it, p99 latency of its good answers in ms) for each whole second of the run."""
+    seconds: dict[int, list[Sample]] = {}
+    for sample in samples:
+        seconds.setdefault(int(sample.due), []).append(sample)
+    return [(second, len(group), round(percentile([s.latency_ms for s in group if s.ok], 99), 2))
+            for second, group in sorted(seconds.items())]  # fmt: skip
 
 
 def print_table(report: Report) -> None:
     rows = [
         ("target rate (req/s)", f"{report.target_rate:g}"),
+        ("server processes (answered)", f"{report.workers} ({report.workers_seen})"),
         ("achieved rate (req/s)", f"{report.achieved_rate:g}"),
         ("client lag p99 (ms)", f"{report.client_lag_p99_ms:g}"),
         ("duration (s)", f"{report.duration_s:g}"),
@@ -353,11 +396,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--space", default="style", help="space of every query (default style)")
     parser.add_argument("--connections", type=int, default=32, help="client connection pool size (default 32)")
     parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for /health")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (styledex serve --workers)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.duration <= 0:
-        parser.error("--rate and --duration must be positive")
+    if args.rate <= 0 or args.duration <= 0 or args.workers < 1:
+        parser.error("--rate, --duration and --workers must be positive")
     if not 0 <= args.search_share <= 1:
         parser.error(f"--search-share must be in 0..1, got {args.search_share}")
     # `styledex add` alone needs 5 to 30 s to start (imports, VGG weights), whatever the folder.
@@ -378,7 +422,10 @@ def main(argv: list[str] | None = None) -> int:
     server_log = args.json.with_suffix(".server.log") if args.json else Path(os.devnull)
     with open(server_log, "wb") as log:
         server = subprocess.Popen(
-            styledex_command(args.config, "serve", "--catalog", str(args.catalog), "--port", str(port)),
+            styledex_command(
+                args.config, "serve", "--catalog", str(args.catalog), "--port", str(port),
+                "--workers", str(args.workers),
+            ),
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -8,6 +8,7 @@ empty, 413 upload over the limit, 415 wrong content type, 422 invalid parameter 
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -119,6 +120,31 @@ def create_app(
         app.add_middleware(CORSMiddleware, allow_origins=service.config.serve.cors_origins,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     return app
+
+
+# `styledex serve --workers N` (N > 1) hands uvicorn an import string, and each worker process builds its own app
+# from this variable: JSON {"catalog": dir, "config": Config as a dict, "max_upload_bytes": int}.
+WORKER_ENV = "STYLEDEX_SERVE_APP"
+
+
+def worker_settings(catalog_dir: Path | str, config: Config, max_upload_bytes: int) -> str:
+    """The value of :data:`WORKER_ENV` that makes :func:`app_from_env` build ``create_app(catalog_dir, ...)``."""
+    return json.dumps(
+        {"catalog": str(catalog_dir), "config": config.model_dump(mode="json"), "max_upload_bytes": max_upload_bytes}
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The app one server worker runs (uvicorn's factory for ``styledex serve --workers N``), built from
+    :data:`WORKER_ENV`; the write token comes from ``$STYLEDEX_TOKEN`` as in :func:`create_app`."""
+    raw = os.environ.get(WORKER_ENV)
+    if not raw:
+        raise RuntimeError(f"${WORKER_ENV} is not set: start workers with `styledex serve --workers N`")
+    settings = json.loads(raw)
+    return create_app(
+        settings["catalog"], config=Config.model_validate(settings["config"]),
+        max_upload_bytes=int(settings["max_upload_bytes"]),
+    )  # fmt: skip
 
 
 def _document_one_line_422(app: FastAPI) -> None:

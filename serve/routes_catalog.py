@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -47,10 +48,14 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": Error, "description": "another process is writing the catalog; retry"},
 }
 
+WORKER_HEADER = "X-Styledex-Worker"
+
 
 @router.get("/health", response_model=None, responses={200: {"model": Health}}, tags=["catalog"])
-def health(service: ServiceDep) -> dict[str, Any]:
-    """Liveness, and the number of ok items."""
+def health(service: ServiceDep, response: Response) -> dict[str, Any]:
+    """Liveness, and the number of ok items. The header ``X-Styledex-Worker`` names the server process that
+    answered (its pid): with ``styledex serve --workers N`` each process keeps its own /metrics."""
+    response.headers[WORKER_HEADER] = str(os.getpid())
     return {"status": "ok", "items": service.item_count()}
 
 

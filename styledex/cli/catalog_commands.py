@@ -7,6 +7,7 @@ Heavy modules (torch, the embedders) are imported inside the commands that need 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -170,10 +171,12 @@ def _bytes(per_item: float | None) -> str:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
-    from styledex.serve.app import create_app
+    from styledex.serve.app import WORKER_ENV, create_app, worker_settings
 
     if args.max_upload_mb <= 0:
         raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if args.workers < 1:
+        raise UserError(f"--workers expects a positive number of server processes, got {args.workers}")
     if args.ingest_root:  # replaces serve.ingest_roots; relative folders are taken from here, the working directory
         roots = [Path(root).expanduser().resolve() for root in args.ingest_root]
         if missing := [root for root in roots if not root.is_dir()]:
@@ -183,14 +186,26 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     directory = catalog_dir(args, config)
     if not (directory / DB_NAME).exists():
         raise UserError(f"no catalog at {directory}: build one with `styledex demo` or `styledex add PATH`")
-    app = create_app(directory, config=config, max_upload_bytes=int(args.max_upload_mb * 2**20))
+    max_upload_bytes = int(args.max_upload_mb * 2**20)
+    # Built here with one worker or not, so a catalog or setting the app refuses fails before any worker starts.
+    app = create_app(directory, config=config, max_upload_bytes=max_upload_bytes)
     writes = "on" if app.state.service.token else "off (set $STYLEDEX_TOKEN to allow POST/DELETE /items)"
     roots = app.state.service.ingest_roots.roots
     paths = f"under {', '.join(map(str, roots))}" if roots else "off (--ingest-root DIR or serve.ingest_roots)"
+    workers = f"; {args.workers} worker processes" if args.workers > 1 else ""
     print(
         f"styledex: serving {directory} on http://{args.host}:{args.port} (API docs: /docs; writes {writes}; "
-        f"server paths {paths})",
+        f"server paths {paths}{workers})",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        return 0
+    app.state.service.close()  # each worker opens the catalog and loads the indexes itself
+    del app
+    os.environ[WORKER_ENV] = worker_settings(directory, config, max_upload_bytes)
+    uvicorn.run(
+        "styledex.serve.app:app_from_env", factory=True, workers=args.workers, host=args.host, port=args.port,
+        log_level="info",
+    )  # fmt: skip
     return 0

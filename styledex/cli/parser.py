@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ingest-root", action="append", metavar="DIR",
                        help="folder whose files POST /items {\"paths\"} may add (repeatable; replaces "
                             "serve.ingest_roots; default: none, server paths refused)")  # fmt: skip
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port, each with its own copy of the indexes and /metrics "
+                            "(default 1); each sees the others' writes")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     demo = with_catalog(sub.add_parser("demo", help="build the demo catalog from public data and run two queries"))

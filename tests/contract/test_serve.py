@@ -479,6 +479,8 @@ def test_metrics_count_requests_per_route_template(reader: Served, tiny_catalog:
 def test_serve_command_serves_the_default_catalog(tiny_catalog: TinyCatalog, tmp_path: Path, cli) -> None:
     run = cli("serve", "--catalog", tmp_path / "missing")
     assert run.rc == 2 and "no catalog at" in run.err and "styledex demo" in run.err
+    run = cli("serve", "--catalog", tiny_catalog.directory, "--workers", "0")
+    assert run.rc == 2 and run.err.strip().endswith("--workers expects a positive number of server processes, got 0")
 
     shutil.copytree(tiny_catalog.directory, tmp_path / "catalog")  # ./catalog: what `styledex demo` builds
     with socket.socket() as s:

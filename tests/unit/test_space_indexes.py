@@ -200,6 +200,10 @@ def test_an_index_open_while_another_catalog_writes_is_caught_up_to_exactly_the_
         for record, item_id in zip(_records(22, 2), new_ids[1:], strict=True):  # the new rows answer as themselves
             query = record.vectors[SPEC.name].item[None]
             assert caught.search(query, 1)[0][0][0] == item_id
+        with writer.writing():  # then it only adds: the new ids lie above the last one held, no others compared
+            more = writer.write_batch(_records(30, 2))
+        assert indexes.index(SPEC, FINGERPRINT) is open_index and open_index.revision == reader.revision
+        assert open_index.ids().tolist() == _ok_ids(reader) == expected + list(more)
 
 
 def test_an_index_opened_before_another_write_is_dropped_not_patched(catalog_dir: Path) -> None:

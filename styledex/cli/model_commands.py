@@ -120,7 +120,9 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
         print_json({"weights": str(result.weights), **result.record})
     elif not args.quiet:
         first, last = result.record["first_losses"].get("total"), result.record["final_losses"].get("total")
-        print(f"{args.method}: {cfg.steps} steps in {result.record['train_seconds']:.0f} s, loss {first:.4g} → "
+        steps = result.record.get("steps", cfg.steps)  # fewer than asked when the time budget stopped the run
+        budget = " (stopped by its time limit)" if result.record.get("stopped_by_time_limit") else ""
+        print(f"{args.method}: {steps} steps{budget} in {result.record['train_seconds']:.0f} s, loss {first:.4g} → "
               f"{last:.4g}; weights {shown(result.weights)}, curve {shown(result.out_dir / 'loss.png')}")
     return 0
 

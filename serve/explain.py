@@ -105,7 +105,7 @@ SpaceKind = Literal["style", "content"]
 
 # -- transfer methods for the cross-renderings ------------------------------------------------------------------
 # Arbitrary-style methods that take one style image and render in about a second or less (gatys takes minutes).
-EXPLAIN_METHODS = ("ghiasi", "adain", "wct", "cin", "munit")
+EXPLAIN_METHODS = ("ghiasi", "adain", "wct", "cin", "munit", "mixgan")
 # `auto`: of the methods that render at an interactive speed (≤ 0.5 s per 256-px image), the one that moves a photo
 # furthest toward its style image by the transfer table's yardsticks (README, "Quality and speed";
 # styledex.evaluation.transfer_yardsticks): ghiasi, median VGG-statistics ratio 0.63 (2 of 4 pairs ≤ 0.6), 100 ms.
@@ -126,6 +126,7 @@ METHOD_CAPTIONS = {
     "wct": "WCT (whitening and colouring, 5 levels)",
     "cin": "26-style CIN with the fitted style predictor",
     "munit": "MUNIT (content code decoded with the other's style code)",
+    "mixgan": "MIXGAN (the trained style domain nearest the other)",
 }
 
 

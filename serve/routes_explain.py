@@ -22,7 +22,7 @@ router = APIRouter(tags=["explain"])
 
 Format = Literal["png", "json"]
 FORMAT_HELP = "png: the panel (default); json: the numbers behind it"
-ExplainMethod = Literal["auto", "ghiasi", "adain", "wct", "cin", "munit"]
+ExplainMethod = Literal["auto", "ghiasi", "adain", "wct", "cin", "munit", "mixgan"]
 METHOD_HELP = ("transfer method of the cross-renderings; auto = ghiasi, of the methods that render in under half a "
                "second the one that moves a photo furthest toward its style image (README, Quality and speed)")
 _RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -62,6 +62,17 @@ def check_name(name: str) -> str:
     return name
 
 
+def style_names(style_images: Sequence[str], names: Sequence[str] | None) -> list[str]:
+    """The names of a multi-style trainer's styles (stylebank, mixgan): ``names`` (one per style image) or the
+    files' stems; TrainError (one line) for a count mismatch, a name that cannot name files, or a repeated name."""
+    if names is not None and len(names) != len(style_images):
+        raise TrainError(f"{len(names)} style_names for {len(style_images)} style images")
+    picked = [check_name(n) for n in (names or [Path(p).stem for p in style_images])]
+    if len(set(picked)) != len(picked):
+        raise TrainError(f"style names must differ, got {', '.join(picked)}; set style_names")
+    return picked
+
+
 def open_style(path: str) -> Image.Image:
     """The RGB style image at ``path``; :class:`TrainError` (one line) when it is missing or unreadable."""
     if not Path(path).is_file():

@@ -41,7 +41,7 @@ class Trainer:
 TRAINER_MODULES = tuple(
     f"styledex.train.{name}"
     for name in (
-        "johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "cin_predictor", "style_head",
+        "johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "mixgan", "cin_predictor", "style_head",
         "content_head",
     )
 )

@@ -32,7 +32,7 @@ from styledex.embed.transfer.stylebank import StyleBankNet, build_from_weights
 from styledex.embed.transfer.weights import load_weights
 from styledex.train import TrainError
 from styledex.train.data import CropSampler, load_pool
-from styledex.train.johnson import STYLE_LAYERS, PerceptualLoss, check_name, open_style, style_jpeg, style_tensor
+from styledex.train.johnson import STYLE_LAYERS, PerceptualLoss, open_style, style_jpeg, style_names, style_tensor
 from styledex.train.loop import Task, TrainConfig, autocast
 from styledex.train.losses import total_variation
 from styledex.train.registry import trainer
@@ -53,21 +53,12 @@ class Config(TrainConfig):
     width: int = Field(16, ge=4, description="channels after the first conv (the paper's 32); then 2×, 4×")
 
 
-def _names(cfg: Config) -> list[str]:
-    if cfg.style_names is not None and len(cfg.style_names) != len(cfg.style_images):
-        raise TrainError(f"{len(cfg.style_names)} style_names for {len(cfg.style_images)} style images")
-    names = [check_name(n) for n in (cfg.style_names or [Path(p).stem for p in cfg.style_images])]
-    if len(set(names)) != len(names):
-        raise TrainError(f"style names must differ, got {', '.join(names)}; set style_names")
-    return names
-
-
 @trainer("stylebank", config=Config)
 def build(cfg: Config, device: torch.device, generator: torch.Generator, progress: bool = True) -> Task:
     """The stylebank task: a new bank for ``cfg.style_images``, or new branches on ``cfg.base``."""
     if not cfg.style_images:
         raise TrainError("stylebank needs at least one --style IMAGE")
-    names = _names(cfg)
+    names = style_names(cfg.style_images, cfg.style_names)
     images = [open_style(p) for p in cfg.style_images]
     styles: list[dict[str, Any]] = []
     if cfg.base is not None:

@@ -45,7 +45,7 @@ TRAIN_COMMAND = "styledex train munit"
 DOMAINS = ("photo", "painting")
 
 
-def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module]:
+def padded_conv(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module]:
     """A reflection-padded convolution (the paper pads by reflection everywhere)."""
     pad = (kernel - 1) // 2 if stride == 1 else 1
     return [nn.ReflectionPad2d(pad), nn.Conv2d(cin, cout, kernel, stride)]
@@ -90,8 +90,8 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int, adaptive: bool) -> None:
         super().__init__()
         norm = AdaptiveInstanceNorm if adaptive else lambda c: nn.InstanceNorm2d(c, affine=False)
-        self.body = nn.Sequential(*_conv(channels, channels, 3), norm(channels), nn.ReLU(inplace=True),
-                                  *_conv(channels, channels, 3), norm(channels))  # fmt: skip
+        self.body = nn.Sequential(*padded_conv(channels, channels, 3), norm(channels), nn.ReLU(inplace=True),
+                                  *padded_conv(channels, channels, 3), norm(channels))  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -102,10 +102,11 @@ class ContentEncoder(nn.Module):
 
     def __init__(self, width: int, downs: int, res_blocks: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = [*_conv(3, width, 7), nn.InstanceNorm2d(width), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [*padded_conv(3, width, 7), nn.InstanceNorm2d(width), nn.ReLU(inplace=True)]
         channels = width
         for _ in range(downs):
-            layers += [*_conv(channels, 2 * channels, 4, 2), nn.InstanceNorm2d(2 * channels), nn.ReLU(inplace=True)]
+            layers += [*padded_conv(channels, 2 * channels, 4, 2), nn.InstanceNorm2d(2 * channels),
+                       nn.ReLU(inplace=True)]  # fmt: skip
             channels *= 2
         layers += [ResBlock(channels, adaptive=False) for _ in range(res_blocks)]
         self.net = nn.Sequential(*layers)
@@ -121,11 +122,11 @@ class StyleEncoder(nn.Module):
 
     def __init__(self, width: int, downs: int, style_dim: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = [*_conv(3, width, 7), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [*padded_conv(3, width, 7), nn.ReLU(inplace=True)]
         channels = width
         for i in range(downs):
             out = 2 * channels if i < 2 else channels
-            layers += [*_conv(channels, out, 4, 2), nn.ReLU(inplace=True)]
+            layers += [*padded_conv(channels, out, 4, 2), nn.ReLU(inplace=True)]
             channels = out
         layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, style_dim, 1)]
         self.net = nn.Sequential(*layers)
@@ -142,10 +143,10 @@ class Decoder(nn.Module):
         self.blocks = nn.Sequential(*(ResBlock(channels, adaptive=True) for _ in range(res_blocks)))
         ups: list[nn.Module] = []
         for _ in range(downs):
-            ups += [nn.Upsample(scale_factor=2, mode="nearest"), *_conv(channels, channels // 2, 5),
+            ups += [nn.Upsample(scale_factor=2, mode="nearest"), *padded_conv(channels, channels // 2, 5),
                     LayerNorm2d(channels // 2), nn.ReLU(inplace=True)]  # fmt: skip
             channels //= 2
-        ups += [*_conv(channels, 3, 7)]
+        ups += [*padded_conv(channels, 3, 7)]
         self.ups = nn.Sequential(*ups)
         self.norms = [m for m in self.blocks.modules() if isinstance(m, AdaptiveInstanceNorm)]
         n_params = sum(2 * m.channels for m in self.norms)

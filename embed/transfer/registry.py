@@ -71,7 +71,8 @@ class MethodSpec:
 # them. They are imported on the first lookup, not here: importing the registry stays free of torch.
 METHOD_MODULES = tuple(
     f"styledex.embed.transfer.{name}"
-    for name in ("gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit")
+    for name in ("gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit",
+                 "mixgan")
 )
 METHODS: LazyRegistry[MethodSpec] = LazyRegistry("transfer method", METHOD_MODULES)
 

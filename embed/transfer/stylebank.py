@@ -132,17 +132,18 @@ def shipped_styles() -> list[dict[str, str | None]]:
 
 
 # -- requests -----------------------------------------------------------------------------------------------
-def _parse_request(
-    style_name: str, names: list[str], weights: str | Sequence[float] | None
+def parse_request(
+    style_name: str, names: list[str], weights: str | Sequence[float] | None, method: str = "stylebank"
 ) -> tuple[list[int], list[float] | None]:
-    """``"a"``, ``"a,b"`` or ``"a:0.7,b:0.3"`` (+ ``weights``) → (branch indices, weights or None)."""
+    """``"a"``, ``"a,b"`` or ``"a:0.7,b:0.3"`` (+ ``weights``) → (indices into ``names``, weights or None);
+    TransferError (one line, naming ``method`` and its trained styles) for an unknown style or bad weights."""
     listing = ", ".join(names)
     indices: list[int] = []
     given: list[float] = []
     for part in style_name.split(","):
         name, sep, value = part.strip().partition(":")
         if name not in names:
-            raise TransferError(f"stylebank has no style {name!r}; trained: {listing}")
+            raise TransferError(f"{method} has no style {name!r}; trained: {listing}")
         indices.append(names.index(name))
         if sep:
             try:
@@ -222,7 +223,7 @@ def stylize(
         raise TransferError(f"method 'stylebank' is per-style: give --style-name (trained: {listing}), not --style")
     if not style_name:
         raise TransferError(f"method 'stylebank' needs --style-name (trained: {listing}, or a mixture a:0.5,b:0.5)")
-    indices, mix = _parse_request(style_name, names, weights)
+    indices, mix = parse_request(style_name, names, weights)
 
     img = fit_long_side(content, size)
     x = to_tensor(img)[None].to(dev)

@@ -175,12 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_transfer)
 
     trn = sub.add_parser("train", help="train a transfer model (johnson, adain, wct, stylebank, pix2pix, "
-                         "cyclegan, munit, cin-predictor) or a learned space (style-head, content-head)")
-    trn.add_argument("method", help="johnson, adain, wct, stylebank, pix2pix, cyclegan, munit, cin-predictor, "
+                         "cyclegan, munit, mixgan, cin-predictor) or a learned space (style-head, content-head)")
+    trn.add_argument("method", help="johnson, adain, wct, stylebank, pix2pix, cyclegan, munit, mixgan, cin-predictor, "
                      "style-head or content-head")
     trn.add_argument("--train-config", help="YAML file over configs/train/METHOD.yaml")
     trn.add_argument("--style", action="append",
-                     help="style image(s) (johnson, pix2pix: one; stylebank: one per style)")
+                     help="style image(s) (johnson, pix2pix: one; stylebank, mixgan: one per style)")
     trn.add_argument("--name", help="the trained style's name (johnson) or run name")
     trn.add_argument("--steps", type=int)
     trn.add_argument("--batch-size", type=int)

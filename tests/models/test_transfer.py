@@ -208,7 +208,7 @@ def test_cli_models_json(cli):
     assert run.rc == 0, run.err
     rows = {row["method"]: row for row in run.json()}
     assert set(rows) == {"gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan",
-                         "munit"}
+                         "munit", "mixgan"}
     for row in rows.values():
         assert isinstance(row["styles"], list) and isinstance(row["available"], bool)
         assert row["weights"] is None or Path(row["weights"]).exists()
@@ -218,7 +218,7 @@ def test_cli_models_json(cli):
     assert rows["ghiasi"]["weights"].endswith(".onnx") and rows["ghiasi"]["styles"] == []
     assert Path(rows["ghiasi"]["predictor_weights"]).is_file()
     assert rows["gatys"]["weights"].endswith(".bin") and rows["gatys"]["styles"] == []
-    for name in ("johnson", "stylebank", "pix2pix", "cyclegan"):  # per-style: each look names its style image
+    for name in ("johnson", "stylebank", "pix2pix", "cyclegan", "mixgan"):  # per-style: each look names its style image
         if rows[name]["available"]:
             assert rows[name]["styles"] and all(Path(s["style_image"]).is_file() for s in rows[name]["styles"])
     assert rows == {row["method"]: row for row in list_models()}
@@ -226,7 +226,7 @@ def test_cli_models_json(cli):
 
 def test_cli_models_before_training(cli, nothing_shipped):
     rows = {row["method"]: row for row in cli("models", "--json").json()}
-    for name in ("johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit"):
+    for name in ("johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "mixgan"):
         assert rows[name]["available"] is False and rows[name]["styles"] == [], name
     assert rows["adain"]["weights"] is None
     human = cli("models")

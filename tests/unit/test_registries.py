@@ -13,8 +13,9 @@ from styledex.embed.lazy_registry import LazyRegistry
 from styledex.embed.transfer.registry import METHOD_MODULES, METHODS, TransferError, get_method, transfer_method
 from styledex.train.registry import TRAINER_MODULES, TRAINERS
 
-METHOD_NAMES = ["gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit"]
-TRAINER_NAMES = ["johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "cin-predictor",
+METHOD_NAMES = ["gatys", "johnson", "cin", "ghiasi", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit",
+                "mixgan"]
+TRAINER_NAMES = ["johnson", "adain", "wct", "stylebank", "pix2pix", "cyclegan", "munit", "mixgan", "cin-predictor",
                  "style-head", "content-head"]
 
 

@@ -110,7 +110,7 @@ EXPLAIN_METHODS = ("ghiasi", "adain", "wct", "cin", "munit", "mixgan")
 # furthest toward its style image by the transfer table's yardsticks (README, "Quality and speed";
 # styledex.evaluation.transfer_yardsticks): ghiasi, median VGG-statistics ratio 0.63 (2 of 4 pairs ≤ 0.6), 100 ms.
 # cin through its style predictor, the default before, barely tints (0.80, 0 of 4); adain 0.64 (1 of 4) at 311 ms;
-# wct renders best (0.54, 3 of 4) but takes 1.2 s at 256 px and 6 s at 512. ghiasi's network is pretrained and
+# wct renders best (0.54, 3 of 4) but takes 1.2-1.4 s at 256 px and 6 s at 512. ghiasi's network is pretrained and
 # always installed, so `auto` needs no fallback.
 DEFAULT_EXPLAIN_METHOD = "ghiasi"
 

@@ -39,6 +39,7 @@ from styledex.train.data import CropSampler, load_pool, named_images
 from styledex.train.gan import PatchDiscriminator, lsgan
 from styledex.train.johnson import open_style, style_jpeg, style_names
 from styledex.train.loop import Task, TrainConfig
+from styledex.train.munit import pooled
 from styledex.train.registry import trainer
 
 VALIDATION_SIDE = 128
@@ -76,11 +77,6 @@ class LatentDiscriminator(nn.Module):
 def own_map(scores: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
     """Each sample's score map of its own domain: [B, K, h, w] and domains [B] → [B, h, w]."""
     return scores[torch.arange(scores.shape[0], device=scores.device), domains]
-
-
-def pooled_code(z: torch.Tensor) -> torch.Tensor:
-    """Codes [B, C, h, w] averaged to a 2×2 grid and L2-normalized: [B, 4C]."""
-    return F.normalize(F.adaptive_avg_pool2d(z, 2).flatten(1), dim=1)
 
 
 @trainer("mixgan", config=Config)
@@ -150,7 +146,7 @@ def build(cfg: Config, device: torch.device, generator: torch.Generator, progres
                 expand = [f.expand(len(names), -1, -1, -1) for f in features]
                 out = net.mixture_decoder(z.expand(len(names), -1, -1, -1), expand, eye)
                 change.append(float((out - x).abs().mean()))
-                kept.append(float((pooled_code(net.encoder(out)) * pooled_code(z)).sum(1).mean()))
+                kept.append(float((pooled(net.encoder(out)) * pooled(z)).sum(1).mean()))
         return {"heldout_photos": len(held), "heldout_mean_change": round(float(np.mean(change)), 4),
                 "heldout_code_cosine": round(float(np.mean(kept)), 4),
                 "heldout_reconstruction_l1": round(float(np.mean(rebuilt_l1)), 4)}  # fmt: skip

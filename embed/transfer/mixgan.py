@@ -230,18 +230,7 @@ def nearest_domains(styles: Sequence[Image.Image], meta: dict[str, Any], weights
 
 def shipped_domains() -> list[dict[str, str | None]]:
     """``[{"name", "style_image"}]`` of the shipped network's domains, from the record beside it."""
-    import json
-
-    path = shipped_weights.shipped(WEIGHTS_NAME)
-    if path is None:
-        return []
-    record = path.with_suffix(".json")
-    meta = json.loads(record.read_text()) if record.is_file() else shipped_weights.load_weights(path)[1]
-    out: list[dict[str, str | None]] = []
-    for i, domain in enumerate(meta.get("domains", [])):
-        image = domain_image_path(meta, i, None)
-        out.append({"name": domain["name"], "style_image": str(image) if image.is_file() else None})
-    return out
+    return shipped_weights.recorded_styles(WEIGHTS_NAME, "domains")
 
 
 @transfer_method(

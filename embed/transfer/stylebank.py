@@ -35,7 +35,7 @@ from torch import nn
 from styledex.embed.transfer.imaging import fit_long_side, pad_to_multiple, pick_device, to_image, to_tensor
 from styledex.embed.transfer.johnson import ConvNormReLU, UpConv
 from styledex.embed.transfer.registry import TransferError, transfer_method
-from styledex.embed.transfer.weights import WEIGHTS_DIR, load_model, load_weights, shipped, shipped_file
+from styledex.embed.transfer.weights import load_model, recorded_styles, shipped, shipped_file
 
 WEIGHTS_NAME = "stylebank"
 DEFAULT_CHANNELS = (16, 32, 64)
@@ -117,18 +117,7 @@ def load_bank(path: Path | str, device: torch.device | str = "cpu") -> tuple[Sty
 
 def shipped_styles() -> list[dict[str, str | None]]:
     """``[{"name", "style_image"}]`` of the shipped bank, read from the record beside it (no weights loaded)."""
-    import json
-
-    path = shipped(WEIGHTS_NAME)
-    if path is None:
-        return []
-    record = path.with_suffix(".json")
-    meta = json.loads(record.read_text()) if record.is_file() else load_weights(path)[1]
-    out: list[dict[str, str | None]] = []
-    for style in meta.get("styles", []):
-        image = WEIGHTS_DIR / style["style_image"] if style.get("style_image") else None
-        out.append({"name": style["name"], "style_image": str(image) if image and image.is_file() else None})
-    return out
+    return recorded_styles(WEIGHTS_NAME, "styles")
 
 
 # -- requests -----------------------------------------------------------------------------------------------

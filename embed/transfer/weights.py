@@ -39,6 +39,25 @@ def shipped_with_prefix(prefix: str) -> list[Path]:
     return sorted(WEIGHTS_DIR.glob(f"{prefix}*.pt"))
 
 
+def recorded_styles(name: str, key: str) -> list[dict[str, str | None]]:
+    """``[{"name", "style_image"}]`` of the styles the shipped ``<name>.pt`` names under ``key`` of its record
+    (``<name>.json`` beside it; the weight file's meta without one), no weights loaded: each ``style_image`` (a
+    path relative to the weights folder, ``styles/<file>``) resolved, None when that file is missing; [] when
+    nothing ships. Stylebank's bank (``styles``) and MIXGAN's domains (``domains``)."""
+    import json
+
+    path = shipped(name)
+    if path is None:
+        return []
+    record = path.with_suffix(".json")
+    meta = json.loads(record.read_text()) if record.is_file() else load_weights(path)[1]
+    out: list[dict[str, str | None]] = []
+    for style in meta.get(key, []):
+        image = WEIGHTS_DIR / style["style_image"] if style.get("style_image") else None
+        out.append({"name": style["name"], "style_image": str(image) if image and image.is_file() else None})
+    return out
+
+
 def file_digest(path: Path | str) -> str:
     """16 hex digits of the SHA-256 of the file ``path`` (a weight file: part of a space's fingerprint), read once
     per (path, modification time, size): a retrained file gets a new digest, an unchanged one is not read again."""

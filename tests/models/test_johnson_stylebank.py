@@ -192,7 +192,6 @@ def test_stylebank_registry(bank_run, media: dict[str, Path], tmp_path: Path,
     shutil.copy(bank_run.weights.with_suffix(".json"), tmp_path / "stylebank.json")
     shutil.copy(media["a"], tmp_path / "styles" / "a.jpg")
     monkeypatch.setattr(weights_mod, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(stylebank, "WEIGHTS_DIR", tmp_path)
     spec = METHODS["stylebank"]
     assert spec.is_available()
     assert spec.styles() == [{"name": "a", "style_image": str(tmp_path / "styles" / "a.jpg")},

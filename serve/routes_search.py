@@ -11,7 +11,8 @@ searches); ``collapse=true`` folds near-duplicates (cosine
 ≥ ``collapse_style`` in the style space and ≥ ``collapse_content`` in the content space; defaults: the config's
 ``search.collapse``): each result then lists the ids it absorbed in ``duplicates``, and near-duplicates of the
 query are dropped. In style spaces (one, or a mix of them) the query's own subject in other looks is lowered
-(``styledex.subject``; ``same_subject=true`` ranks it by style alone). See ``styledex.search``.
+(``same_subject=true`` ranks it by style alone), in content spaces the query's own look on other subjects
+(``same_look=true`` ranks it by content alone): ``styledex.lowering``. See ``styledex.search``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ SAME_SUBJECT_HELP = (
     "in a style space, rank the query's own subject in other looks by style alone (by default it is lowered: "
     "the config's search.subject)"
 )
+SAME_LOOK_HELP = (
+    "in a content space, rank other subjects in the query's own look by content alone (by default they are "
+    "lowered: the config's search.look)"
+)
 IDS_HELP = "catalog item ids, comma-separated (3,7): one query, the normalized mean of their vectors"
 IDS_PATTERN = r"^[0-9]+(,[0-9]+)*$"
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Error}, 422: {"model": Error}, **CATALOG_EMPTY}
@@ -62,11 +67,16 @@ class Options:
     where: ItemFilter
     collapse: bool | dict[str, float]  # as CatalogSession's searches take it
     same_subject: bool = False
+    same_look: bool = False
+
+    def lowering(self) -> dict[str, bool]:
+        """The session searches' keywords that turn off lowering the other question's answer."""
+        return {"same_subject": self.same_subject, "same_look": self.same_look}
 
     @classmethod
     def parse(
         cls, space: str, k: int | None, kind: str | None, where: list[str] | None, collapse: bool,
-        thresholds: dict[str, float | None], same_subject: bool = False,
+        thresholds: dict[str, float | None], same_subject: bool = False, same_look: bool = False,
     ) -> Options:  # fmt: skip
         """The route's parameters checked (InvalidRequest); ``thresholds``: {kind: cosine or None (the config's)}."""
         try:
@@ -76,7 +86,7 @@ class Options:
         given = {kind: value for kind, value in thresholds.items() if value is not None}
         if given and not collapse:
             raise InvalidRequest(f"{', '.join(f'collapse_{kind}' for kind in given)} applies with collapse=true")
-        return cls(space, k, where_filter, given or collapse, same_subject)
+        return cls(space, k, where_filter, given or collapse, same_subject, same_look)
 
 
 def query_options(
@@ -88,9 +98,10 @@ def query_options(
     collapse_style: Annotated[float | None, Query(gt=0, le=1, description=STYLE_THRESHOLD_HELP)] = None,
     collapse_content: Annotated[float | None, Query(gt=0, le=1, description=CONTENT_THRESHOLD_HELP)] = None,
     same_subject: Annotated[bool, Query(description=SAME_SUBJECT_HELP)] = False,
+    same_look: Annotated[bool, Query(description=SAME_LOOK_HELP)] = False,
 ) -> Options:
     thresholds = {"style": collapse_style, "content": collapse_content}
-    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject)
+    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject, same_look)
 
 
 def form_options(
@@ -102,9 +113,10 @@ def form_options(
     collapse_style: Annotated[float | None, Form(gt=0, le=1, description=STYLE_THRESHOLD_HELP)] = None,
     collapse_content: Annotated[float | None, Form(gt=0, le=1, description=CONTENT_THRESHOLD_HELP)] = None,
     same_subject: Annotated[bool, Form(description=SAME_SUBJECT_HELP)] = False,
+    same_look: Annotated[bool, Form(description=SAME_LOOK_HELP)] = False,
 ) -> Options:
     thresholds = {"style": collapse_style, "content": collapse_content}
-    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject)
+    return Options.parse(space, k, kind, where, collapse, thresholds, same_subject, same_look)
 
 
 def parse_ids(text: str | None) -> list[int]:
@@ -121,9 +133,7 @@ def similar(
 ) -> dict[str, Any]:
     """Items most like this one in ``space``, best first; the item itself is left out."""
     k = options.k or service.config.search.k
-    results = service.session.similar(
-        item_id, options.space, k, options.where, options.collapse, options.same_subject
-    )
+    results = service.session.similar(item_id, options.space, k, options.where, options.collapse, **options.lowering())
     return {"results": results}
 
 
@@ -137,7 +147,7 @@ def similar_to(
     their vectors), best first; the query items are left out."""
     k = options.k or service.config.search.k
     results = service.session.similar_to(
-        parse_ids(ids), [], options.space, k, options.where, options.collapse, options.same_subject
+        parse_ids(ids), [], options.space, k, options.where, options.collapse, **options.lowering()
     )
     return {"results": results}
 
@@ -168,6 +178,6 @@ def search(
         media = [stack.enter_context(service.decoded_upload(one.file, one.filename)) for one in file]
         k = options.k or service.config.search.k
         results = session.search_media(
-            media, weights, k, options.where, options.collapse, item_ids=item_ids, same_subject=options.same_subject
+            media, weights, k, options.where, options.collapse, item_ids=item_ids, **options.lowering()
         )
     return {"results": results}

@@ -48,7 +48,7 @@ class CollapseConfig(_Strict):
 
 class SubjectConfig(_Strict):
     """A search in style spaces (one, or a mix of them) lowers each candidate by ``weight`` · max(0, its content
-    cosine with the query − ``above``): the query's own subject in other looks (styledex.subject; weight 0 turns it
+    cosine with the query − ``above``): the query's own subject in other looks (styledex.lowering; weight 0 turns it
     off). A candidate whose style score reaches ``same_look`` is the same picture and is not lowered."""
 
     weight: float = Field(2.0, ge=0)
@@ -56,10 +56,21 @@ class SubjectConfig(_Strict):
     same_look: float = Field(0.99, gt=0, le=1)
 
 
+class LookConfig(_Strict):
+    """A search in content spaces lowers each candidate by ``weight`` · max(0, its ``style_head`` cosine with the
+    query − ``above``): the query's own look on other subjects (styledex.lowering; weight 0 turns it off). A
+    candidate whose content score reaches ``same_subject`` is the query's subject and is not lowered."""
+
+    weight: float = Field(1.0, ge=0)
+    above: float = Field(0.7, ge=-1, le=1)
+    same_subject: float = Field(0.5, gt=0, le=1)
+
+
 class SearchConfig(_Strict):
     k: int = Field(10, ge=1, le=1000)
     collapse: CollapseConfig = CollapseConfig()
     subject: SubjectConfig = SubjectConfig()
+    look: LookConfig = LookConfig()
     reframe: bool = True  # content queries also ask with their mirror, corners and centre (embed/content_views.py)
 
 

@@ -17,8 +17,8 @@ config): their cosines live on different scales (two unrelated images agree at ~
 near-duplicate of a result already kept joins that result's ``duplicates``; folding over-fetches as filters do, so
 k results still come back.
 
-A search in style spaces (one, or a mix of them) lowers the query's own subject in other looks
-(:mod:`styledex.subject`).
+A search in style spaces (one, or a mix of them) lowers the query's own subject in other looks, one in content
+spaces the query's own look on other subjects (:mod:`styledex.lowering`).
 
 A query may be several items at once ("more like these"): its vector in each space is the normalized mean of the
 items' unit vectors there, as a video's is of its frames' (:func:`mean_query`).
@@ -49,9 +49,9 @@ from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, SpaceUnavailable, 
 from styledex.index import SpaceIndex, fused_score, parse_mix
 from styledex.index.milvus_collection import MilvusCollection
 from styledex.index.milvus_index import MilvusSpaceIndex
+from styledex.lowering import Lowering, rank_lowered
 from styledex.media import Media
 from styledex.space_indexes import SpaceIndexes
-from styledex.subject import SubjectPenalty, rank_lowering_subject
 
 
 @dataclass(frozen=True)
@@ -409,12 +409,13 @@ class Searcher:
         exclude: Sequence[int] = (),
         where: ItemFilter | None = None,
         collapse: Collapse | None = None,
-        subject: SubjectPenalty | None = None,
+        lowering: Lowering | None = None,
     ) -> list[dict[str, Any]]:
         """Best-first results for one query given as {space: unit vector}; ``exclude`` ids never returned;
         only items that ``where`` matches; near-duplicates folded by ``collapse`` (each result then lists the ids
-        it absorbed in ``duplicates``); in style spaces, the query's own subject lowered by ``subject``
-        (`styledex.subject`; ``queries`` then holds its space too, and each result's ``scores`` both cosines).
+        it absorbed in ``duplicates``); the other question's answer lowered by ``lowering`` (`styledex.lowering`:
+        in style spaces the query's own subject, in content spaces its own look; ``queries`` then holds its space
+        too, and each result's ``scores`` both cosines).
         See the module docstring for how filters and folding over-fetch."""
         # One snapshot of each index per query: a write landing mid-query cannot swap an index under it.
         indexes = {space: self.index(space) for space in weights}
@@ -427,8 +428,8 @@ class Searcher:
         fetch = max(k, min(available, 4 * k)) if deeper else k
         while True:
             ranked: list[tuple[dict[str, Any], float, dict[str, float]]] = []
-            if subject is not None:
-                best = self._rank_lowering_subject(indexes, queries, weights, subject, fetch, exclude, engine_where)
+            if lowering is not None:
+                best = self._rank_lowered(indexes, queries, weights, lowering, fetch, exclude, engine_where)
             else:
                 best = self._rank(indexes, queries, weights, fetch, exclude, engine_where)
             for item_id, score, per_space in best:
@@ -469,22 +470,23 @@ class Searcher:
                 out[space] = np.stack([zeros if row is None else row for row in rows]).reshape(len(rows), dim)
         return out
 
-    def _rank_lowering_subject(
+    def _rank_lowered(
         self,
         indexes: dict[str, SpaceIndex],
         queries: dict[str, np.ndarray],
         weights: dict[str, float],
-        subject: SubjectPenalty,
+        lowering: Lowering,
         n: int,
         exclude: Sequence[int],
         where: tuple[str | None, tuple[tuple[str, str], ...]] | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
-        """`_rank` of style spaces (one, or a mix) with the query's own subject lowered (`styledex.subject`)."""
-        content_rows = queries.get(views_key(subject.space), queries[subject.space][None, :])
-        return rank_lowering_subject(
+        """`_rank` of one question's spaces (one, or a mix) with the other question's answer lowered
+        (`styledex.lowering`)."""
+        other_rows = queries.get(views_key(lowering.space), queries[lowering.space][None, :])
+        return rank_lowered(
             lambda depth: self._rank(indexes, queries, weights, depth, exclude, where),
-            lambda ids: self._item_vectors(ids, [subject.space])[subject.space],
-            content_rows, subject, n, max(len(index) for index in indexes.values()),
+            lambda ids: self._item_vectors(ids, [lowering.space])[lowering.space],
+            other_rows, lowering, n, max(len(index) for index in indexes.values()),
         )  # fmt: skip
 
     @staticmethod

@@ -13,6 +13,7 @@
     k: 12,
     collapse: false, // fold near-duplicates (the checkbox)
     sameSubject: false, // style search: rank the query's own subject in other looks by style alone (the checkbox)
+    sameLook: false, // content search: rank other subjects in the query's own look by content alone (the checkbox)
     query: null, // {type: "item", id, name} | {type: "file", file, url}
     offset: 0,
     total: 0,
@@ -311,6 +312,7 @@
         const p = new URLSearchParams({ space, k: String(state.k) });
         if (state.collapse) p.append("collapse", "true");
         if (state.sameSubject) p.append("same_subject", "true");
+        if (state.sameLook) p.append("same_look", "true");
         body = await fetchJSON(`/items/${encodeURIComponent(q.id)}/similar?${p}`, {}, what);
       } else {
         const form = new FormData();
@@ -319,6 +321,7 @@
         form.append("k", String(state.k));
         if (state.collapse) form.append("collapse", "true");
         if (state.sameSubject) form.append("same_subject", "true");
+        if (state.sameLook) form.append("same_look", "true");
         body = await fetchJSON("/search", { method: "POST", body: form }, what);
       }
       if (seq !== state.searchSeq) return;
@@ -556,6 +559,12 @@
       runSearch();
     });
 
+    const sameLookInput = $("same-look-input");
+    sameLookInput.addEventListener("change", () => {
+      state.sameLook = sameLookInput.checked;
+      runSearch();
+    });
+
     const fileInput = $("file-input");
     fileInput.addEventListener("change", () => {
       const file = fileInput.files && fileInput.files[0];
@@ -617,6 +626,7 @@
     state.k = clampInt($("k-input").value, 1, 1000, 12);
     state.collapse = $("collapse-input").checked;
     state.sameSubject = $("same-subject-input").checked;
+    state.sameLook = $("same-look-input").checked;
     state.weight = Number($("mix-weight").value);
     const checked = document.querySelector('input[name="mode"]:checked');
     state.mode = checked ? checked.value : "style";

@@ -89,20 +89,19 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
             raise UserError(f"--collapse: {exc}") from None
     configure_threads(config.embed.threads)
     groups: dict[str, list[dict[str, Any]]] = {}
+    lowering = {"same_subject": args.same_subject, "same_look": args.same_look}  # styledex.lowering
     with CatalogSession(catalog_dir(args, config), config) as session:
         if args.anchor is not None:
             results: Any = session.search_anchor(args.anchor, args.space, k, collapse=collapse)
             groups[f"query: CIN style {shown(args.anchor)}"] = results
         elif args.together or files:
-            results = session.similar_to(ids, files, args.space, k, collapse=collapse, same_subject=args.same_subject)
+            results = session.similar_to(ids, files, args.space, k, collapse=collapse, **lowering)
             named = [f"#{item_id}" for item_id in dict.fromkeys(ids)] + [shown(path) for path in files]
             groups[f"query {' + '.join(named)}"] = results
         else:
             results = {}
             for item_id in ids:
-                results[str(item_id)] = session.similar(
-                    item_id, args.space, k, collapse=collapse, same_subject=args.same_subject
-                )
+                results[str(item_id)] = session.similar(item_id, args.space, k, collapse=collapse, **lowering)
                 groups[f"query #{item_id} {shown(session.item(item_id)['path'])}"] = results[str(item_id)]
     if args.json:
         print_json(results)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--same-subject", action="store_true",
                         help="in style spaces, rank the query's own subject in other looks by style alone (by "
                         "default it is lowered: config search.subject)")
+    search.add_argument("--same-look", action="store_true",
+                        help="in content spaces, rank other subjects in the query's own look by content alone (by "
+                        "default they are lowered: config search.look)")
     search.set_defaults(func=cmd_search)
 
     spaces = with_catalog(sub.add_parser("spaces", help="the embedding spaces"))

@@ -16,11 +16,11 @@ from PIL import Image, ImageDraw, ImageOps
 from styledex.catalog import Catalog
 from styledex.config import Config, IndexConfig
 from styledex.evaluation.benchdata import build_benchmark
+from styledex.lowering import lowering_for, query_spaces
 from styledex.media import decode
 from styledex.pipeline import AddSummary, add_sources, read_manifest
 from styledex.search import Searcher, catalog_embedder
 from styledex.space_indexes import SpaceIndexes
-from styledex.subject import query_spaces, subject_penalty
 
 QUERY_NAME = "astronaut__magenta-starry_night"
 TILE = 160
@@ -126,11 +126,11 @@ def run_demo(directory: Path, config: Config, *, progress: bool, k: int = 5) -> 
         answers = {}
         for question in ("style", "content"):
             weights = {searcher.spec(question).name: 1.0}
-            # As `styledex search` asks: a style question lowers the query's own subject (styledex.subject).
-            subject = subject_penalty(weights, list(searcher.settings.spaces), config.search.subject)
-            spaces = query_spaces(weights, subject)
+            # As `styledex search` asks: each question lowers the other's answer (styledex.lowering).
+            lowering = lowering_for(weights, list(searcher.settings.spaces), config.search)
+            spaces = query_spaces(weights, lowering)
             vectors = searcher.query_vectors_for_item(query["id"], spaces, views=config.search.reframe)
-            answers[question] = searcher.search(vectors, weights, k, exclude=[query["id"]], subject=subject)
+            answers[question] = searcher.search(vectors, weights, k, exclude=[query["id"]], lowering=lowering)
         panel = draw_panel(query, answers, directory / "demo.png")
     return {
         "catalog": str(directory),

@@ -37,10 +37,10 @@ from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, available_spaces, resolve
 from styledex.evaluation.benchdata import HARD_RECIPE, artist_label, build_benchmark
 from styledex.evaluation.index_eval import index_rankings, restrict
+from styledex.lowering import lowering_for
 from styledex.pipeline import add_sources, read_manifest
 from styledex.search import CatalogSpaces, embed_meta
 from styledex.space_indexes import SpaceIndexes
-from styledex.subject import subject_penalty
 from styledex.train.splits import HELDOUT_ARTISTS
 
 
@@ -186,16 +186,15 @@ def run_eval(
             for name in names:
                 spec = SPACES[name]
                 matrix = items_matrix(catalog, items, name)
-                views = items_views(catalog, items, name) if config.search.reframe else None
+                views = _views(catalog, items, name, config)
                 metrics = space_metrics(matrix, items, groups, views=views)
                 row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
                 if index is not None:
                     row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress)
                 report["spaces"][name] = row
-            if (searched := _searched_style(catalog, items, names, config)) is not None:
-                label, spec, rankings = searched
+            for label, spec, rankings in _searched(catalog, items, names, config):
                 report["spaces"][label] = {
-                    "kind": spec.kind, "dim": spec.dim, "views": False,
+                    "kind": spec.kind, "dim": spec.dim, "views": _asks_with_views(spec, config),
                     **space_metrics(items_matrix(catalog, items, spec.name), items, groups, rankings),
                 }  # fmt: skip
     if "hard" in parts:
@@ -207,13 +206,14 @@ def run_eval(
             hard["counts"] = {g: int((groups == g).sum()) for g in (*HARD_GROUPS, "museum")}
             for name in names:
                 spec = SPACES[name]
-                views = items_views(catalog, items, name) if config.search.reframe else None
+                views = _views(catalog, items, name, config)
                 metrics = hard_metrics(items_matrix(catalog, items, name), items, groups, views)
                 hard["spaces"][name] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
-            if (searched := _searched_style(catalog, items, names, config)) is not None:
-                label, spec, rankings = searched
+            for label, spec, rankings in _searched(catalog, items, names, config):
                 metrics = hard_metrics(items_matrix(catalog, items, spec.name), items, groups, rankings=rankings)
-                hard["spaces"][label] = {"kind": spec.kind, "dim": spec.dim, "views": False, **metrics}
+                hard["spaces"][label] = {
+                    "kind": spec.kind, "dim": spec.dim, "views": _asks_with_views(spec, config), **metrics
+                }  # fmt: skip
         report["hard"] = hard
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -243,22 +243,35 @@ def _bench_catalog(
         yield catalog, catalog_dir
 
 
-def _searched_style(
+def _searched(
     catalog: Catalog, items: list[dict[str, Any]], names: list[str], config: Config
-) -> tuple[str, SpaceSpec, list[np.ndarray]] | None:
-    """The ``style`` alias as `styledex search` ranks it, with the query's own subject lowered
-    (`styledex.subject`): (row label, the space, per item the other items best first), or None when it would rank
-    as the space's own row does (the alias not scored, no content space, the penalty off)."""
-    spec = resolve("style")
+) -> Iterator[tuple[str, SpaceSpec, list[np.ndarray]]]:
+    """The ``style`` and ``content`` aliases as `styledex search` ranks them, each with the other question's answer
+    lowered (`styledex.lowering`): (row label, the space, per item the other items best first), for each alias
+    that would rank otherwise than the space's own row (skipped: an alias not scored, the lowering off or its space
+    not in the catalog)."""
     held = list(CatalogSpaces.of(catalog).spaces)
-    penalty = subject_penalty({spec.name: 1.0}, held, config.search.subject)
-    if spec.name not in names or penalty is None:
-        return None
-    style = items_matrix(catalog, items, spec.name)
-    content = items_matrix(catalog, items, penalty.space)
-    views = items_views(catalog, items, penalty.space) if config.search.reframe else None
-    scores = penalty.scores(pairwise_scores(style), pairwise_scores(content, views))
-    return f"{spec.name}, own subject lowered (search)", spec, rankings_of(scores)
+    for alias in ("style", "content"):
+        spec = resolve(alias)
+        lowering = lowering_for({spec.name: 1.0}, held, config.search)
+        if spec.name not in names or lowering is None:
+            continue
+        asked = pairwise_scores(items_matrix(catalog, items, spec.name), _views(catalog, items, spec.name, config))
+        other = pairwise_scores(
+            items_matrix(catalog, items, lowering.space), _views(catalog, items, lowering.space, config)
+        )
+        label = f"{spec.name}, own {lowering.lowers} lowered (search)"
+        yield label, spec, rankings_of(lowering.scores(asked, other))
+
+
+def _asks_with_views(spec: SpaceSpec, config: Config) -> bool:
+    return spec.name in VIEW_SPACES and config.search.reframe
+
+
+def _views(catalog: Catalog, items: list[dict[str, Any]], space: str, config: Config) -> np.ndarray | None:
+    """What a search of ``space`` asks with besides the item vectors (:func:`items_views`), when the config
+    reframes."""
+    return items_views(catalog, items, space) if config.search.reframe else None
 
 
 def rankings_of(scores: np.ndarray) -> list[np.ndarray]:

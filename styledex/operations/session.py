@@ -225,10 +225,10 @@ class CatalogSession:
     # config's for a kind it leaves out (styledex.search.Collapse).
     def similar(
         self, item_id: int, space: str, k: int, where: ItemFilter | None = None, collapse: Folding = False,
-        same_subject: bool = False,
+        same_subject: bool = False, same_look: bool = False,
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Items most like item ``item_id`` in ``space``, best first, the item itself left out."""
-        return self.similar_to([item_id], [], space, k, where, collapse, same_subject)
+        return self.similar_to([item_id], [], space, k, where, collapse, same_subject, same_look)
 
     def similar_to(
         self,
@@ -239,6 +239,7 @@ class CatalogSession:
         where: ItemFilter | None = None,
         collapse: Folding = False,
         same_subject: bool = False,
+        same_look: bool = False,
     ) -> list[dict[str, Any]]:
         """Items most like catalog items ``item_ids`` and the files at ``paths`` (searched, not added), all
         together as one query (see :meth:`_search`). Ids, space and thresholds are checked before any file
@@ -246,9 +247,11 @@ class CatalogSession:
         self.check_query(item_ids, len(paths), collapse)
         weights = self.weights(space)
         if not paths:
-            return self._search(item_ids, [], weights, k, where, collapse, same_subject)
+            return self._search(item_ids, [], weights, k, where, collapse, same_subject, same_look)
         media = [self.decode_query(path) for path in paths]
-        return self.search_media(media, weights, k, where, collapse, item_ids=item_ids, same_subject=same_subject)
+        return self.search_media(
+            media, weights, k, where, collapse, item_ids=item_ids, same_subject=same_subject, same_look=same_look
+        )
 
     def search_media(
         self,
@@ -260,10 +263,11 @@ class CatalogSession:
         *,
         item_ids: Sequence[int] = (),
         same_subject: bool = False,
+        same_look: bool = False,
     ) -> list[dict[str, Any]]:
         """Items most like decoded ``media`` (a video: the normalized mean of its frames' vectors), with the catalog
         items ``item_ids`` as one query (see :meth:`_search`): the model-bound search."""
-        return self._search(item_ids, media, weights, k, where, collapse, same_subject)
+        return self._search(item_ids, media, weights, k, where, collapse, same_subject, same_look)
 
     def _search(
         self,
@@ -274,18 +278,20 @@ class CatalogSession:
         where: ItemFilter | None = None,
         collapse: Folding = False,
         same_subject: bool = False,
+        same_look: bool = False,
     ) -> list[dict[str, Any]]:
         """Items most like a query made of catalog items ``item_ids`` and decoded ``media`` ("more like these"):
         in each space of ``weights`` the query vector is the normalized mean of the query items' unit vectors
         (one item: its own vector; a video: already the mean of its frames'); a mix scores as for one item. The
         query items are left out of the results, and with ``collapse`` so are their near-duplicates. A search in
-        style spaces lowers the query's own subject (`styledex.subject`) unless ``same_subject``.
+        style spaces lowers the query's own subject unless ``same_subject``, one in content spaces the query's own
+        look unless ``same_look`` (`styledex.lowering`).
 
         NotFound for an unknown id, InvalidRequest for a failed item, no query item, more than
         ``MAX_QUERY_ITEMS`` or a threshold outside (0, 1] (:meth:`collapse_thresholds`).
         """
+        from styledex.lowering import lowering_for, query_spaces
         from styledex.search import mean_query, near_duplicate_spaces
-        from styledex.subject import query_spaces, subject_penalty
 
         thresholds = self.check_query(item_ids, len(media), collapse)
         ids = list(dict.fromkeys(item_ids))
@@ -294,8 +300,10 @@ class CatalogSession:
             held = list(searcher.settings.spaces)
             # With folding, the query items' vectors are also needed where near-duplicates are measured.
             measured = near_duplicate_spaces(held) if thresholds is not None else {}
-            subject = subject_penalty(weights, held, self.config.search.subject, same_subject)
-            queried = query_spaces(weights, subject)
+            lowering = lowering_for(
+                weights, held, self.config.search, same_subject=same_subject, same_look=same_look
+            )
+            queried = query_spaces(weights, lowering)
             spaces = list(dict.fromkeys([*queried, *measured.values()]))
             reframe = self.config.search.reframe  # content queries ask with their views too (search.py)
             items = [self._item_query_vectors(searcher, item_id, spaces, reframe) for item_id in ids]
@@ -303,7 +311,7 @@ class CatalogSession:
         queries = mean_query(items, queried)
         with self.reading():
             fold = None if thresholds is None else searcher.collapse(thresholds, items)
-            return searcher.search(queries, weights, k, exclude=ids, where=where, collapse=fold, subject=subject)
+            return searcher.search(queries, weights, k, exclude=ids, where=where, collapse=fold, lowering=lowering)
 
     def search_anchor(self, anchor: str, space: str, k: int, collapse: Folding = False) -> list[dict[str, Any]]:
         """Items nearest one of the 26 styles of the pretrained CIN network, or a mixture (``3:0.5,7:0.5``)."""

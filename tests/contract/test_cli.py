@@ -169,7 +169,7 @@ def test_spaces_json_and_aliases(cli, tiny_catalog: TinyCatalog) -> None:
     via_alias = _search(cli, tiny_catalog.directory, "--id", query, "--space", "style", "-k", 5)
     via_name = _search(cli, tiny_catalog.directory, "--id", query, "--space", style_target, "-k", 5)
     assert via_alias == via_name
-    # A style search lists the content cosine beside the style one (styledex.subject lowers the query's subject).
+    # A style search lists the content cosine beside the style one (styledex.lowering lowers the query's subject).
     assert set(via_alias[str(query)][0]["scores"]) == {style_target, "content"}
 
     # Human output: one line per space with its kind and dim.

@@ -164,7 +164,7 @@ def test_similar_agrees_with_the_cli(reader: Served, tiny_catalog: TinyCatalog, 
 def test_mix_scores_are_the_weighted_mean_of_per_space_cosines(reader: Served, tiny_catalog: TinyCatalog) -> None:
     query = tiny_catalog.ids["A"]
     results = _similar(reader.client, query, space="style:0.7,content:0.3", k=8)
-    # The style search's own cosine (its score may be lowered for the query's subject: styledex.subject).
+    # The style search's own cosine (its score may be lowered for the query's subject: styledex.lowering).
     style = {hit["id"]: hit["scores"]["adain"] for hit in _similar(reader.client, query, space="style", k=8)}
     content = {hit["id"]: hit["score"] for hit in _similar(reader.client, query, space="content", k=8)}
     for hit in results:

@@ -1,4 +1,4 @@
-"""A style search lowers the query's own subject in other looks (styledex.subject), by the CLI and over HTTP.
+"""A style search lowers the query's own subject in other looks (styledex.lowering), by the CLI and over HTTP.
 
 In the session catalog (real VGG19 at 64 px; ``style`` names ``adain`` there), ``A_restyled`` is ``A``'s drawing in
 another look: the content space says "same subject" (cosine above the threshold), so a style search by ``A`` must
@@ -64,6 +64,7 @@ def test_a_mix_of_style_spaces_is_lowered_from_its_fused_score(cli, tiny_catalog
 
 @pytest.mark.parametrize("space", ["content", "style:0.5,content:0.5"])
 def test_content_searches_and_mixes_are_not_lowered(cli, tiny_catalog: TinyCatalog, space: str) -> None:
+    # Not by subject; and not by look either: this catalog has no style_head (tests/contract/test_look_search.py).
     query = tiny_catalog.ids["A"]
     default = _search(cli, tiny_catalog, query, "--space", space)
     assert default == _search(cli, tiny_catalog, query, "--space", space, "--same-subject")

@@ -287,14 +287,20 @@ def test_content_and_mix_change_the_request(web: Any, server: Server) -> None:
     assert web.problems == []
 
 
-def check_a_box_and_see_its_results(web: Any, item: int, box: str, param: str) -> list[dict[str, Any]]:
-    """Check the style-search option ``box`` for ``item``: the page asks with ``param=true`` and shows what the API
-    answers to that request (returned)."""
-    click_item(web, item, "style")
+def check_a_box_and_see_its_results(
+    web: Any, item: int, box: str, param: str, mode: str = "style"
+) -> list[dict[str, Any]]:
+    """Check the search option ``box`` for ``item`` in ``mode`` (style, content): the page asks with ``param=true``
+    and shows what the API answers to that request (returned)."""
+    click_item(web, item, "style")  # the page starts in style mode
+    if mode != "style":
+        with web.expect_request(re.compile(rf"/items/{item}/similar\?.*space={mode}")):
+            web.locator(f"label[for=mode-{mode}]").click()
+        wait_results(web, f"item:{item}", mode)
     with web.expect_request(re.compile(rf"/items/{item}/similar\?.*{param}=true")):
         web.get_by_test_id(box).check()
-    wait_results(web, f"item:{item}", "style")
-    params = {"space": "style", "k": DEFAULT_K, param: "true"}
+    wait_results(web, f"item:{item}", mode)
+    params = {"space": mode, "k": DEFAULT_K, param: "true"}
     results = api_json(web, f"/items/{item}/similar", params=params)["results"]
     assert card_ids(web) == [r["id"] for r in results]
     return results
@@ -313,6 +319,13 @@ def test_the_same_subject_checkbox_asks_for_a_style_ranking_by_style_alone(web: 
     lowered = api_json(web, f"/items/{item}/similar", params={"space": "style", "k": DEFAULT_K})["results"]
     restyled = server.catalog.ids["A_restyled"]
     assert [r["id"] for r in plain].index(restyled) < [r["id"] for r in lowered].index(restyled)
+    assert web.problems == []
+
+
+def test_the_same_look_checkbox_asks_for_a_content_ranking_by_content_alone(web: Any, server: Server) -> None:
+    item = server.catalog.ids["A_restyled"]
+    plain = check_a_box_and_see_its_results(web, item, "same-look-input", "same_look", mode="content")
+    assert all(set(r["scores"]) == {"content"} for r in plain)  # no look cosine: ranked by content alone
     assert web.problems == []
 
 

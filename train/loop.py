@@ -192,11 +192,15 @@ def run(task: Task, cfg: TrainConfig, out_dir: Path, *, resume: bool = True, pro
     config_dump = cfg.model_dump()
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        same = {k: v for k, v in ckpt["config"].items() if k not in RESUMABLE} == {
-            k: v for k, v in config_dump.items() if k not in RESUMABLE
-        }
-        if not same:
-            raise ValueError(f"{ckpt_path} was written with another config; use a new --out or --no-resume")
+        changed = sorted(
+            key for key in set(ckpt["config"]) | set(config_dump)
+            if key not in RESUMABLE and ckpt["config"].get(key) != config_dump.get(key)
+        )  # fmt: skip
+        if changed:
+            was = ", ".join(f"{key} {ckpt['config'].get(key)!r} -> {config_dump.get(key)!r}" for key in changed)
+            raise ValueError(
+                f"{ckpt_path} was written with another config ({was}); use a new --out or --no-resume"
+            )
         for key, module in task.modules.items():
             module.load_state_dict(ckpt["modules"][key])
         optimizer.load_state_dict(ckpt["optimizer"])

@@ -58,7 +58,8 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
 
 def test_resume_refuses_a_changed_config(tmp_path):
     run(_regression_task(), TrainConfig(steps=5, lr=0.05), tmp_path, progress=False)
-    with pytest.raises(ValueError, match="another config"):
+    # The message names what changed (steps may change: that is how a run is extended).
+    with pytest.raises(ValueError, match=r"another config \(lr 0\.05 -> 0\.01\)"):
         run(_regression_task(), TrainConfig(steps=10, lr=0.01), tmp_path, progress=False)
 
 

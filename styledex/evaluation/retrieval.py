@@ -36,6 +36,7 @@ from styledex.embed.content_views import CONTENT_VIEWS_VERSION, VIEW_SPACES, vie
 from styledex.embed.embedder import Embedder
 from styledex.embed.spaces import ALIASES, SPACES, SpaceSpec, available_spaces, resolve
 from styledex.evaluation.benchdata import HARD_RECIPE, artist_label, build_benchmark
+from styledex.evaluation.benchdata.renderers import stale_renderers
 from styledex.evaluation.index_eval import index_rankings, restrict
 from styledex.lowering import lowering_for
 from styledex.pipeline import add_sources, read_manifest
@@ -199,10 +200,17 @@ def run_eval(
                 }  # fmt: skip
     if "hard" in parts:
         bench = build_benchmark(hard_cache_dir, progress=progress, recipe=HARD_RECIPE)
+        stale = stale_renderers(bench, HARD_RECIPE.neural)
+        if stale:
+            print(f"warning: the hard benchmark's neural looks of {', '.join(stale)} were rendered by other weights "
+                  "than the shipped ones; rebuild it: python -m styledex.evaluation.benchdata --hard --force",
+                  file=sys.stderr)  # fmt: skip
         with _bench_catalog(bench, config, embedder, progress) as (catalog, catalog_dir):
             items = catalog.items(status="ok")
             groups = item_labels(items, "group")
-            hard: dict[str, Any] = {"benchmark": str(bench), "catalog": str(catalog_dir), "spaces": {}}
+            hard: dict[str, Any] = {
+                "benchmark": str(bench), "catalog": str(catalog_dir), "spaces": {}, "stale_renderers": stale,
+            }  # fmt: skip
             hard["counts"] = {g: int((groups == g).sum()) for g in (*HARD_GROUPS, "museum")}
             for name in names:
                 spec = SPACES[name]

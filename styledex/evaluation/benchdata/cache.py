@@ -25,6 +25,7 @@ from .files import MANIFEST, read_manifest, write_json, write_manifest
 from .plan import make_plan
 from .recipe import FULL_RECIPE, HARD_RECIPE, VERSION, HardRecipe, Recipe
 from .render import Renderer
+from .renderers import BUILD_RECORD, renderer_digests
 
 log = logging.getLogger("styledex.evaluation.benchdata")  # the benchmark's one logger, named for the package
 
@@ -117,16 +118,16 @@ def build(
                 report.generated.append(out / it.rel)
                 bar.update()
     report.seconds = time.perf_counter() - t0
-    write_json(
-        out / "build.json",
-        {
-            "used": plan.used,
-            "missing": plan.missing,
-            "counts": report.counts,
-            "generated": len(report.generated),
-            "seconds": round(report.seconds, 1),
-        },
-    )
+    record: dict[str, object] = {
+        "used": plan.used,
+        "missing": plan.missing,
+        "counts": report.counts,
+        "generated": len(report.generated),
+        "seconds": round(report.seconds, 1),
+    }
+    if isinstance(recipe, HardRecipe):  # which weights rendered its neural looks (renderers.stale_renderers)
+        record["renderers"] = renderer_digests(recipe.neural)
+    write_json(out / BUILD_RECORD, record)
     write_manifest(out / MANIFEST, rows, plan.columns)  # last: its presence means the build is complete
     if plan.missing:
         log.info("benchmark sources not on this machine, skipped: %s", ", ".join(plan.missing))

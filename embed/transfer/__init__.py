@@ -13,9 +13,16 @@ from typing import Any
 
 from PIL import Image
 
-from styledex.embed.transfer.registry import METHODS, MethodSpec, TransferError, get_method, list_models
+from styledex.embed.transfer.registry import (
+    CHOICE_NOTE,
+    METHODS,
+    MethodSpec,
+    TransferError,
+    get_method,
+    list_models,
+)
 
-__all__ = ["METHODS", "MethodSpec", "TransferError", "get_method", "list_models", "transfer"]
+__all__ = ["CHOICE_NOTE", "METHODS", "MethodSpec", "TransferError", "get_method", "list_models", "transfer"]
 
 
 def transfer(
@@ -34,7 +41,9 @@ def transfer(
         style_name: a named style of a per-style or multi-style method (``cin``: ``"7"`` or ``"3:0.5,7:0.5"``).
         options: per method, the keyword arguments its ``stylize`` accepts (:attr:`MethodSpec.options`).
 
-    Raises :class:`TransferError` for a request the caller can fix.
+    Raises :class:`TransferError` for a request the caller can fix. A method that chose something on the
+    caller's behalf says what in the returned image's ``info[CHOICE_NOTE]`` (mixgan: the trained look nearest a
+    style image); `styledex transfer` prints it.
     """
     spec = get_method(method)
     if size < 16:

@@ -45,7 +45,7 @@ from torch import nn
 from styledex.embed.transfer import weights as shipped_weights
 from styledex.embed.transfer.imaging import fit_long_side, pad_to_multiple, pick_device, to_image, to_tensor
 from styledex.embed.transfer.munit import ResBlock, padded_conv
-from styledex.embed.transfer.registry import TransferError, transfer_method
+from styledex.embed.transfer.registry import CHOICE_NOTE, TransferError, transfer_method
 from styledex.embed.transfer.stylebank import parse_request
 from styledex.embed.transfer.weights import load_model
 
@@ -284,4 +284,7 @@ def stylize(
     x = pad_to_multiple(to_tensor(target)[None].to(dev), MULTIPLE)
     with torch.inference_mode():
         out = net(x, blend)[..., : target.height, : target.width]
-    return to_image(out.cpu())
+    image = to_image(out.cpu())
+    if styles:  # the look is a trained domain, not the image's own: say which one was taken
+        image.info[CHOICE_NOTE] = f"nearest trained look: {', '.join(names[i] for i in indices)}"
+    return image

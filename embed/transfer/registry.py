@@ -14,6 +14,10 @@ from typing import Any, TypeVar
 
 from styledex.embed.lazy_registry import LazyRegistry
 
+# The key of a rendered image's ``info`` under which a method says what it chose on the caller's behalf (one line,
+# for people: mixgan's "nearest trained look: starry"); `styledex transfer` prints it after the file it wrote.
+CHOICE_NOTE = "styledex_choice"
+
 
 class TransferError(ValueError):
     """A transfer request a user can fix (unknown method or style, missing style, untrained method)."""

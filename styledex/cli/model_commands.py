@@ -30,7 +30,7 @@ def _read_image(path: str, config: Config) -> Any:
 def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
     import time
 
-    from styledex.embed.transfer import TransferError, get_method, transfer
+    from styledex.embed.transfer import CHOICE_NOTE, TransferError, get_method, transfer
 
     try:
         get_method(args.method)
@@ -85,7 +85,9 @@ def cmd_transfer(args: argparse.Namespace, config: Config) -> int:
     except (ValueError, OSError) as exc:
         raise UserError(f"cannot write {out}: {exc}") from None
     if not args.quiet:
-        print(f"{args.method}: wrote {shown(out)} ({image.width}×{image.height}) in {seconds:.1f} s")
+        choice = image.info.get(CHOICE_NOTE)  # what the method chose for the caller (styledex.embed.transfer)
+        said = f"; {choice}" if choice else ""
+        print(f"{args.method}: wrote {shown(out)} ({image.width}×{image.height}) in {seconds:.1f} s{said}")
     return 0
 
 

@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from styledex.embed.transfer import TransferError, transfer
+from styledex.embed.transfer import CHOICE_NOTE, TransferError, transfer
 from styledex.embed.transfer.mixgan import ConditionalInstanceNorm, Mixgan, load_network
 from styledex.embed.transfer.registry import METHODS
 from styledex.embed.transfer.weights import load_weights
 from styledex.train import TrainError, load_train_config, train
 
+from helpers.cli import run_inprocess
 from helpers.media import make_image
 from helpers.per_style import ship
 
@@ -139,8 +140,15 @@ def test_transfer_by_name_or_by_nearest_style_image_with_one_line_errors(
     assert np.abs(by_name["red"].astype(int) - by_name["blue"]).mean() > 1
     # a style image selects the trained domain it is nearest to: each domain's own image, its own rendering
     for name in COLOURS:
-        np.testing.assert_array_equal(np.asarray(transfer("mixgan", photo, Image.open(media[name]), size=37)),
-                                      by_name[name])  # fmt: skip
+        picked = transfer("mixgan", photo, Image.open(media[name]), size=37)
+        np.testing.assert_array_equal(np.asarray(picked), by_name[name])
+        assert picked.info[CHOICE_NOTE] == f"nearest trained look: {name}"  # and it says which it took
+        assert CHOICE_NOTE not in transfer("mixgan", photo, style_name=name, size=37).info  # asked by name: no choice
+    # The CLI prints that choice after the file it wrote.
+    said = run_inprocess("transfer", "--method", "mixgan", "--content", media["photo"], "--style", media["red"],
+                         "--size", "37", "-o", tmp_path / "out.png")  # fmt: skip
+    assert said.rc == 0, said.err
+    assert said.out.strip().endswith("; nearest trained look: red")
     half = np.asarray(transfer("mixgan", photo, style_name="red:0.5,blue:0.5", size=37), np.float32)
     assert np.abs(half - by_name["red"]).mean() > 0.5 and np.abs(half - by_name["blue"]).mean() > 0.5
     errors = (({}, "needs --style IMAGE or --style-name"),

@@ -52,6 +52,7 @@ RUNS_FOLDER = "ray-runs"
 # CPUs a decoding task reserves: small, so decoding always finds room beside actors that hold the rest (an actor
 # pool holding every CPU starved the decode tasks and the run stalled).
 DECODE_CPUS = 0.25
+LOCAL_START_ATTEMPTS = 2  # tries to start a local runtime (see _init_ray)
 
 
 class RayUnavailable(Exception):
@@ -190,11 +191,7 @@ def _run_dataset(
     """Decode and embed ``todo`` (source index, source) on Ray; every batch lands as a shard in ``folder``."""
     started_here = not ray.is_initialized()
     if started_here:
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        except Exception as exc:  # ConnectionError, RuntimeError, ValueError: Ray's words, on one line
-            raise RayUnavailable(f"cannot start or join Ray at {address or 'a local runtime'}: "
-                                 f"{' '.join(str(exc).split())}") from None  # fmt: skip
+        _init_ray(ray, address)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # styledex's own bar reports the items
@@ -217,6 +214,25 @@ def _run_dataset(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _init_ray(ray: Any, address: str | None, attempts: int = LOCAL_START_ATTEMPTS) -> None:
+    """Start a local Ray runtime (``address`` None) or join the cluster at ``address``; RayUnavailable if it fails.
+
+    A local start is tried ``attempts`` times: Ray gives its raylet a fixed 30 s to register, and on a loaded
+    2-core machine (a training run beside the test suite) that start-up once timed out where a second try would
+    have come up. Joining a named cluster is tried once: an unreachable head is not a transient."""
+    tries = attempts if address is None else 1
+    for attempt in range(1, tries + 1):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+            return
+        except Exception as exc:  # ConnectionError, RuntimeError, ValueError: Ray's words, on one line
+            if ray.is_initialized():
+                ray.shutdown()
+            if attempt == tries:
+                raise RayUnavailable(f"cannot start or join Ray at {address or 'a local runtime'}: "
+                                     f"{' '.join(str(exc).split())}") from None  # fmt: skip
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

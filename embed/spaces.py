@@ -383,9 +383,8 @@ def _head_features(head: str, inputs: VggFeatureFn, dim: int) -> VggFeatureFn:
         x = inputs(feats)
         out = load_head(head, x.device)(x)
         if out.shape[1] != dim:
-            steps = TRAIN_COMMANDS[head] + (", then python scripts/fit_whitening.py" if head == "style_head" else "")
             raise ValueError(f"the shipped {head} gives {out.shape[1]}-d vectors, its space expects {dim}: "
-                             f"rebuild it with {steps}")  # fmt: skip
+                             f"run `{TRAIN_COMMANDS[head]}`")  # fmt: skip
         return out
 
     return features

@@ -110,6 +110,6 @@ def test_a_style_head_without_its_painting_member_is_refused_with_the_fix(shippe
                 "meta": {"dim": 128, "hidden": 32, "members": 3}}, shipped_heads / "style_head.pt")  # fmt: skip
     MODELS.clear()
     embedder = Embedder(["style_head"], image_size=64, device="cpu", precision="fp32")
-    with pytest.raises(ValueError, match=r"gives 384-d vectors, its space expects 416: rebuild it with styledex "
-                                         r"train style-head, then python scripts/fit_whitening.py"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"gives 384-d vectors, its space expects 416: run `styledex train "
+                                         r"style-head; python scripts/fit_whitening.py`"):  # fmt: skip
         embedder.embed([_image(64, 64, 0)])

@@ -56,9 +56,11 @@ class SpaceSpec:
     ``source`` says which network feeds it: ``vgg`` (one shared VGG19 forward for all VGG spaces),
     ``predictor`` (the Magenta ONNX style predictor), ``cin`` (styledex's trained CIN style predictor, its own
     VGG19 forward at its training scale) or ``munit`` (styledex's trained MUNIT encoders,
-    :mod:`.munit_space`). ``layers`` are the VGG layers it reads. ``pq_subvector_dims`` is a hint
-    for the index policy (``styledex.index.policy.choose_index``): the smallest PQ sub-vector, in dimensions per
-    code byte, of an ivfpq index of this space (None: the policy's default, 8).
+    :mod:`.munit_space`). ``layers`` are the VGG layers it reads. Two hints for the index policy
+    (``styledex.index.policy.choose_index``, passed by :meth:`index_hints`): ``pq_subvector_dims``, the smallest PQ
+    sub-vector, in dimensions per code byte, of an ivfpq index of this space (None: the policy's default, 8);
+    ``graph_dims``, the principal components an hnsw graph of this space may be built over when its whole vectors
+    do not fit the memory budget (candidates re-scored with the exact vectors; None: never reduced).
     """
 
     name: str
@@ -71,6 +73,11 @@ class SpaceSpec:
     layers: tuple[str, ...] = ()
     metric: Literal["ip", "l2"] = "ip"
     pq_subvector_dims: int | None = None
+    graph_dims: int | None = None
+
+    def index_hints(self) -> dict[str, int | None]:
+        """What this space tells the index policy: keyword arguments of ``choose_index``."""
+        return {"pq_subvector_dims": self.pq_subvector_dims, "graph_dims": self.graph_dims}
 
     def fingerprint(self, weights: str) -> str:
         """16 hex digits identifying the weights (``weights``: a digest of the weight file) and parameters."""
@@ -280,6 +287,11 @@ def vgg_feature_fn(spec: SpaceSpec) -> VggFeatureFn:
         preprocessing=VGG_PREPROCESSING,
         params={"layer": "relu5_1", "grid": 2},
         layers=("relu5_1",),
+        # At 1M items its float32 graph (~8.5 KB/item) is over the 2 GiB budget; over 256 principal components
+        # (~1.3 KB/item) it is not. Fitted on half of the eval catalogs' 1338 items and their views (real vectors),
+        # 256 components kept 0.998 of each held-out twelve-view query's exact top 10 among 30 candidates per view,
+        # 128 0.992 (scripts/graph_dims_probe.py); at 1M synthetic items 256 beat 128 at every ef_search (README).
+        graph_dims=256,
     )
 )
 def _content_features(spec: SpaceSpec) -> VggFeatureFn:

@@ -11,7 +11,7 @@ import numpy as np
 from .checks import checked_vectors
 from .dead_nodes import search_live
 from .exact_vectors import ExactVectors
-from .factory import LOSSY, Metric
+from .factory import Metric, is_lossy, reduced_scores
 from .rerank import rerank, rerank_depth
 from .threads import faiss_matrix_product, faiss_threads
 
@@ -51,8 +51,9 @@ def search_faiss(
         return [[] for _ in range(n)]
     # Over-fetch by the largest exclude set so each query still has k after filtering.
     fetch = min(live, int(k) + max((len(ex) for ex in excluded), default=0))
-    depth = params.get("rerank", 0) if index_type in LOSSY else 0
-    if depth and source is not None:
+    depth = params.get("rerank", 0) if is_lossy(index_type, params) else 0
+    reranked = bool(depth and source is not None)
+    if reranked:
         candidates = rerank_depth(depth, fetch, live)
         scores, labels = rerank(faiss_index, queries, candidates, source, metric, queries.shape[1])
     elif int(faiss_index.ntotal) > live:
@@ -66,7 +67,9 @@ def search_faiss(
             scores, labels = faiss_index.search(queries, fetch)
     else:
         scores, labels = faiss_index.search(queries, fetch)
-    if metric == "l2":
+    if index_type == "hnsw" and params.get("pca", 0) and not reranked:
+        scores = reduced_scores(scores, metric)  # the graph's own L2 over principal components
+    elif metric == "l2":
         scores = 0.0 - scores  # not -scores: an exact match scores 0.0, not -0.0
     return best_rows(scores, labels, excluded, k)
 

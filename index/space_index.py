@@ -19,14 +19,15 @@ import numpy as np
 
 from .checks import checked_ids, checked_vectors
 from .dead_nodes import COMPACT_DEAD_SHARE, live_rows, mark_dead, needs_compaction, stored_vectors
+from .exact_file import ExactFile, FileFirst
 from .exact_vectors import ExactVectors
 from .factory import (
     INDEX_TYPE_DEFAULTS,
-    LOSSY,
     SEARCH_PARAMS,
     Metric,
     apply_search_params,
     faiss_ids,
+    is_lossy,
     make_faiss_index,
     remove_stored,
     resolve_index_params,
@@ -52,8 +53,10 @@ class SpaceIndex(IndexIdentity):
     squared Euclidean distance for "l2". Vectors are stored as given: normalization is the caller's job (the
     embedding space declares its metric and the mapper normalizes once), so this class never normalizes.
 
-    Lossy types (ivfpq) re-rank their candidates and reconstruct exactly when `vector_source` (an `ExactVectors`,
-    e.g. the catalog's stored rows) is set; it is never saved.
+    Lossy types (ivfpq, hnsw over principal components) re-rank their candidates and reconstruct exactly when
+    `vector_source` (an `ExactVectors`, e.g. the catalog's stored rows) is set; it is never saved. An hnsw index
+    over principal components also keeps its own copy of the exact vectors in a memory-mapped file beside it
+    (`.exact_file`), read first: re-ranking a content query's ~1,300 candidates from SQLite took most of its time.
 
     Not thread-safe: guard concurrent writers (and readers during writes) with a lock.
     """
@@ -71,6 +74,7 @@ class SpaceIndex(IndexIdentity):
         faiss_index: Any,
         revision: int = 0,
         policy: Mapping[str, Any] | None = None,
+        exact_file: ExactFile | None = None,
     ) -> None:
         """Wraps an existing FAISS index; use `create`, `from_vectors` or `open` instead."""
         self._directory = Path(directory)
@@ -88,6 +92,11 @@ class SpaceIndex(IndexIdentity):
         # Why this index type was chosen ({"chosen_by": "auto", "count": ..., "reason": ...}); saved in the manifest.
         self.policy: dict[str, Any] | None = None if policy is None else dict(policy)
         self._vector_source: ExactVectors | None = None
+        # Its own exact vectors (hnsw over principal components): given when opened, else empty, filled by add.
+        self._exact = exact_file if exact_file is not None else self._new_exact_file()
+
+    def _new_exact_file(self) -> ExactFile | None:
+        return ExactFile(self._directory, self._dim) if self._index_params.get("pca", 0) else None
 
     # ---------------------------------------------------------------- construction
 
@@ -172,6 +181,8 @@ class SpaceIndex(IndexIdentity):
             fingerprint=manifest["fingerprint"], index_type=manifest["index_type"], index_params=loaded.index_params,
             faiss_index=loaded.faiss_index, revision=manifest["revision"],
             policy=manifest.get("policy") if isinstance(manifest.get("policy"), dict) else None,
+            exact_file=ExactFile.open(Path(directory), manifest["dim"], int(manifest.get("exact_rows", 0)))
+            if loaded.index_params.get("pca", 0) else None,
         )  # fmt: skip
         apply_search_params(index._index, index._index_type, index._index_params)
         return index
@@ -188,9 +199,9 @@ class SpaceIndex(IndexIdentity):
 
     @property
     def vector_source(self) -> ExactVectors | None:
-        """The exact vectors of this space's items (`ExactVectors`), or None: lossy types (ivfpq) re-rank their
-        candidates and reconstruct with them; sq8 hnsw re-encodes them when it compacts. Set by the caller (the
-        catalog attaches its stored rows); never saved."""
+        """The exact vectors of this space's items (`ExactVectors`), or None: lossy types (ivfpq, hnsw with pca)
+        re-rank their candidates and reconstruct with them; sq8 and pca hnsw re-encode them when they compact. Set
+        by the caller (the catalog attaches its stored rows); never saved."""
         return self._vector_source
 
     @vector_source.setter
@@ -204,10 +215,17 @@ class SpaceIndex(IndexIdentity):
             )
         self._vector_source = source
 
+    def _exact_source(self) -> ExactVectors | None:
+        """Where exact vectors are read: the index's own file first (with `vector_source` for what it lacks), else
+        `vector_source`."""
+        if self._exact is None or self._exact.rows == 0:
+            return self._vector_source
+        return FileFirst(self._exact, self._vector_source)
+
     def set_search_params(self, **params: int) -> None:
-        """Change query-time parameters in place (hnsw: ef_search; ivfpq: nprobe, rerank), e.g. to trade speed for
-        recall without a rebuild; a later `save` records them. ValueError for a parameter the index type lacks,
-        one fixed at build time, or a value out of range."""
+        """Change query-time parameters in place (hnsw: ef_search, rerank; ivfpq: nprobe, rerank), e.g. to trade
+        speed for recall without a rebuild; a later `save` records them. ValueError for a parameter the index type
+        lacks, one fixed at build time, or a value out of range."""
         fixed = sorted(set(params) - SEARCH_PARAMS.get(self._index_type, set()))
         if fixed:
             allowed = sorted(SEARCH_PARAMS.get(self._index_type, set())) or "none"
@@ -231,7 +249,8 @@ class SpaceIndex(IndexIdentity):
 
     @property
     def is_trained(self) -> bool:
-        """False only for an ivfpq index that has not been trained yet (it cannot take vectors then)."""
+        """False only for an ivfpq index, or an hnsw index over principal components (pca), that has not been trained
+        yet (it cannot take vectors then)."""
         return bool(self._index.is_trained)
 
     def ids(self) -> np.ndarray:
@@ -240,11 +259,13 @@ class SpaceIndex(IndexIdentity):
 
     def train(self, vectors: np.ndarray, *, max_points: int = 100_000, seed: int = 0) -> None:
         """Train an untrained index on `vectors` (n, dim) float: ivfpq (coarse centroids, PQ codebooks, OPQ
-        rotation) or hnsw with sq8 (the per-dimension ranges of its 8-bit codes); a no-op for any other index.
+        rotation), hnsw with sq8 (the per-dimension ranges of its 8-bit codes) or with pca (the principal
+        directions); a no-op for any other index.
 
         At most `max_points` rows (a seeded random sample) are used: training cost grows with them and 100k
         already exceeds what k-means samples per centroid. Raises ValueError for ivfpq when fewer vectors than
-        max(nlist, 2**nbits) are given (k-means needs one per centroid).
+        max(nlist, 2**nbits) are given (k-means needs one per centroid), and for hnsw with pca=d when d or fewer
+        are (d directions need more than d vectors).
         """
         if self._index.is_trained:
             return
@@ -254,14 +275,23 @@ class SpaceIndex(IndexIdentity):
             rows = np.sort(np.random.default_rng(seed).choice(count, size=max_points, replace=False))
             vectors = vectors[rows]
         vecs = checked_vectors(vectors, self._dim, "vectors", "n")
-        need = max(self._index_params["nlist"], 2 ** self._index_params["nbits"]) if self._index_type == "ivfpq" else 1
-        if vecs.shape[0] < need:
-            raise ValueError(
-                f"ivfpq needs at least {need} training vectors (nlist {self._index_params['nlist']}, "
-                f"2**nbits {2 ** self._index_params['nbits']}), got {vecs.shape[0]}; use flat or hnsw"
-            )
+        self._check_training_count(vecs.shape[0])
         self._index.train(vecs)
         apply_search_params(self._index, self._index_type, self._index_params)
+
+    def _check_training_count(self, count: int) -> None:
+        """ValueError when `count` vectors cannot train this index (see `train`)."""
+        params = self._index_params
+        if self._index_type == "ivfpq" and count < max(params["nlist"], 2 ** params["nbits"]):
+            raise ValueError(
+                f"ivfpq needs at least {max(params['nlist'], 2 ** params['nbits'])} training vectors (nlist "
+                f"{params['nlist']}, 2**nbits {2 ** params['nbits']}), got {count}; use flat or hnsw"
+            )
+        if self._index_type == "hnsw" and count <= params["pca"]:
+            raise ValueError(
+                f"hnsw with pca={params['pca']} needs more than {params['pca']} training vectors, got {count}; "
+                f"use pca=0 (or fewer directions)"
+            )
 
     # ---------------------------------------------------------------- mutation
 
@@ -292,6 +322,8 @@ class SpaceIndex(IndexIdentity):
             )
         self._index.add_with_ids(vecs, ids_arr)
         self._id_set.update(int(i) for i in ids_arr)
+        if self._exact is not None:
+            self._exact.add(ids_arr, vecs)
 
     def remove(self, ids: Collection[int] | np.ndarray) -> int:
         """Remove these ids; ids not present are ignored. Returns how many were removed."""
@@ -314,9 +346,10 @@ class SpaceIndex(IndexIdentity):
     def _compact(self) -> None:
         """Rebuild an hnsw graph from its live nodes only."""
         id_map, live = live_rows(self._index)
-        if self._index_params["sq8"] and self._vector_source is not None:
-            # 8-bit codes decode to approximations: re-encode the exact vectors, not those.
-            vectors = np.asarray(self._vector_source.exact_vectors(id_map[live]), dtype=np.float32)
+        source = self._exact_source()
+        if (self._index_params["sq8"] or self._index_params["pca"]) and source is not None:
+            # 8-bit codes and principal components decode to approximations: re-encode the exact vectors, not those.
+            vectors = np.asarray(source.exact_vectors(id_map[live]), dtype=np.float32)
         else:
             vectors = stored_vectors(self._index, self._dim)[live]
         self.rebuild(id_map[live], vectors)
@@ -324,17 +357,18 @@ class SpaceIndex(IndexIdentity):
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Replace the whole content with `vectors` (n, dim) under `ids` (n,); settings stay the same.
 
-        An ivfpq index is retrained on the new vectors.
+        An ivfpq index (and an hnsw index over principal components) is retrained on the new vectors.
         """
-        old_index, old_set = self._index, self._id_set
+        old_index, old_set, old_exact = self._index, self._id_set, self._exact
         self._index = make_faiss_index(self._index_type, self._dim, self._metric, self._index_params)
         self._id_set = set()
+        self._exact = self._new_exact_file()  # written whole at the next save
         try:
             self.train(vectors)
             self.add(ids, vectors)
         except Exception:
             # Leave the index as it was if the new content is rejected.
-            self._index, self._id_set = old_index, old_set
+            self._index, self._id_set, self._exact = old_index, old_set, old_exact
             raise
 
     # ---------------------------------------------------------------- reading
@@ -342,12 +376,14 @@ class SpaceIndex(IndexIdentity):
     def reconstruct(self, item_id: int) -> np.ndarray:
         """The vector of `item_id`, (dim,) float32. Raises KeyError if the id is not present.
 
-        For ivfpq: the exact vector from `vector_source` when set, else the PQ approximation the index stores.
+        For ivfpq and hnsw with pca: the exact vector from `vector_source` when set, else the approximation the
+        index stores (PQ codes; the principal components projected back).
         """
         if item_id not in self:
             raise KeyError(f"id {item_id} is not in index {self._space!r}")
-        if self._index_type in LOSSY and self._vector_source is not None:
-            exact = self._vector_source.exact_vectors(np.array([int(item_id)], dtype=np.int64))
+        source = self._exact_source()
+        if is_lossy(self._index_type, self._index_params) and source is not None:
+            exact = source.exact_vectors(np.array([int(item_id)], dtype=np.int64))
             return np.asarray(exact[0], dtype=np.float32)
         return np.asarray(self._index.reconstruct(int(item_id)), dtype=np.float32)
 
@@ -365,13 +401,13 @@ class SpaceIndex(IndexIdentity):
         vectors and queries are unit-normalized); minus the squared Euclidean distance for "l2" (<= 0).
         exclude: one collection of ids per query, dropped from that query's results (e.g. the query item
         itself); k results still come back when enough other items exist.
-        With index_type "hnsw" or "ivfpq" the results are approximate. An ivfpq index with `vector_source` set and
-        param rerank > 0 fetches max(rerank, RERANK_PER_RESULT·(k + excluded)) candidates and re-scores them with
-        the exact vectors, so its scores are exact and only the candidate set is approximate.
+        With index_type "hnsw" or "ivfpq" the results are approximate. A lossy index (ivfpq, hnsw with pca) with
+        `vector_source` set and param rerank > 0 fetches max(rerank, RERANK_PER_RESULT·(k + excluded)) candidates and
+        re-scores them with the exact vectors, so its scores are exact and only the candidate set is approximate.
         """
         return search_faiss(
             self._index, queries, k, exclude, dim=self._dim, index_type=self._index_type, metric=self._metric,
-            params=self._index_params, live=len(self), source=self._vector_source,
+            params=self._index_params, live=len(self), source=self._exact_source(),
         )  # fmt: skip
 
     # ---------------------------------------------------------------- persistence
@@ -384,6 +420,8 @@ class SpaceIndex(IndexIdentity):
         """
         if revision is not None:
             self.revision = int(revision)
+        # The exact vectors first: until the manifest names their new count, a reader takes the rows it named.
+        exact_rows = {"exact_rows": self._exact.save()} if self._exact is not None else {}
         fields = {
             "space": self._space,
             "dim": self._dim,
@@ -394,5 +432,6 @@ class SpaceIndex(IndexIdentity):
             "count": len(self),
             "revision": self.revision,
             **({"policy": self.policy} if self.policy is not None else {}),
+            **exact_rows,
         }
         save_index(self._directory, self._index, fields)

@@ -57,7 +57,7 @@ def main() -> None:
     exact = [set((ids[np.argsort(-(vectors @ q))[:10]]).tolist()) for q in queries]
     config = IndexConfig()
     choice = choose_index(args.items, spec.dim, config.memory_budget_bytes, flat_max_items=config.flat_max_items,
-                          ivfpq_min_items=config.ivfpq_min_items, pq_subvector_dims=spec.pq_subvector_dims)  # fmt: skip
+                          ivfpq_min_items=config.ivfpq_min_items, **spec.index_hints())  # fmt: skip
     report: dict[str, object] = {"space": spec.name, "dim": spec.dim, "items": args.items}
     with tempfile.TemporaryDirectory() as tmp, faiss_threads(1):
         for label, index_type, params in (("faiss " + choice.index_type, choice.index_type, choice.params),

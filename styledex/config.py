@@ -78,7 +78,7 @@ class SearchConfig(_Strict):
 # config needs no FAISS import; tests/unit/test_policy.py checks that the two agree).
 INDEX_PARAM_NAMES: dict[str, frozenset[str]] = {
     "flat": frozenset(),
-    "hnsw": frozenset({"m", "ef_construction", "ef_search", "sq8"}),
+    "hnsw": frozenset({"m", "ef_construction", "ef_search", "sq8", "pca", "rerank"}),
     "ivfpq": frozenset({"nlist", "m", "nbits", "nprobe", "opq", "rerank"}),
 }
 

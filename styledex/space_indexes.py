@@ -351,12 +351,12 @@ def index_from_vectors(
     config: IndexConfig,
 ) -> SpaceIndex:
     """A FAISS index of ``vectors`` [n, spec.dim] under ``ids`` [n] int64, to be saved in ``directory``, of the
-    type ``config``'s policy picks for n items (with the space's own hint, ``spec.pq_subvector_dims``), stamped
+    type ``config``'s policy picks for n items (with the space's own hints, ``spec.index_hints()``), stamped
     with ``revision`` (the one the rows were read at)."""
     choice = choose_index(
         len(ids), vectors.shape[1], config.memory_budget_bytes, policy=config.policy, overrides=config.overrides(),
         flat_max_items=config.flat_max_items, ivfpq_min_items=config.ivfpq_min_items,
-        pq_subvector_dims=spec.pq_subvector_dims,
+        **spec.index_hints(),
     )  # fmt: skip
     return SpaceIndex.from_vectors(
         directory, ids, vectors, space=spec.name, metric=spec.metric, fingerprint=fingerprint, revision=revision,

@@ -448,3 +448,91 @@ def test_hnsw_sq8_trains_on_build_and_roundtrips(tmp_path):
     assert flat_size - sq8_size >= 0.9 * 3 * DIM * 999  # 1 byte per dimension instead of 4; the same graph
     opened = SpaceIndex.open(tmp_path / "gram")
     assert opened.index_params["sq8"] == 1 and len(opened) == 999
+
+
+@pytestmark_trained
+def test_hnsw_over_principal_components_reranks_with_its_own_exact_vectors_and_roundtrips(tmp_path):
+    import faiss
+
+    from styledex.index.exact_file import IDS_FILE, ROWS_FILE
+    from styledex.index.factory import hnsw_of
+
+    ids, vectors = _clustered(n=2000)
+    queries = vectors[:40] + 0.05 * np.random.default_rng(5).standard_normal((40, DIM)).astype(np.float32)
+    truth, _ = _brute_force(ids, vectors, queries, 10, "ip")
+    empty = SpaceIndex.create(tmp_path / "e", space="e", dim=DIM, metric="ip", fingerprint="f", index_type="hnsw",
+                              index_params={"pca": 8})  # fmt: skip
+    assert not empty.is_trained  # the principal directions are learned from the vectors
+    index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"pca": 8, "ef_search": 64})
+    # Without re-ranking the graph's own order over 8 of 32 dims; re-ranked (its own copy of the exact vectors,
+    # no vector_source needed) the exact inner products, best first.
+    index.set_search_params(rerank=0)
+    plain = index.search(queries, 10)
+    index.set_search_params(rerank=100)
+    reranked = index.search(queries, 10)
+    assert _recall(reranked, truth) >= 0.95 and _recall(reranked, truth) > _recall(plain, truth)
+    exact = dict(zip(ids.tolist(), vectors, strict=True))
+    for q, row in zip(queries, reranked, strict=True):
+        np.testing.assert_allclose([s for _, s in row], [float(exact[i] @ q) for i, _ in row], rtol=1e-5, atol=1e-5)
+    # Unranked scores are the graph's distances turned into cosines of unit vectors (1 - d/2). A projection only
+    # shortens distances, so for unit queries they bound the exact cosines from above.
+    units = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    index.set_search_params(rerank=0)
+    for q, row in zip(units, index.search(units, 10), strict=True):
+        scores = [s for _, s in row]
+        assert scores == sorted(scores, reverse=True)
+        assert all(s >= float(exact[i] @ q) - 1e-4 for i, s in row)
+    index.set_search_params(rerank=100)
+    np.testing.assert_array_equal(index.reconstruct(int(ids[5])), vectors[5])
+    # 8 floats per item in the graph instead of 32; the exact vectors lie beside it, read through a memory map.
+    index.save()
+    _index(tmp_path / "whole", ids, vectors, index_type="hnsw").save()
+    reduced_size, whole_size = ((d / "gram" / "index.faiss").stat().st_size for d in (tmp_path, tmp_path / "whole"))
+    assert whole_size - reduced_size >= 0.9 * 4 * (DIM - 8) * len(ids)
+    assert (tmp_path / "gram" / ROWS_FILE).stat().st_size == 4 * DIM * len(ids)
+    assert json.loads((tmp_path / "gram" / "manifest.json").read_text())["exact_rows"] == len(ids)
+    opened = SpaceIndex.open(tmp_path / "gram")
+    assert opened.index_params["pca"] == 8 and hnsw_of(opened._index).hnsw.efSearch == 64
+    assert faiss.downcast_index(opened._index.index).metric_type == faiss.METRIC_INNER_PRODUCT  # as the manifest
+    assert opened.search(queries, 10) == reranked and opened.vector_source is None
+    opened.set_search_params(ef_search=128, rerank=300)  # query-time, like ivfpq's
+    assert hnsw_of(opened._index).hnsw.efSearch == 128 and _recall(opened.search(queries, 10), truth) >= 0.95
+
+    # Items added after the save are read from memory until the next save appends them. Rows a crashed save appended
+    # past the manifest's count are ignored; a missing file leaves the reading to vector_source.
+    more_ids, more = _clustered(n=50, seed=9)
+    opened.add(more_ids, more)
+    np.testing.assert_array_equal(opened.reconstruct(int(more_ids[3])), more[3])
+    with (tmp_path / "gram" / ROWS_FILE).open("ab") as f:
+        f.write(np.ones((7, DIM), np.float32).tobytes())  # a crash between the append and the manifest
+    assert SpaceIndex.open(tmp_path / "gram")._exact.rows == len(ids)
+    opened.save()
+    assert (tmp_path / "gram" / ROWS_FILE).stat().st_size == 4 * DIM * (len(ids) + 50)  # the 7 overwritten
+    again = SpaceIndex.open(tmp_path / "gram")
+    np.testing.assert_array_equal(again.reconstruct(int(more_ids[3])), more[3])
+    (tmp_path / "gram" / IDS_FILE).unlink()
+    lost = SpaceIndex.open(tmp_path / "gram")
+    source = _ById(exact | dict(zip(more_ids.tolist(), more, strict=True)))
+    lost.vector_source = source
+    assert lost.search(queries, 10) == reranked and sum(source.asked) > 0
+
+
+@pytestmark_trained
+def test_hnsw_over_principal_components_removes_compacts_and_refuses_bad_settings(tmp_path):
+    ids, vectors = _clustered(n=1000)
+    index = _index(tmp_path, ids, vectors, index_type="hnsw", index_params={"pca": 8, "ef_search": 100})
+    index.save()
+    assert index.remove(ids[:300].tolist()) == 300  # 30% dead: compacted, re-encoded from the exact vectors
+    assert index._index.ntotal == len(index) == 700 and index._exact.rows == 700
+    queries = vectors[300:340]
+    truth, _ = _brute_force(ids[300:], vectors[300:], queries, 10, "ip")
+    got = index.search(queries, 10)
+    assert _recall(got, truth) >= 0.95 and not {i for row in got for i, _ in row} & set(ids[:300].tolist())
+    index.save()  # the compacted file is written anew: the removed items' rows are gone
+    assert SpaceIndex.open(tmp_path / "gram")._exact.rows == 700
+    with pytest.raises(ValueError, match="pca=32 must be below the vectors' dim 32"):
+        _index(tmp_path / "a", ids, vectors, index_type="hnsw", index_params={"pca": DIM})
+    with pytest.raises(ValueError, match="pca and sq8 are two ways"):
+        _index(tmp_path / "b", ids, vectors, index_type="hnsw", index_params={"pca": 8, "sq8": 1})
+    with pytest.raises(ValueError, match="needs more than 8 training vectors, got 8"):
+        _index(tmp_path / "c", ids[:8], vectors[:8], index_type="hnsw", index_params={"pca": 8})

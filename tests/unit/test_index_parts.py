@@ -134,6 +134,21 @@ def test_rerank_scores_with_the_exact_vectors_and_drops_ids_without_one():
     assert labels[0].tolist() == [i for i in range(19, -1, -1) if i not in (19, 7)] + [-1, -1]
 
 
+def test_rerank_reads_shared_candidates_once_and_scores_each_query_exactly():
+    stored = _unit(30)
+    index = make_faiss_index("flat", DIM, "ip")
+    index.add_with_ids(stored, np.arange(30, dtype=np.int64))
+    queries = np.ascontiguousarray(stored[:4])
+    source = _Shifted({i: stored[i] for i in range(30)})
+    scores, labels = rerank(index, queries, 10, source, "ip", DIM)
+    assert source.calls == 1  # four queries, one read
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ stored.T, labels, 1), rtol=1e-5)
+    assert labels[:, 0].tolist() == [0, 1, 2, 3] and (np.diff(scores, axis=1) <= 1e-6).all()
+    distances, l2_labels = rerank(index, queries, 10, source, "l2", DIM)
+    assert distances[:, 0].tolist() == [0.0] * 4  # an exact match is exactly 0 away
+    np.testing.assert_allclose(distances, ((stored[l2_labels] - queries[:, None]) ** 2).sum(-1), rtol=1e-5)
+
+
 def test_space_index_honours_the_exact_vectors_interface(tmp_path):
     vectors = _unit(400)
     ids = np.arange(400, dtype=np.int64)
@@ -147,7 +162,8 @@ def test_space_index_honours_the_exact_vectors_interface(tmp_path):
     assert isinstance(source, ExactVectors) and index.vector_source is source
     np.testing.assert_array_equal(index.reconstruct(5), vectors[5])  # exact, not the PQ approximation
     hits = index.search(vectors[:3], 5)
-    assert [row[0][0] for row in hits] == [0, 1, 2] and source.calls >= 4  # re-ranked through it
+    # Re-ranked through it: one read for the three queries' candidates together (after reconstruct's one).
+    assert [row[0][0] for row in hits] == [0, 1, 2] and source.calls == 2
     np.testing.assert_allclose([row[0][1] for row in hits], 1.0, rtol=1e-5)  # exact cosines of each to itself
     index.vector_source = None
     assert index.reconstruct(5).shape == (DIM,)
@@ -201,3 +217,25 @@ def test_search_of_an_empty_index_returns_empty_rows(tmp_path):
         empty.search(_unit(1), 0)
     with pytest.raises(ValueError, match="one exclude set per query"):
         empty.search(_unit(2), 1, exclude=[set()])
+
+
+def test_exact_file_reads_each_ids_latest_row_from_memory_and_from_its_file(tmp_path):
+    from styledex.index.exact_file import ExactFile, FileFirst
+
+    rows = _unit(6)
+    exact = ExactFile(tmp_path, DIM)
+    exact.add(np.array([1, 2, 3]), rows[:3])
+    exact.add(np.array([2]), rows[3:4])  # removed and added again: its new vector wins
+    np.testing.assert_array_equal(exact.exact_vectors(np.array([3, 2, 1])), rows[[2, 3, 0]])
+    assert exact.holds(np.array([1, 9])).tolist() == [True, False]
+    with pytest.raises(KeyError, match=r"\[9\]"):
+        exact.exact_vectors(np.array([1, 9]))
+    assert exact.save() == 4
+    exact.add(np.array([7]), rows[4:5])  # after the save: one row from the file, one from memory
+    np.testing.assert_array_equal(exact.exact_vectors(np.array([7, 2])), rows[[4, 3]])
+    reopened = ExactFile.open(tmp_path, DIM, 4)
+    np.testing.assert_array_equal(reopened.exact_vectors(np.array([2, 1])), rows[[3, 0]])
+    # What the file lacks comes from the fallback, in the order asked.
+    both = FileFirst(reopened, _Shifted({9: rows[5]}))
+    np.testing.assert_array_equal(both.exact_vectors(np.array([9, 1])), rows[[5, 0]])
+    assert ExactFile.open(tmp_path, DIM, 5).rows == 0  # the manifest counts more rows than the file has: unused

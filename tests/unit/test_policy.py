@@ -191,6 +191,32 @@ def test_spaces_with_spread_variance_get_finer_pq_codes() -> None:
         assert estimate_bytes_per_item("ivfpq", dim, 1_000_000, {"nbits": 8} | choice.params) < 500
 
 
+def test_a_space_hinting_graph_dims_gets_a_reduced_hnsw_where_its_whole_vectors_do_not_fit() -> None:
+    content = SPACES["content"].index_hints()
+    assert content["graph_dims"] == 256
+    # 200k: float32 hnsw fits (2048-d, ~8.5 KB/item in 10.7 KB): kept whole.
+    assert choose_index(200_000, 2048, GB2, **content).params == {"sq8": 0}
+    # 1M: neither float32 (~8.5 KB) nor sq8 (past ivfpq_min_items) fits 2.1 KB/item; 256 components do.
+    million = choose_index(1_000_000, 2048, GB2, **content)
+    assert million.index_type == "hnsw" and million.params == {"sq8": 0, "ef_search": 128, "pca": 256}
+    assert "256 principal components" in million.reason and "re-scored" in million.reason
+    estimate = estimate_bytes_per_item("hnsw", 2048, 1_000_000, million.params)
+    assert 1_000_000 * estimate <= GB2
+    # 4·256 vector bytes + 8·32 links + 24, and the PCA's matrices spread over the items (~17 B each).
+    assert estimate == pytest.approx(4 * 256 + 8 * 32 + 24 + (2048 + 256 + 2) * 2048 * 4 / 1e6)
+    assert estimate < 2048
+    # Below ivfpq_min_items sq8 still comes first (near-exact, no re-ranking reads).
+    assert choose_index(250_000, 2048, 600 * 2**20, ivfpq_min_items=300_000, **content).params == {"sq8": 1}
+    # Too many even for the reduced graph (~1.3 KB/item: 1.6M in 2 GiB): ivfpq.
+    assert choose_index(2_000_000, 2048, GB2, **content).index_type == "ivfpq"
+    # A space without the hint (adain) keeps ivfpq at 1M; a hint not below dim is ignored.
+    assert choose_index(1_000_000, 2944, GB2, **SPACES["adain"].index_hints()).index_type == "ivfpq"
+    assert choose_index(1_000_000, 2048, GB2, graph_dims=2048).index_type == "ivfpq"
+    # Config overrides of hnsw (ef_search) carry over into the reduced graph.
+    tuned = choose_index(1_000_000, 2048, GB2, overrides={"hnsw": {"ef_search": 96}}, **content)
+    assert tuned.params == {"sq8": 0, "ef_search": 96, "pca": 256}
+
+
 def test_policy_knows_no_space_by_name(tmp_path: Path) -> None:
     """Per-space settings come from the caller (the space's definition): the policy holds no space names, so a made-up
     space with a real space's dimension and hints gets the same choice, and a new index takes its space's hint."""
@@ -211,7 +237,7 @@ def test_policy_knows_no_space_by_name(tmp_path: Path) -> None:
     assert not literals & (set(SPACES) | set(ALIASES))
 
     def choice(spec: SpaceSpec, count: int, forced: str) -> tuple[str, dict[str, int], str]:
-        return choose_index(count, spec.dim, GB2, policy=forced, pq_subvector_dims=spec.pq_subvector_dims)
+        return choose_index(count, spec.dim, GB2, policy=forced, **spec.index_hints())
 
     for spec in SPACES.values():
         made_up = dataclasses.replace(spec, name="made-up")

@@ -503,14 +503,14 @@ class Searcher:
         rows = {space: queries.get(views_key(space), queries[space][None, :]) for space in weights}
         if len(weights) == 1:
             (space,) = weights
-            return [(item_id, score, {space: score}) for item_id, score in _best_of_views(indexes[space], rows[space],
+            return [(item_id, score, {space: score}) for item_id, score in best_of_views(indexes[space], rows[space],
                                                                                         n, exclude, where)]  # fmt: skip
         engine = _one_collection(indexes)
         if engine is not None:  # every space in one engine: a multi-vector search, vectors included
             return _rank_from_engine(engine, rows, weights, n, exclude, where)
         candidates: set[int] = set()
         for space in weights:
-            best = _best_of_views(indexes[space], rows[space], 4 * n, exclude, where)
+            best = best_of_views(indexes[space], rows[space], 4 * n, exclude, where)
             candidates.update(item_id for item_id, _ in best)
         per_item = {
             item_id: {s: float((rows[s] @ indexes[s].reconstruct(item_id)).max()) for s in weights}
@@ -586,7 +586,7 @@ def _fused_best(
     return scored[:n]
 
 
-def _best_of_views(
+def best_of_views(
     index: SpaceIndex, views: np.ndarray, n: int, exclude: Sequence[int], where: Any = None
 ) -> list[tuple[int, float]]:
     """The ``n`` best (id, score) of ``index`` for a query asking with ``views`` [V, dim], an item scoring by its

@@ -24,10 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from styledex.embed.content_views import query_views
 from styledex.embed.spaces import SPACES
 from styledex.evaluation.search_bench import exact_topk
+from styledex.evaluation.search_bench.views import exact_best_of_views
 from styledex.index import ArrayVectors, SpaceIndex
 from styledex.index.policy import choose_index
+from styledex.search import best_of_views
 
 ADD_CHUNK = 65_536  # rows read from the vector file at a time (1 GB at 3808 dims)
 
@@ -144,7 +147,7 @@ def build_eval_index(
     spec = SPACES.get(space)  # its index hints; a space the registry does not know gets the policy's defaults
     choice = choose_index(
         total, dim, memory_budget_bytes, policy=index_type, overrides=overrides,
-        pq_subvector_dims=None if spec is None else spec.pq_subvector_dims, **(thresholds or {}),
+        **({} if spec is None else spec.index_hints()), **(thresholds or {}),
     )  # fmt: skip
     started = time.perf_counter()
     index = SpaceIndex.create(
@@ -166,29 +169,42 @@ def build_eval_index(
     )  # fmt: skip
 
 
-def rank_through(index: SpaceIndex, vectors: np.ndarray, depth: int) -> list[np.ndarray]:
-    """Per row i of ``vectors`` [n, dim] (ids 0..n−1 of ``index``), the other rows < n among its ``depth``
-    nearest in ``index``, best first (the row itself excluded, distractors dropped)."""
+def query_rows(vectors: np.ndarray, views: np.ndarray | None) -> np.ndarray:
+    """What each row of ``vectors`` [n, dim] asks with: [n, V, dim]. None ``views``: its vector alone (V = 1);
+    region views [n, R, dim] (a content space's; R = 0 when none were stored): all of its `query_views`, as a
+    content search asks."""
     real = np.ascontiguousarray(vectors, dtype=np.float32)
-    n = real.shape[0]
+    if views is None:
+        return real[:, None, :]
+    return np.stack([query_views(v, r if r.shape[0] else None) for v, r in zip(real, views, strict=True)])
+
+
+def rank_through(index: SpaceIndex, asks: np.ndarray, depth: int) -> list[np.ndarray]:
+    """Per row i of ``asks`` [n, V, dim] (`query_rows`; ids 0..n−1 of ``index``), the other rows < n among its
+    ``depth`` nearest in ``index`` by the best of its V views, best first (the row itself excluded, distractors
+    dropped), as `styledex.search.best_of_views` finds them."""
+    n = asks.shape[0]
     rankings: list[np.ndarray] = []
     for row in range(n):
-        found = index.search(real[row : row + 1], depth, exclude=[{row}])[0]
+        found = best_of_views(index, asks[row], depth, [row])
         rankings.append(np.array([i for i, _ in found if i < n], dtype=np.int64))
     return rankings
 
 
-def index_rankings(vectors: np.ndarray, *, depth: int = 100, **build: Any) -> IndexRankings:
+def index_rankings(
+    vectors: np.ndarray, *, depth: int = 100, views: np.ndarray | None = None, **build: Any
+) -> IndexRankings:
     """Rank every row of ``vectors`` [n, dim] (unit rows) against the others through the index
     `build_eval_index` makes of them (``build``: its keyword arguments: space, metric, index_type, directory,
     distractors, ...) and, as the reference, through an exact search of the same items and distractors. Each row
-    asks for its ``depth`` nearest. The exact reference ranks by inner product: on unit rows that is also the l2
-    order.
+    asks for its ``depth`` nearest, with its views when ``views`` (region views [n, R, dim]: `query_rows`) are
+    given, an item counting by its best view in both. The exact reference ranks by inner product: on unit rows that
+    is also the l2 order.
     """
     built = build_eval_index(vectors, **build)
-    real = np.ascontiguousarray(vectors, dtype=np.float32)
+    asks = query_rows(vectors, views)
     return IndexRankings(
-        rankings=rank_through(built.index, real, depth), exact_rankings=exact_top(real, built.everything, depth),
+        rankings=rank_through(built.index, asks, depth), exact_rankings=exact_top(asks, built.everything, depth),
         index_type=built.index.index_type, params=built.index.index_params, reason=built.reason, items=built.items,
         distractors=len(built.everything) - built.items, depth=depth, build_seconds=built.build_seconds,
         bytes_per_item=built.bytes_per_item,
@@ -197,13 +213,18 @@ def index_rankings(vectors: np.ndarray, *, depth: int = 100, **build: Any) -> In
 
 def exact_top(queries: np.ndarray, everything: np.ndarray, depth: int) -> list[np.ndarray]:
     """Exact inner-product ``depth`` nearest rows of ``everything`` [N, dim] for each row i of ``queries`` [n, dim]
-    (rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row)."""
+    (rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row).
+    ``queries`` [n, V, dim] with V > 1 (`query_rows`): each row of ``everything`` scored by its best of the V."""
     n, total = queries.shape[0], everything.shape[0]
 
     def chunks() -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, total, ADD_CHUNK):
             yield start, np.asarray(everything[start : start + ADD_CHUNK])
 
+    if queries.ndim == 3 and queries.shape[1] > 1:
+        ranked = exact_best_of_views(chunks, queries, np.arange(n), min(depth, total - 1))  # best first already
+        return [row[(row >= 0) & (row < n)] for row in ranked]
+    queries = queries.reshape(n, -1)
     top = exact_topk(chunks, queries, np.arange(n), min(depth, total - 1))
     out = []
     for row, cand in enumerate(top):

@@ -191,7 +191,8 @@ def run_eval(
                 metrics = space_metrics(matrix, items, groups, views=views)
                 row: dict[str, Any] = {"kind": spec.kind, "dim": spec.dim, "views": views is not None, **metrics}
                 if index is not None:
-                    row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress)
+                    row["index"] = _index_row(matrix, items, groups, name, index, distractors, depth, config, progress,
+                                              views)  # fmt: skip
                 report["spaces"][name] = row
             for label, spec, rankings in _searched(catalog, items, names, config):
                 report["spaces"][label] = {
@@ -291,15 +292,16 @@ def rankings_of(scores: np.ndarray) -> list[np.ndarray]:
 
 def _index_row(
     matrix: np.ndarray, items: list[dict[str, Any]], groups: np.ndarray, name: str, index: str, distractors: int,
-    depth: int, config: Config, progress: bool,
+    depth: int, config: Config, progress: bool, views: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The old part's metrics of space ``name`` through an ``index`` hiding the benchmark among ``distractors``."""
+    """The old part's metrics of space ``name`` through an ``index`` hiding the benchmark among ``distractors``;
+    with ``views`` (region views [n, R, dim]) each query asks with all of its views, as the exact row does."""
     if progress:
         print(f"{name}: building {index} with {distractors} distractors", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         ranked = index_rankings(
             matrix, space=name, metric=SPACES[name].metric, index_type=index, directory=Path(tmp),
-            distractors=distractors, depth=depth, memory_budget_bytes=config.index.memory_budget_bytes,
+            distractors=distractors, depth=depth, views=views, memory_budget_bytes=config.index.memory_budget_bytes,
             overrides=config.index.overrides(), thresholds={
                 "flat_max_items": config.index.flat_max_items,
                 "ivfpq_min_items": config.index.ivfpq_min_items,

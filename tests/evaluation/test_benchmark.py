@@ -81,7 +81,8 @@ def test_search_bench_reports_three_ways_per_index_type(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("space", "items", "expected"),
-    [("style_head", 1_000_000, ("hnsw", 0)), ("adain", 1_000_000, ("ivfpq", None)), ("predictor", 300, ("flat", None))],
+    [("style_head", 1_000_000, ("hnsw", 0)), ("adain", 1_000_000, ("ivfpq", None)), ("predictor", 300, ("flat", None)),
+     ("content", 1_000_000, ("hnsw", 0))],
 )
 def test_the_auto_variant_builds_what_the_policy_gives_a_default_catalog(space, items, expected) -> None:
     from styledex.config import load_config
@@ -92,11 +93,12 @@ def test_the_auto_variant_builds_what_the_policy_gives_a_default_catalog(space, 
     index = load_config(None).index
     policy = choose_index(
         items, resolve(space).dim, index.memory_budget_mb * 2**20, flat_max_items=index.flat_max_items,
-        ivfpq_min_items=index.ivfpq_min_items, pq_subvector_dims=resolve(space).pq_subvector_dims,
+        ivfpq_min_items=index.ivfpq_min_items, **resolve(space).index_hints(),
     )  # fmt: skip
     bench = index_choice("auto", space, items)
     assert (bench.index_type, bench.params) == (policy.index_type, policy.params)
     assert (bench.index_type, bench.params.get("sq8")) == expected
+    assert bench.params.get("pca", 0) == (256 if space == "content" else 0)  # content's graph over its components
 
 
 def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +127,52 @@ def test_search_bench_above_catalog_size_measures_the_same_index(monkeypatch: py
     assert figures(streamed) == want
     assert figures(memmap_only) == {key: value for key, value in want.items() if key[1] != "http"}
     assert all(r["recall_at_10"] == 1.0 for r in streamed if r["index"] == "flat")
+
+
+def test_content_queries_in_the_search_bench_ask_with_twelve_views_through_every_way(tmp_path: Path) -> None:
+    import styledex.evaluation.search_bench as search_bench
+    from styledex.catalog import Catalog
+    from styledex.embed.content_views import query_views
+    from styledex.evaluation.search_bench.views import bench_query_views, bench_regions, exact_best_of_views
+    from styledex.search import Searcher
+
+    # The helpers: regions are other pictures of the row's subject (nearer their row than the typical item), and the
+    # exact answer is the top k by the best view, as brute force over every row says.
+    gen = search_bench.SyntheticVectors.for_space("content")
+    whole = gen.rows(0, 3000)
+    rows = np.array([3, 1500, 2999])
+    regions = bench_regions("content", gen, rows)
+    assert regions.shape == (3, 5, 2048) and bench_regions("adain", gen, rows) is None
+    own = np.einsum("qvd,qd->qv", regions, whole[rows])
+    assert (own > np.median(regions @ whole.T, axis=2)).all()
+    views = bench_query_views(whole[rows], regions)
+    assert views.shape == (3, 12, 2048)
+    np.testing.assert_array_equal(views[1], query_views(whole[1500], regions[1]))
+    best = np.einsum("qvd,nd->qnv", views, whole).max(axis=2)
+    best[np.arange(3), rows] = -np.inf
+    got = exact_best_of_views(lambda: iter([(0, whole)]), views, rows, 10)
+    assert [sorted(g) for g in got.tolist()] == [sorted(w) for w in np.argsort(-best, axis=1)[:, :10].tolist()]
+
+    # The bench: exact search through styledex finds exactly that answer (recall 1.0 in-process and through FAISS's
+    # own ranks), the graph over 256 components nearly all of it; every row says its queries had twelve views.
+    report = search_bench.run_search_bench(items=600, queries=10, k=5, space="content",
+                                           index_types=("flat", "hnsw-pca"))  # fmt: skip
+    rows_by = {(r["index"], r["via"]): r for r in report["search"]}
+    assert {r["views"] for r in report["search"]} == {12}
+    assert rows_by["flat", "inprocess"]["recall_at_10"] == 1.0 and rows_by["flat", "faiss"]["recall_at_10"] == 1.0
+    assert rows_by["hnsw-pca", "inprocess"]["recall_at_10"] >= 0.9
+    assert rows_by["hnsw-pca", "inprocess"]["params"]["pca"] == 256
+
+    # The catalog the server answers from holds the query items' regions, so its query has twelve views too.
+    catalog = search_bench.build_synthetic_catalog(tmp_path / "c", 50, spaces=["content"],
+                                                   views={"content": {4: regions[0]}})  # fmt: skip
+    try:
+        query = Searcher(catalog).query_vectors_for_item(5, ["content"])  # row 4 is item 5
+        assert query["content@views"].shape == (12, 2048)
+        np.testing.assert_allclose(query["content@views"][2:7], regions[0], atol=1e-3)  # stored as float16
+    finally:
+        catalog.close()
+    assert Catalog.open(tmp_path / "c").item_views(6, "content", 2048) is None
 
 
 def test_search_bench_skips_an_index_whose_copies_would_not_fit_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,6 +139,28 @@ def test_flat_index_rankings_equal_exact_prefix(tmp_path) -> None:
     assert min(len(r) for r in ranked.rankings) < 40
 
 
+def test_index_rankings_with_views_score_each_item_by_its_best_view_as_the_exact_search_does(tmp_path) -> None:
+    # A content query asks with its twelve views (its vector, its regions, their mirrors) through the index too; a
+    # flat index then answers exactly what the pairwise best-view scores of the exact table rank, distractors aside.
+    from styledex.embed.content_views import view_similarities
+
+    rng = np.random.default_rng(6)
+    vectors = rng.standard_normal((40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    regions = vectors[:, None, :] + 0.5 * rng.standard_normal((40, 5, 16)).astype(np.float32)
+    regions /= np.linalg.norm(regions, axis=2, keepdims=True)
+    kwargs = dict(space="content", metric="ip", index_type="flat", depth=39)
+    alone = index_rankings(vectors, directory=tmp_path / "a", distractors=0, **kwargs)
+    ranked = index_rankings(vectors, directory=tmp_path / "b", distractors=0, views=regions, **kwargs)
+    sims = view_similarities(vectors, regions)
+    for q, ranking in enumerate(ranked.rankings):
+        assert ranking.tolist() == [j for j in np.argsort(-sims[q], kind="stable") if j != q]
+    assert [r.tolist() for r in ranked.exact_rankings] == [r.tolist() for r in ranked.rankings]
+    assert [r.tolist() for r in alone.rankings] != [r.tolist() for r in ranked.rankings]  # the views count
+    among = index_rankings(vectors, directory=tmp_path / "c", distractors=300, views=regions, **kwargs)
+    assert [r.tolist() for r in among.exact_rankings] == [r.tolist() for r in among.rankings]
+
+
 def test_auto_index_is_the_policys_choice_with_the_config_thresholds(tmp_path) -> None:
     # 50 items + 500 distractors: flat under the default flat_max_items (5000), hnsw once the config lowers it.
     rng = np.random.default_rng(4)

@@ -10,7 +10,9 @@ For each catalog size, space and index type (flat, hnsw, ivfpq, ivfpq+opq) one r
   ``inprocess`` (``Searcher.search`` through the catalog: ids → rows, ivfpq's exact re-ranking from SQLite) and
   ``http`` (``GET /items/{id}/similar`` to a uvicorn server on loopback, in the same process).
 
-Each query asks for the k nearest items of a random catalog item, excluding itself.
+Each query asks for the k nearest items of a random catalog item, excluding itself; in a view space (``content``)
+with the item's twelve views, as a content search asks, each item counting by its best view (``views``: the
+query items' region views stored in the catalog, the exact answer by the best view).
 
 Up to ``CATALOG_MAX_ITEMS`` items the bench writes a SQLite catalog and holds its vectors in memory. Above that (1M
 items of 2944 floats are 11.8 GB of raw vectors per space) the vectors go to a float32 memmap on disk, which feeds
@@ -24,8 +26,9 @@ FAISS builds on every core (``build_threads``) and answers the timed queries on 
 
 The modules: ``synthetic`` (the vectors, their fitted per-space profiles), ``exact`` (brute-force top-k, recall),
 ``catalogs`` (synthetic SQLite catalogs), ``indexes`` (the variants, building one, what each timing way shares),
-``timing`` (p50/p99, the three ways), ``server`` (the loopback HTTP server), ``in_memory`` and ``streamed`` (the two
-paths by size), ``memory`` (the streamed path's guard) and ``report`` (progress lines, table, plot). This module
+``timing`` (p50/p99, the three ways), ``views`` (a view space's queries), ``server`` (the loopback HTTP server),
+``in_memory`` and ``streamed`` (the two paths by size), ``memory`` (the streamed path's guard) and ``report``
+(progress lines, table, plot). This module
 runs them: `run_search_bench` reads ``CATALOG_MAX_ITEMS`` and ``_available_memory_bytes`` from here when it runs,
 so setting either on this module (as the tests do) changes the run.
 """

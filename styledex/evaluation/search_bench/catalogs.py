@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from styledex.catalog import Catalog, ItemRecord, SpaceVectors
 from styledex.config import IndexConfig
@@ -24,9 +26,12 @@ def build_synthetic_catalog(
     spaces: Sequence[str] = BENCH_SPACES,
     kind: str = "clustered",
     batch: int = 2000,
+    views: Mapping[str, Mapping[int, np.ndarray]] | None = None,
 ) -> Catalog:
     """A catalog of ``items`` fake image rows with `SyntheticVectors` in ``spaces`` (item i has row i - 1 of each
-    space's generator: catalog ids start at 1). No index is built."""
+    space's generator: catalog ids start at 1). No index is built. ``views``: {space: {row: region views [V, dim]}}
+    stored with those rows' items (what `add` stores for a content item; `.views.bench_regions`)."""
+    views = views or {}
     catalog = Catalog.open(directory, create=True)
     meta = embed_meta(Embedder(list(spaces)))
     generators = {space: SyntheticVectors.for_space(space, seed=seed, kind=kind) for space in spaces}
@@ -38,7 +43,7 @@ def build_synthetic_catalog(
             records = [
                 ItemRecord(
                     path=f"/synthetic/{start + i}.jpg", status="ok", kind="image", sha256=f"{start + i:064x}",
-                    vectors={s: SpaceVectors(vectors[s][i]) for s in spaces},
+                    vectors={s: SpaceVectors(vectors[s][i], views=views.get(s, {}).get(start + i)) for s in spaces},
                 )
                 for i in range(stop - start)
             ]  # fmt: skip

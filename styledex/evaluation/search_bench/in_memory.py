@@ -15,30 +15,36 @@ from styledex.index import faiss_threads
 from styledex.search import CatalogSpaces
 
 from .catalogs import bench_indexes, build_synthetic_catalog
-from .exact import exact_topk
 from .indexes import build_index, measure_index
 from .report import progress_line
+from .synthetic import SyntheticVectors
 from .timing import time_catalog_ways
+from .views import bench_query_views, bench_regions, exact_best_of_views
 
 
 def bench_catalog_size(
     items: int, spaces: Sequence[str], variants: Sequence[str], queries: int, k: int, kind: str, http: bool,
     tmp: Path, progress: Callable[[str], None], build_threads: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Rows for one catalog size: a real SQLite catalog, every variant of every space, three ways each."""
+    """Rows for one catalog size: a real SQLite catalog, every variant of every space, three ways each. A view
+    space's query items get region views in the catalog and ask with all their views (`.views`)."""
     rows: list[dict[str, Any]] = []
     directory = tmp / f"catalog-{items}-{kind}"
     started = time.perf_counter()
-    catalog = build_synthetic_catalog(directory, items, spaces=spaces, kind=kind)
+    # Catalog ids are rows + 1, so the query rows are known before the catalog is written (their views go in it).
+    query_rows = np.random.default_rng(1).choice(items, size=queries, replace=False)
+    regions = {space: bench_regions(space, SyntheticVectors.for_space(space, kind=kind), query_rows)
+               for space in spaces}  # fmt: skip
+    views = {space: dict(zip(query_rows.tolist(), r, strict=True)) for space, r in regions.items() if r is not None}
+    catalog = build_synthetic_catalog(directory, items, spaces=spaces, kind=kind, views=views)
     progress(f"{items} items ({kind}): catalog written in {time.perf_counter() - started:.0f} s")
     try:
         for space in spaces:
             spec = resolve(space)
             ids, vectors = catalog.load_vectors(space, spec.dim)
-            query_rows = np.random.default_rng(1).choice(len(ids), size=queries, replace=False)
-            query_ids, query_vecs = ids[query_rows], vectors[query_rows]
-            truth_rows = exact_topk(lambda v=vectors: iter([(0, v)]), query_vecs, query_rows, k)
-            truth = ids[truth_rows]
+            query_ids = ids[query_rows]
+            query_views = bench_query_views(vectors[query_rows], regions[space])
+            truth = ids[exact_best_of_views(lambda v=vectors: iter([(0, v)]), query_views, query_rows, k)]
             for variant in variants:
                 fingerprint = CatalogSpaces.of(catalog).spaces[space]
                 with faiss_threads(build_threads):
@@ -47,7 +53,7 @@ def bench_catalog_size(
                     index.add(ids, vectors)
                     build_s = train_s + time.perf_counter() - t0
                 bench_indexes(catalog).replace(index)
-                common, faiss_way, recall = measure_index(index, variant, kind, build_s, query_vecs, query_ids, truth)
+                common, faiss_way, recall = measure_index(index, variant, kind, build_s, query_views, query_ids, truth)
                 new_rows = time_catalog_ways(catalog, space, k, http, faiss_way, recall, query_ids, common)
                 rows += new_rows
                 for row in new_rows:

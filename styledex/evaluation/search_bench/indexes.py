@@ -12,7 +12,9 @@ import numpy as np
 
 from styledex.embed.spaces import resolve
 from styledex.index import SpaceIndex
-from styledex.index.policy import IndexChoice, choose_index
+from styledex.index.exact_file import ROWS_FILE
+from styledex.index.policy import REDUCED_EF_SEARCH, IndexChoice, choose_index
+from styledex.search import best_of_views
 
 from .exact import recall_at_k
 
@@ -22,6 +24,8 @@ INDEX_VARIANTS: dict[str, tuple[str, dict[str, int]]] = {
     "flat": ("flat", {}),
     "hnsw": ("hnsw", {}),
     "hnsw-sq8": ("hnsw", {"sq8": 1}),
+    # the graph over 256 principal components (content's hint) as the policy sets it, re-ranked
+    "hnsw-pca": ("hnsw", {"pca": 256, "ef_search": REDUCED_EF_SEARCH}),
     "ivfpq": ("ivfpq", {}),
     "ivfpq+opq": ("ivfpq", {"opq": 1}),
     "auto": ("auto", {}),  # what the policy gives a catalog of that size with the packaged index settings
@@ -38,7 +42,7 @@ def index_choice(variant: str, space: str, count: int) -> IndexChoice:
     index_type, extra = INDEX_VARIANTS[variant]
     return choose_index(
         count, spec.dim, _BENCH_BUDGET_BYTES, policy=index_type, overrides={index_type: extra} if extra else None,
-        pq_subvector_dims=spec.pq_subvector_dims,
+        **spec.index_hints(),
     )  # fmt: skip
 
 
@@ -58,45 +62,59 @@ def build_index(
     return index, time.perf_counter() - started
 
 
-def _raw_faiss(index: SpaceIndex, k: int) -> Callable[[np.ndarray], np.ndarray]:
-    """FAISS's own search on the index styledex built (k + 1: the query item comes back too): labels [q, k+1]."""
+def _raw_faiss(index: SpaceIndex, k: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """FAISS's own search on the index styledex built (k + 1: the query item comes back too), all of one query's
+    views [V, dim] in one call: (scores, labels), each [V, k+1], scores higher-better (FAISS's L2 distances, which
+    the graph over principal components measures too, negated) so views compare."""
     faiss_index = index._index  # the bench measures the library underneath on purpose
+    distances = index.metric == "l2" or bool(index.index_params.get("pca", 0))
 
-    def search(queries: np.ndarray) -> np.ndarray:
-        return faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), k + 1)[1]
+    def search(views: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores, labels = faiss_index.search(np.ascontiguousarray(views, dtype=np.float32), k + 1)
+        return (-scores if distances else scores), labels
 
     return search
 
 
 def measure_index(
-    index: SpaceIndex, variant: str, kind: str, build_s: float, query_vecs: np.ndarray, query_ids: np.ndarray,
+    index: SpaceIndex, variant: str, kind: str, build_s: float, query_views: np.ndarray, query_ids: np.ndarray,
     truth: np.ndarray,
 ) -> tuple[dict[str, Any], tuple[str, Callable[[int], Any], float], float]:  # fmt: skip
     """What every way of timing a built, saved index shares: its row fields (size, build, params), the ``faiss``
-    way (FAISS's own search of a query item's vector) with its recall, and the recall styledex's answer gets.
-    truth: [queries, k] item ids of the exact top k."""
+    way (FAISS's own search of a query item's views) with its recall, and the recall styledex's answer gets.
+    query_views: [queries, V, dim] (V = 1 for a space without views, 12 for content: `.views`); truth: [queries, k]
+    item ids of the exact top k (by the best view)."""
     k, items = truth.shape[1], len(index)
     size = (index.directory / "index.faiss").stat().st_size
+    exact_file = index.directory / ROWS_FILE  # an hnsw graph over principal components keeps the exact rows beside it
+    beside = {"exact_file_bytes_per_item": round(exact_file.stat().st_size / items, 1)} if exact_file.exists() else {}
     common = {
         "items": items, "space": index.space, "vectors": kind, "k": k, "queries": len(query_ids),
-        "index": f"auto: {index.index_type}" if variant == "auto" else variant,
+        "views": query_views.shape[1], "index": f"auto: {index.index_type}" if variant == "auto" else variant,
         "params": index.index_params, "build_seconds": round(build_s, 2), "bytes_per_item": round(size / items, 1),
+        **beside,
     }  # fmt: skip
     raw = _raw_faiss(index, k)
-    raw_recall = recall_at_k(_drop_self(raw(query_vecs), query_ids, k), truth)
-    by_id = dict(zip(query_ids.tolist(), query_vecs, strict=True))
-    faiss_way = ("faiss", lambda item_id: raw(by_id[item_id][None, :]), raw_recall)
-    return common, faiss_way, recall_at_k(_styledex_top(index, query_vecs, query_ids, k), truth)
+    raw_recall = recall_at_k([_raw_top(*raw(views), q, k) for views, q in zip(query_views, query_ids, strict=True)],
+                             truth)  # fmt: skip
+    by_id = dict(zip(query_ids.tolist(), query_views, strict=True))
+    faiss_way = ("faiss", lambda item_id: raw(by_id[item_id]), raw_recall)
+    return common, faiss_way, recall_at_k(_styledex_top(index, query_views, query_ids, k), truth)
 
 
-def _drop_self(labels: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:
-    """FAISS's labels [q, k+1] as ids without the query item itself and the -1 padding, k per query."""
-    return [[int(i) for i in row if i != q and i != -1][:k] for row, q in zip(labels, query_ids, strict=True)]
+def _raw_top(scores: np.ndarray, labels: np.ndarray, query_id: int, k: int) -> list[int]:
+    """FAISS's answer for one query's views (scores, labels [V, k+1]) as k ids, each by its best view's score,
+    without the query item and the -1 padding."""
+    best: dict[int, float] = {}
+    for row_scores, row_labels in zip(scores.tolist(), labels.tolist(), strict=True):
+        for score, label in zip(row_scores, row_labels, strict=True):
+            if label not in (query_id, -1) and score > best.get(label, -np.inf):
+                best[label] = score
+    return sorted(best, key=lambda label: (-best[label], label))[:k]
 
 
-def _styledex_top(index: SpaceIndex, query_vecs: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:
-    """The ids `SpaceIndex.search` returns for each query row (its own id excluded), as styledex answers."""
-    return [
-        [h[0] for h in index.search(q[None, :], k, exclude=[{int(i)}])[0]]
-        for q, i in zip(query_vecs, query_ids, strict=True)
-    ]
+def _styledex_top(index: SpaceIndex, query_views: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:
+    """The ids styledex's search returns for each query's views [V, dim] (its own id excluded), each item by its
+    best view (`styledex.search.best_of_views`)."""
+    return [[h[0] for h in best_of_views(index, views, k, [int(i)])] for views, i in zip(query_views, query_ids,
+                                                                                         strict=True)]  # fmt: skip

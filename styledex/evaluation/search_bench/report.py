@@ -12,10 +12,11 @@ from .indexes import INDEX_VARIANTS
 
 def progress_line(row: dict[str, Any]) -> str:
     """One row's figures on one line (printed as each row is measured, so a killed run still leaves them)."""
+    beside = row.get("exact_file_bytes_per_item")
     return (
         f"{row['items']} {row['space']} {row['index']} ({row['vectors']}) {row['via']}: p50 {row['p50_ms']} / p99 "
         f"{row['p99_ms']} ms, recall@10 {row['recall_at_10']}, build {row['build_seconds']} s, "
-        f"{row['bytes_per_item']} B/item"
+        f"{row['bytes_per_item']} B/item" + ("" if beside is None else f" (+ {beside} B/item of exact vectors on disk)")
     )
 
 

@@ -18,15 +18,15 @@ import numpy as np
 from styledex.catalog import Catalog
 from styledex.embed.spaces import resolve
 from styledex.index import ArrayVectors, faiss_threads
-from styledex.search import CatalogSpaces
+from styledex.search import CatalogSpaces, best_of_views
 
 from .catalogs import bench_indexes, build_synthetic_catalog
-from .exact import exact_topk
 from .indexes import build_index, measure_index
 from .memory import available_memory_bytes, memory_shortfall
 from .report import progress_line
 from .synthetic import SyntheticVectors
 from .timing import time_catalog_ways, time_ways
+from .views import bench_query_views, bench_regions, exact_best_of_views
 
 
 @dataclass
@@ -39,7 +39,7 @@ class _StreamedSpace:
     kind: str
     k: int
     exact: np.ndarray  # [items, dim] float32 memmap, row = item id - 1
-    query_vecs: np.ndarray  # [queries, dim]
+    query_views: np.ndarray  # [queries, V, dim]: the vector alone (V = 1), or a content query's twelve views
     query_ids: np.ndarray  # [queries] item ids
     truth: np.ndarray  # [queries, k] item ids of the exact top k
     catalog: Catalog | None
@@ -74,15 +74,19 @@ def bench_streamed(
             exact[start : start + len(block)] = block
         exact.flush()
         progress(f"{items} items ({kind}) {space}: vectors on disk")
+        query_rows = np.sort(np.random.default_rng(1).choice(items, size=queries, replace=False))
+        regions = bench_regions(space, gen, query_rows)
         catalog = None
         if http:
             started = time.perf_counter()
-            catalog = build_synthetic_catalog(tmp / f"catalog-{items}-{kind}-{space}", items, spaces=[space], kind=kind)
+            views = None if regions is None else {space: dict(zip(query_rows.tolist(), regions, strict=True))}
+            catalog = build_synthetic_catalog(tmp / f"catalog-{items}-{kind}-{space}", items, spaces=[space], kind=kind,
+                                              views=views)  # fmt: skip
             progress(f"{items} items ({kind}) {space}: catalog written in {time.perf_counter() - started:.0f} s")
-        query_rows = np.sort(np.random.default_rng(1).choice(items, size=queries, replace=False))
-        query_vecs = np.asarray(exact[query_rows])
-        truth = exact_topk(lambda exact=exact: _memmap_chunks(exact), query_vecs, query_rows, k) + 1
-        streamed = _StreamedSpace(space, items, kind, k, exact, query_vecs, query_rows + 1, truth, catalog)
+        query_views = bench_query_views(np.asarray(exact[query_rows]), regions)
+        truth = exact_best_of_views(lambda exact=exact: _memmap_chunks(exact), query_views, query_rows, k) + 1
+        progress(f"{items} items ({kind}) {space}: exact answers of {queries} queries x {query_views.shape[1]} views")
+        streamed = _StreamedSpace(space, items, kind, k, exact, query_views, query_rows + 1, truth, catalog)
         for variant in variants:
             shortfall = memory_shortfall(variant, space, items, copies=2 if http else 1, probe=available_memory)
             if shortfall is not None:
@@ -127,14 +131,14 @@ def _bench_streamed_variant(
         index.vector_source = ArrayVectors(s.exact, first_id=1)
     else:
         bench_indexes(catalog).replace(index)  # re-ranks with the catalog's rows from now on
-    common, faiss_way, recall = measure_index(index, variant, s.kind, build_s, s.query_vecs, s.query_ids, s.truth)
+    common, faiss_way, recall = measure_index(index, variant, s.kind, build_s, s.query_views, s.query_ids, s.truth)
     if catalog is not None:
         return time_catalog_ways(catalog, s.space, s.k, True, faiss_way, recall, s.query_ids, common)
 
-    by_id = dict(zip(s.query_ids.tolist(), s.query_vecs, strict=True))
+    by_id = dict(zip(s.query_ids.tolist(), s.query_views, strict=True))
 
     def inprocess(item_id: int) -> None:
-        index.search(by_id[item_id][None, :], s.k, exclude=[{item_id}])
+        best_of_views(index, by_id[item_id], s.k, [item_id])
 
     note = "no catalog: inprocess = SpaceIndex.search, exact vectors from a memmap"
     ways = [faiss_way, ("inprocess", inprocess, recall)]

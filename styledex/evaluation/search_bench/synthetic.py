@@ -117,6 +117,35 @@ class SyntheticVectors:
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         return x
 
+    def clusters(self, rows: np.ndarray) -> np.ndarray:
+        """The cluster of each of ``rows`` [q] (row numbers): [q] int64, replaying their chunks' generators."""
+        found = np.zeros(len(rows), dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        for number in np.unique(rows // self.CHUNK):
+            rng = np.random.default_rng([self.seed, self.dim, 1, int(number)])
+            rng.standard_normal((self.CHUNK, self.dim), dtype=np.float32)  # the noise _chunk draws first
+            z = rng.integers(self.profile.clusters, size=self.CHUNK)
+            mask = rows // self.CHUNK == number
+            found[mask] = z[rows[mask] % self.CHUNK]
+        return found
+
+    def relatives(self, rows: np.ndarray, count: int) -> np.ndarray:
+        """For each of ``rows`` [q], ``count`` new unit vectors of its cluster (fresh within-cluster and noise
+        draws, seeded by the row): [q, count, dim] float32. They stand for other pictures of a row's subject, e.g.
+        the region views (crops) a content query asks with; isotropic rows get isotropic relatives."""
+        out = np.zeros((len(rows), count, self.dim), dtype=np.float32)
+        clusters = self.clusters(rows) if self.kind == "clustered" else np.zeros(len(rows), dtype=np.int64)
+        p = self.profile
+        for i, (row, z) in enumerate(zip(np.asarray(rows).tolist(), clusters.tolist(), strict=True)):
+            rng = np.random.default_rng([self.seed, self.dim, 2, row])
+            x = rng.standard_normal((count, self.dim), dtype=np.float32)
+            if self.kind == "clustered":
+                g = rng.standard_normal((count, p.rank), dtype=np.float32)
+                latent = (math.sqrt(1 - p.within_share) * self._centres[z] + math.sqrt(p.within_share) * g)
+                x = x * self._noise + (latent * self._scale) @ self._basis.T + self._mean
+            out[i] = x / np.linalg.norm(x, axis=1, keepdims=True)
+        return out
+
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Rows start..stop-1: [stop - start, dim] float32."""
         first, last = start // self.CHUNK, (stop - 1) // self.CHUNK

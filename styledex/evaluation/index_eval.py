@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from styledex.embed.content_views import query_views
 from styledex.embed.spaces import SPACES
 from styledex.evaluation.search_bench import exact_topk
-from styledex.evaluation.search_bench.views import exact_best_of_views
+from styledex.evaluation.search_bench.views import exact_best_of_views, views_of_queries
 from styledex.index import ArrayVectors, SpaceIndex
 from styledex.index.policy import choose_index
 from styledex.search import best_of_views
@@ -169,18 +168,8 @@ def build_eval_index(
     )  # fmt: skip
 
 
-def query_rows(vectors: np.ndarray, views: np.ndarray | None) -> np.ndarray:
-    """What each row of ``vectors`` [n, dim] asks with: [n, V, dim]. None ``views``: its vector alone (V = 1);
-    region views [n, R, dim] (a content space's; R = 0 when none were stored): all of its `query_views`, as a
-    content search asks."""
-    real = np.ascontiguousarray(vectors, dtype=np.float32)
-    if views is None:
-        return real[:, None, :]
-    return np.stack([query_views(v, r if r.shape[0] else None) for v, r in zip(real, views, strict=True)])
-
-
 def rank_through(index: SpaceIndex, asks: np.ndarray, depth: int) -> list[np.ndarray]:
-    """Per row i of ``asks`` [n, V, dim] (`query_rows`; ids 0..n−1 of ``index``), the other rows < n among its
+    """Per row i of ``asks`` [n, V, dim] (`views_of_queries`; ids 0..n−1 of ``index``), the other rows < n among its
     ``depth`` nearest in ``index`` by the best of its V views, best first (the row itself excluded, distractors
     dropped), as `styledex.search.best_of_views` finds them."""
     n = asks.shape[0]
@@ -197,12 +186,12 @@ def index_rankings(
     """Rank every row of ``vectors`` [n, dim] (unit rows) against the others through the index
     `build_eval_index` makes of them (``build``: its keyword arguments: space, metric, index_type, directory,
     distractors, ...) and, as the reference, through an exact search of the same items and distractors. Each row
-    asks for its ``depth`` nearest, with its views when ``views`` (region views [n, R, dim]: `query_rows`) are
+    asks for its ``depth`` nearest, with its views when ``views`` (region views [n, R, dim]: `views_of_queries`) are
     given, an item counting by its best view in both. The exact reference ranks by inner product: on unit rows that
     is also the l2 order.
     """
     built = build_eval_index(vectors, **build)
-    asks = query_rows(vectors, views)
+    asks = views_of_queries(vectors, views)
     return IndexRankings(
         rankings=rank_through(built.index, asks, depth), exact_rankings=exact_top(asks, built.everything, depth),
         index_type=built.index.index_type, params=built.index.index_params, reason=built.reason, items=built.items,
@@ -214,7 +203,7 @@ def index_rankings(
 def exact_top(queries: np.ndarray, everything: np.ndarray, depth: int) -> list[np.ndarray]:
     """Exact inner-product ``depth`` nearest rows of ``everything`` [N, dim] for each row i of ``queries`` [n, dim]
     (rows 0..n−1 of ``everything``), row i itself excluded, then only rows < n kept, best first (ties by row).
-    ``queries`` [n, V, dim] with V > 1 (`query_rows`): each row of ``everything`` scored by its best of the V."""
+    ``queries`` [n, V, dim] with V > 1 (`views_of_queries`): each row of ``everything`` scored by its best of the V."""
     n, total = queries.shape[0], everything.shape[0]
 
     def chunks() -> Iterator[tuple[int, np.ndarray]]:

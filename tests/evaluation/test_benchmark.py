@@ -133,7 +133,7 @@ def test_content_queries_in_the_search_bench_ask_with_twelve_views_through_every
     import styledex.evaluation.search_bench as search_bench
     from styledex.catalog import Catalog
     from styledex.embed.content_views import query_views
-    from styledex.evaluation.search_bench.views import bench_query_views, bench_regions, exact_best_of_views
+    from styledex.evaluation.search_bench.views import bench_regions, exact_best_of_views, views_of_queries
     from styledex.search import Searcher
 
     # The helpers: regions are other pictures of the row's subject (nearer their row than the typical item), and the
@@ -145,7 +145,7 @@ def test_content_queries_in_the_search_bench_ask_with_twelve_views_through_every
     assert regions.shape == (3, 5, 2048) and bench_regions("adain", gen, rows) is None
     own = np.einsum("qvd,qd->qv", regions, whole[rows])
     assert (own > np.median(regions @ whole.T, axis=2)).all()
-    views = bench_query_views(whole[rows], regions)
+    views = views_of_queries(whole[rows], regions)
     assert views.shape == (3, 12, 2048)
     np.testing.assert_array_equal(views[1], query_views(whole[1500], regions[1]))
     best = np.einsum("qvd,nd->qnv", views, whole).max(axis=2)

@@ -227,12 +227,16 @@ def test_exact_file_reads_each_ids_latest_row_from_memory_and_from_its_file(tmp_
     exact.add(np.array([1, 2, 3]), rows[:3])
     exact.add(np.array([2]), rows[3:4])  # removed and added again: its new vector wins
     np.testing.assert_array_equal(exact.exact_vectors(np.array([3, 2, 1])), rows[[2, 3, 0]])
-    assert exact.holds(np.array([1, 9])).tolist() == [True, False]
+    assert exact.rows_of(np.array([1, 9]))[1].tolist() == [True, False]
     with pytest.raises(KeyError, match=r"\[9\]"):
         exact.exact_vectors(np.array([1, 9]))
     assert exact.save() == 4
     exact.add(np.array([7]), rows[4:5])  # after the save: one row from the file, one from memory
     np.testing.assert_array_equal(exact.exact_vectors(np.array([7, 2])), rows[[4, 3]])
+    exact.add(np.array([8, 9]), rows[5:6].repeat(2, 0))  # past every id: the lookup is extended, not rebuilt
+    np.testing.assert_array_equal(exact.exact_vectors(np.array([9, 7, 1])), rows[[5, 4, 0]])
+    exact.add(np.array([3]), rows[:1])  # an id below them (re-added): rebuilt, its new row wins
+    np.testing.assert_array_equal(exact.exact_vectors(np.array([3, 8])), rows[[0, 5]])
     reopened = ExactFile.open(tmp_path, DIM, 4)
     np.testing.assert_array_equal(reopened.exact_vectors(np.array([2, 1])), rows[[3, 0]])
     # What the file lacks comes from the fallback, in the order asked.

@@ -19,7 +19,7 @@ from .indexes import build_index, measure_index
 from .report import progress_line
 from .synthetic import SyntheticVectors
 from .timing import time_catalog_ways
-from .views import bench_query_views, bench_regions, exact_best_of_views
+from .views import bench_regions, exact_best_of_views, views_of_queries
 
 
 def bench_catalog_size(
@@ -43,7 +43,7 @@ def bench_catalog_size(
             spec = resolve(space)
             ids, vectors = catalog.load_vectors(space, spec.dim)
             query_ids = ids[query_rows]
-            query_views = bench_query_views(vectors[query_rows], regions[space])
+            query_views = views_of_queries(vectors[query_rows], regions[space])
             truth = ids[exact_best_of_views(lambda v=vectors: iter([(0, v)]), query_views, query_rows, k)]
             for variant in variants:
                 fingerprint = CatalogSpaces.of(catalog).spaces[space]

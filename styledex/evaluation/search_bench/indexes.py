@@ -17,6 +17,7 @@ from styledex.index.policy import REDUCED_EF_SEARCH, IndexChoice, choose_index
 from styledex.search import best_of_views
 
 from .exact import recall_at_k
+from .views import merge_best
 
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
 # Bench labels → (index type, parameter overrides on top of the policy's choice for that type).
@@ -105,12 +106,9 @@ def measure_index(
 def _raw_top(scores: np.ndarray, labels: np.ndarray, query_id: int, k: int) -> list[int]:
     """FAISS's answer for one query's views (scores, labels [V, k+1]) as k ids, each by its best view's score,
     without the query item and the -1 padding."""
-    best: dict[int, float] = {}
-    for row_scores, row_labels in zip(scores.tolist(), labels.tolist(), strict=True):
-        for score, label in zip(row_scores, row_labels, strict=True):
-            if label not in (query_id, -1) and score > best.get(label, -np.inf):
-                best[label] = score
-    return sorted(best, key=lambda label: (-best[label], label))[:k]
+    labels = np.where(labels == query_id, -1, labels)
+    top = merge_best(labels.reshape(1, -1), scores.reshape(1, -1), k)[0]
+    return top[top >= 0].tolist()
 
 
 def _styledex_top(index: SpaceIndex, query_views: np.ndarray, query_ids: np.ndarray, k: int) -> list[list[int]]:

@@ -26,7 +26,7 @@ from .memory import available_memory_bytes, memory_shortfall
 from .report import progress_line
 from .synthetic import SyntheticVectors
 from .timing import time_catalog_ways, time_ways
-from .views import bench_query_views, bench_regions, exact_best_of_views
+from .views import bench_regions, exact_best_of_views, views_of_queries
 
 
 @dataclass
@@ -83,7 +83,7 @@ def bench_streamed(
             catalog = build_synthetic_catalog(tmp / f"catalog-{items}-{kind}-{space}", items, spaces=[space], kind=kind,
                                               views=views)  # fmt: skip
             progress(f"{items} items ({kind}) {space}: catalog written in {time.perf_counter() - started:.0f} s")
-        query_views = bench_query_views(np.asarray(exact[query_rows]), regions)
+        query_views = views_of_queries(np.asarray(exact[query_rows]), regions)
         truth = exact_best_of_views(lambda exact=exact: _memmap_chunks(exact), query_views, query_rows, k) + 1
         progress(f"{items} items ({kind}) {space}: exact answers of {queries} queries x {query_views.shape[1]} views")
         streamed = _StreamedSpace(space, items, kind, k, exact, query_views, query_rows + 1, truth, catalog)

@@ -27,12 +27,14 @@ def bench_regions(space: str, gen: SyntheticVectors, rows: np.ndarray) -> np.nda
     return gen.relatives(rows, len(REGIONS)).astype(np.float16).astype(np.float32)
 
 
-def bench_query_views(vectors: np.ndarray, regions: np.ndarray | None) -> np.ndarray:
-    """Every query's views [q, V, dim]: with ``regions`` [q, 5, dim] the twelve `query_views`, else [q, 1, dim]
-    (the vector alone: a space without views)."""
+def views_of_queries(vectors: np.ndarray, regions: np.ndarray | None) -> np.ndarray:
+    """What each of ``vectors`` [q, dim] asks with: [q, V, dim]. None ``regions``: its vector alone (V = 1, a space
+    without views); region views [q, R, dim]: the twelve `query_views` (R = 0, none stored: the vector and its
+    mirror), as a content search asks."""
+    real = np.ascontiguousarray(vectors, dtype=np.float32)
     if regions is None:
-        return np.asarray(vectors, dtype=np.float32)[:, None, :]
-    return np.stack([query_views(v, r) for v, r in zip(vectors, regions, strict=True)])
+        return real[:, None, :]
+    return np.stack([query_views(v, r if r.shape[0] else None) for v, r in zip(real, regions, strict=True)])
 
 
 def exact_best_of_views(
